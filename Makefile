@@ -1,0 +1,142 @@
+# rfc2136-webhook - one non-recursive GNU Makefile.
+#
+#   make                 build build/rfc2136-webhook
+#   make check           unit (cmocka) and system (pytest) tests
+#   make demo            a challenge published and removed end to end
+#   make lint            clang-format and forbidden functions
+#   make install         PREFIX=/usr/local DESTDIR=
+#   WERROR=1             warnings are errors
+#   SANITIZE=address,undefined   instrumented build (under build/san/)
+#   V=1                  show the commands
+#
+# Missing Debian packages are installed first (scripts/deps.sh, as root).
+
+VERSION := $(shell cat VERSION)
+
+.DEFAULT_GOAL := all
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+CC ?= cc
+PYTHON ?= /usr/bin/python3
+PYTEST_ARGS ?=
+
+ifneq ($(SANITIZE),)
+O ?= build/san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+O ?= build
+SAN_FLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -I. $(WARN) \
+	$(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+LIBS = $(PKG_LIBS) -lpthread
+
+# Package flags are read once the dependencies are there: build/config.mk is
+# remade (installing what is missing) before anything else, then make
+# restarts with it.
+NODEPS_GOALS := clean lint help
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include build/config.mk
+endif
+
+build/config.mk: scripts/deps.sh
+	$(Q)sh scripts/deps.sh build
+	$(Q)mkdir -p build
+	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	      echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp
+	$(Q)mv $@.tmp $@
+
+LIB_SRC ?= $(wildcard dns/*.c k8s/*.c) $(filter-out server/main.c,$(wildcard server/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+BIN := $(O)/rfc2136-webhook
+LIBA := $(O)/librfc2136.a
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+
+# Small helper programs the system tests drive (tests/tools/NAME.c).
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
+
+.PHONY: all check check-unit check-system unit tools demo lint install clean help deps-test
+
+all: $(BIN)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(O)/server/main.o $(LIBA)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(O)/tools/%: $(O)/tests/tools/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(UNIT_BIN)
+tools: $(TOOL_BIN)
+
+deps-test:
+	$(Q)sh scripts/deps.sh build test
+
+# Unit tests: each binary runs its cmocka groups; a summary line ends it.
+check-unit: deps-test $(UNIT_BIN)
+	$(Q)pass=0; fail=0; for t in $(UNIT_BIN); do \
+		if $$t; then pass=$$((pass+1)); else fail=$$((fail+1)); echo "FAILED: $$t"; fi; \
+	done; echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
+
+# System tests against real Knot, BIND and PowerDNS on loopback.
+check-system: deps-test $(BIN) $(TOOL_BIN)
+	$(Q)RFC2136_WEBHOOK=$(abspath $(BIN)) RFC2136_TOOLS=$(abspath $(O)/tools) $(PYTHON) -m pytest -q -p no:cacheprovider tests/system $(PYTEST_ARGS)
+
+check: check-unit check-system
+
+demo: $(BIN)
+	$(Q)sh scripts/deps.sh demo
+	$(Q)RFC2136_WEBHOOK=$(abspath $(BIN)) sh scripts/demo.sh
+
+lint:
+	$(Q)clang-format --dry-run -Werror $(wildcard dns/*.[ch] k8s/*.[ch] server/*.[ch])
+	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)\s*\(' \
+		dns/*.[ch] k8s/*.[ch] server/*.[ch]; then \
+		echo "lint: forbidden functions above"; exit 1; fi
+	@echo "lint: ok"
+
+install: $(BIN)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/rfc2136-webhook
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(O)/server/main.d $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%.d) \
+	$(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%.d)

@@ -1,0 +1,274 @@
+/*
+ * dns.h - the whole contract of the dns/ module: TSIG keys in every format
+ * people have, nameserver addresses, RFC 2136 UPDATE messages signed with
+ * TSIG (RFC 8945), their transport (UDP, TCP, failover) and the diagnosis of
+ * an answer.
+ *
+ * dns/ is a leaf library: it never logs and never exits.  Every function
+ * returns 0 or a negative error code (a negated errno such as -ENOMEM or
+ * -ETIMEDOUT, or one of DNS_E* below) and, where it takes one, fills the
+ * caller's error text buffer with the detail.  All functions are thread-safe
+ * and keep no global state.
+ */
+#ifndef RFC2136_DNS_H
+#define RFC2136_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Module error codes; generic errors are negated errno values. */
+enum {
+	DNS_EKEY_SYNTAX = -1000, /* a key file or secret is malformed */
+	DNS_EKEY_ALG,		 /* unknown or missing TSIG algorithm */
+	DNS_EKEY_NAME,		 /* missing or invalid key name */
+	DNS_EKEY_NOTFOUND,	 /* no key with the requested name in the file */
+	DNS_EKEY_CONFLICT,	 /* a given name/algorithm contradicts the file */
+	DNS_EADDR,		 /* malformed nameserver address */
+	DNS_ERESOLVE,		 /* a nameserver host name does not resolve */
+	DNS_ENAME,		 /* malformed domain name */
+	DNS_ENOTSUB,		 /* the record name is not inside the zone */
+	DNS_EVALUE,		 /* TXT value empty or too long */
+	DNS_ERCODE,		 /* the server answered with an error RCODE */
+	DNS_ETSIG,		 /* TSIG error in the answer, or it did not verify */
+	DNS_EUNSIGNED,		 /* a signed request got an unsigned answer */
+	DNS_EFORMAT,		 /* the answer is not a valid DNS message */
+	DNS_EMISMATCH,		 /* the answer does not belong to the request */
+	DNS_ETRUNC,		 /* the answer is truncated even over TCP */
+	DNS_ELAST
+};
+
+/* Text for any code this module returns (errno values included). */
+const char *dns_strerror(int code);
+
+/* ---------------------------------------------------------------- keys */
+
+enum dns_alg {
+	DNS_ALG_NONE = 0,
+	DNS_ALG_MD5,
+	DNS_ALG_SHA1,
+	DNS_ALG_SHA224,
+	DNS_ALG_SHA256,
+	DNS_ALG_SHA384,
+	DNS_ALG_SHA512,
+};
+
+/*
+ * Map any spelling of a TSIG algorithm to its value: "hmac-sha256",
+ * "HMAC-SHA256", "HMACSHA256", "hmac-sha256.", "sha256",
+ * "hmac-md5.sig-alg.reg.int", DNSSEC numbers as in K*.private files
+ * ("157" md5 .. "165" sha512), case-insensitively.  Returns the algorithm
+ * (> 0) or DNS_EKEY_ALG.
+ */
+int dns_alg_from_text(const char *text);
+
+/* Canonical name of an algorithm ("hmac-sha256"), "" for DNS_ALG_NONE. */
+const char *dns_alg_to_text(enum dns_alg alg);
+
+#define DNS_NAME_LEN 256 /* a domain name in presentation form, NUL included */
+
+/* A TSIG key.  Caller-owned; dns_key_release() wipes and frees the secret. */
+struct dns_key {
+	char name[DNS_NAME_LEN]; /* absolute, lower case: "acme-update." */
+	enum dns_alg alg;
+	uint8_t *secret; /* raw HMAC key bytes (not base64) */
+	size_t secret_len;
+	/*
+	 * Non-empty when the secret was recovered from a known mistake
+	 * (base64 encoded twice, raw key bytes instead of base64 text): what
+	 * was found and how to store it properly.  The caller shows it as a
+	 * warning.  Never contains secret bytes.
+	 */
+	char warning[256];
+};
+
+/*
+ * Parse a TSIG key from @text (@len bytes, need not be NUL-terminated) in
+ * any format people have:
+ *  - BIND key blocks (tsig-keygen, ddns-confgen, named.conf excerpts):
+ *    several blocks, comments, one or many lines; the block named @name is
+ *    picked, or the only one;
+ *  - a K<name>.+<alg>+<id>.private file ("Algorithm:" and "Key:" lines); the
+ *    key name comes from @name or else from @source when its base name has
+ *    that form;
+ *  - Knot's "[alg:]name:secret" (algorithm hmac-sha256 when absent), also
+ *    as the comment line keymgr prints, or Knot's YAML key list;
+ *  - a bare base64 secret, with @name and @alg required.
+ * @name and @alg come from the caller (flags, solver config) and may be
+ * NULL when the text names them; when both say, they must agree
+ * (DNS_EKEY_CONFLICT).  @source names the text in messages (a file path,
+ * "Secret ns/name key secret").  A malformed key is an error whose text
+ * names @source, the line and the problem; it never quotes secret bytes.
+ */
+int dns_key_parse(struct dns_key *key, const char *text, size_t len,
+		  const char *source, const char *name, const char *alg,
+		  char *err, size_t errlen);
+
+/* Read @path (at most 64 KiB) and dns_key_parse() it with @path as source. */
+int dns_key_load(struct dns_key *key, const char *path, const char *name,
+		 const char *alg, char *err, size_t errlen);
+
+/* Wipe and free the secret and zero the struct.  NULL-safe. */
+void dns_key_release(struct dns_key *key);
+
+/* ----------------------------------------------------------- addresses */
+
+/* A nameserver as the user wrote it, split. */
+struct dns_addr {
+	char host[DNS_NAME_LEN]; /* IP literal (no brackets) or host name */
+	uint16_t port;		 /* 53 unless given */
+};
+
+/*
+ * Parse "1.2.3.4", "1.2.3.4:5353", "2001:db8::1", "[2001:db8::1]",
+ * "[2001:db8::1]:53", "ns1.example.com", "ns1.example.com:5353".  Pure
+ * syntax, no resolution.  A malformed address is DNS_EADDR with the exact
+ * problem in @err.
+ */
+int dns_addr_parse(struct dns_addr *addr, const char *text, char *err,
+		   size_t errlen);
+
+/* "host:port", IPv6 in brackets: "[2001:db8::1]:53".  Returns @buf. */
+char *dns_addr_format(const struct dns_addr *addr, char *buf, size_t len);
+
+/* ------------------------------------------------------------ exchange */
+
+enum dns_proto { DNS_PROTO_UDP = 0, DNS_PROTO_TCP };
+
+/* How to talk to the servers. */
+struct dns_opts {
+	enum dns_proto proto;	    /* UDP (TCP retry on TC=1) or TCP only */
+	unsigned timeout_ms;	    /* per attempt; 0 means 5000 */
+	const struct dns_key *key;  /* NULL: unsigned messages */
+};
+
+/* What one attempt at one server address gave. */
+struct dns_outcome {
+	char server[DNS_NAME_LEN + 64]; /* "host (addr:port)" or "addr:port" */
+	int code;	    /* 0, -ETIMEDOUT, -ECONNREFUSED, DNS_E* ... */
+	bool answered;	    /* a matching answer arrived */
+	bool tcp;	    /* the answer came over TCP */
+	int rcode;	    /* RCODE of the answer (extended with TSIG), -1: none */
+	int tsig_error;	    /* TSIG error field (16 BADSIG, 17 BADKEY, ...) */
+	bool tsig_present;  /* the answer carried a TSIG record */
+	bool tsig_verified; /* ... and it verified against our request */
+	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
+	unsigned ms;	    /* duration of the attempt */
+};
+
+#define DNS_ATTEMPTS_MAX 16
+
+/* The result of one operation: every attempt, in order. */
+struct dns_result {
+	int code; /* 0 on success, else the code of the last attempt */
+	size_t nattempts;
+	struct dns_outcome attempts[DNS_ATTEMPTS_MAX];
+};
+
+enum dns_action { DNS_ADD = 0, DNS_DELETE };
+
+#define DNS_TXT_MAX 4096 /* longest TXT value we publish, in bytes */
+
+/*
+ * Add (RFC 2136 2.5.1, class IN) or delete exactly one (2.5.4, class NONE,
+ * TTL 0) TXT record @value at @fqdn in @zone.  Values over 255 bytes are
+ * split into character-strings.  Tries each address of each server in
+ * order until one answers NOERROR with a verified signature (when signed);
+ * every attempt builds and signs a fresh message.  A definitive refusal
+ * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
+ * next.  Deleting an absent value and adding a present one succeed (the
+ * server answers NOERROR).  @res records every attempt.
+ */
+int dns_update(const struct dns_addr *servers, size_t nservers,
+	       const struct dns_opts *opts, const char *zone, const char *fqdn,
+	       enum dns_action action, const char *value, uint32_t ttl,
+	       struct dns_result *res);
+
+#define DNS_REPLY_TXT_MAX 32
+
+/* An answer to a query. */
+struct dns_reply {
+	struct dns_outcome outcome;
+	bool aa;	 /* authoritative answer */
+	size_t nanswers; /* RRs of the asked type in the answer section */
+	/* TXT answers: each value's character-strings joined, NUL-terminated. */
+	size_t ntxt;
+	char *txt[DNS_REPLY_TXT_MAX];
+};
+
+/*
+ * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * Release @reply with dns_reply_release().
+ */
+int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
+	      const char *name, uint16_t qtype, struct dns_reply *reply);
+
+/* Free the TXT strings and zero the reply.  NULL-safe. */
+void dns_reply_release(struct dns_reply *reply);
+
+/* ------------------------------------------------------ message layer */
+/* Exposed for golden tests and fuzzing; dns_update() is built on them. */
+
+#define DNS_MSG_MAX 65535
+
+/* Build an unsigned UPDATE for @action into @buf; *@len gets its size. */
+int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+		   const char *zone, const char *fqdn, enum dns_action action,
+		   const char *value, uint32_t ttl, char *err, size_t errlen);
+
+/* Build an unsigned query with RD clear. */
+int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+		  const char *name, uint16_t qtype, char *err, size_t errlen);
+
+#define DNS_MAC_MAX 64
+
+/*
+ * Append a TSIG record (fudge 300, time signed @now) signing the message in
+ * @buf with @key; @mac receives the request MAC needed to verify the answer.
+ */
+int dns_msg_sign(uint8_t *buf, size_t *len, size_t max,
+		 const struct dns_key *key, uint64_t now, uint8_t *mac,
+		 size_t *maclen);
+
+/*
+ * Check that @ans answers @query (ID, QR, opcode, question), read its RCODE
+ * and TSIG (RFC 8945 5.3.2: BADKEY/BADSIG answers are unsigned, so the TSIG
+ * error is read before verifying) and verify the answer's TSIG against the
+ * request @mac when @key is set.  Fills @o (rcode, tsig_*, skew) and returns
+ * 0 only for a NOERROR answer that verified (or is unsigned when @key is
+ * NULL); DNS_ERCODE, DNS_ETSIG, DNS_EUNSIGNED, DNS_EMISMATCH, DNS_EFORMAT
+ * otherwise.  @now is our clock, for the skew.
+ */
+int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
+		  size_t querylen, const struct dns_key *key,
+		  const uint8_t *mac, size_t maclen, uint64_t now,
+		  struct dns_outcome *o);
+
+/* ------------------------------------------------------------ diagnosis */
+
+/*
+ * One sentence on what @o means and its likely cause, for a human:
+ * "NOTAUTH/BADSIG (answer unsigned): the server does not accept the
+ * signature of key 'acme-update.'; the secret or the algorithm does not
+ * match the server's key".  Knows the measured habits of Knot, BIND and
+ * PowerDNS (DESIGN.md section 4).  @key may be NULL (unsigned request).
+ * Returns @buf.
+ */
+char *dns_outcome_explain(const struct dns_outcome *o,
+			  const struct dns_key *key, const char *zone,
+			  char *buf, size_t len);
+
+/*
+ * The whole story of a failed operation: "<what> of FQDN in zone ZONE at
+ * SERVER failed: <explanation>", and for several attempts what each server
+ * answered.  @what is "update", "add", "delete", "query".  Returns @buf.
+ */
+char *dns_result_explain(const struct dns_result *res, const char *what,
+			 const struct dns_key *key, const char *zone,
+			 const char *fqdn, char *buf, size_t len);
+
+/* RCODE mnemonic ("NOERROR", "NOTAUTH", "BADSIG", ...), "RCODE<n>" else. */
+const char *dns_rcode_name(int rcode);
+
+#endif /* RFC2136_DNS_H */

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Install what a group of make targets needs on Debian 12, only what is
+# missing.  Usage: scripts/deps.sh build|test|demo|image|chart|fuzz ...
+# As root it runs apt-get; otherwise it prints the command to run.
+set -eu
+
+pkgs_build="make gcc pkg-config libknot-dev libmicrohttpd-dev libjansson-dev
+libcurl4-openssl-dev libyaml-dev libssl-dev libgnutls28-dev libkrb5-dev"
+pkgs_test="libcmocka-dev python3 python3-pytest python3-yaml openssl
+knot knot-dnsutils bind9 bind9-utils bind9-dnsutils pdns-server
+pdns-backend-sqlite3 sqlite3 curl clang libclang-rt-14-dev valgrind"
+pkgs_demo="knot knot-dnsutils openssl curl"
+pkgs_image="podman buildah debootstrap"
+pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint"
+pkgs_fuzz="clang libclang-rt-14-dev"
+
+want=""
+for group in "$@"; do
+	eval "want=\"\$want \$pkgs_$group\""
+done
+
+missing=""
+for p in $want; do
+	# dpkg-query reports "install ok installed" only for a complete install.
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		case " $missing " in *" $p "*) ;; *) missing="$missing $p" ;; esac
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: not root; run as root: apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be missing on a fresh machine or stale.
+apt-get update -qq >/dev/null || apt-get update
+# Debian's server packages start their daemons from maintainer scripts where
+# an init system runs; the tests start their own, so keep them from starting.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.rfc2136
+chmod 755 /usr/sbin/policy-rc.d.rfc2136
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	cp /usr/sbin/policy-rc.d.rfc2136 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+rm -f /usr/sbin/policy-rc.d.rfc2136
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

@@ -1,0 +1,41 @@
+/*
+ * solver.h - cert-manager's ChallengePayload in, one DNS update out
+ * (internal to server/).  The HTTP layer hands a POST body to
+ * solver_handle() and sends back what it returns; everything between
+ * (decoding, config validation, the TSIG secret, the DNS update and the
+ * diagnosis) lives behind this header.
+ */
+#ifndef RFC2136_SOLVER_H
+#define RFC2136_SOLVER_H
+
+#include <stddef.h>
+
+struct k8s_client;
+
+struct solver_opts {
+	struct k8s_client *secrets; /* API or --secrets-dir client; borrowed */
+	unsigned dns_timeout_ms;    /* per attempt unless config.timeout; 0: 5000 */
+	unsigned deadline_ms;	    /* whole call, all attempts; 0: 25000 */
+	unsigned secret_cache_ms;   /* how long a secret is reused; 0: 5000 */
+};
+
+struct solver;
+
+/* Create a solver; @opts is copied.  Returns 0 or -ENOMEM. */
+int solver_new(struct solver **solver, const struct solver_opts *opts);
+
+/* Free a solver and wipe its secret cache.  NULL-safe. */
+void solver_free(struct solver *solver);
+
+/*
+ * Handle one solver POST body.  *@out gets a malloc'ed JSON body the caller
+ * frees, *@outlen its length; the return value is the HTTP status: 201 with
+ * the ChallengePayload and its response (success, or failure with a
+ * non-empty status.message) once the payload decoded, 400 with a Kubernetes
+ * Status body when it is not a ChallengePayload.  @request_id is the
+ * request's id for log lines (may be NULL).
+ */
+int solver_handle(struct solver *solver, const char *body, size_t len,
+		  const char *request_id, char **out, size_t *outlen);
+
+#endif /* RFC2136_SOLVER_H */
