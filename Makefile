@@ -140,3 +140,6 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(O)/server/main.d $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%.d) \
 	$(TOOL_SRC:tests/tools/%.c=$(O)/tests/tools/%.d)
+
+# Further targets, one fragment per concern (packaging, benchmarks, fuzzing).
+include $(wildcard mk/*.mk)
