@@ -1,1 +1,233 @@
-"""Placeholder; filled by its owner."""
+"""Stand-in DNS servers that misbehave on purpose, as pytest fixtures.
+
+This module is a contract other test modules rely on; keep the API below
+stable (conftest.py star-imports it).  Each stand-in listens on 127.0.0.1
+on a free port (UDP and TCP on the same port), serves from a thread, and
+is closed when the test ends.
+
+Fixtures (function scope):
+
+  truncating_dns(upstream=None) -> FakeDns
+      Factory.  Answers every UDP query with TC=1 (header, question
+      copied, no records), which must make a client retry over TCP.  Over
+      TCP it forwards each message unchanged to ``upstream`` (a DnsServer
+      from dnsservers.py, or a (host, port) tuple) over TCP and returns
+      the real answer, so a signed UPDATE really lands there; without an
+      upstream it answers NOERROR itself (unsigned, no records).
+  blackhole_dns -> FakeDns
+      A bound UDP socket that reads and never answers, and a TCP listener
+      that never accepts: every attempt times out.
+  rcode_dns(rcode) -> FakeDns
+      Factory.  Answers every query (UDP and TCP) with ``rcode``
+      (e.g. 5 REFUSED, 2 SERVFAIL), unsigned, no records.
+
+FakeDns attributes:
+  host "127.0.0.1", port (int), addr "127.0.0.1:PORT"
+  udp_queries  list of raw UDP messages received (bytes)
+  tcp_queries  list of raw TCP messages received (bytes, length stripped)
+  close()      stop serving (done for you at teardown)
+
+A test proves a TCP retry happened by asserting ``fake.udp_queries`` and
+``fake.tcp_queries`` are both non-empty (and, with an upstream, that the
+record is now served by the real server).
+"""
+import selectors
+import socket
+import struct
+import threading
+
+import pytest
+
+from dnsservers import free_port
+
+__all__ = ["FakeDns", "truncating_dns", "blackhole_dns", "rcode_dns",
+           "fake_answer"]
+
+
+def _question_end(msg):
+    """Offset just after the first question (zone) entry, or 12."""
+    (qd,) = struct.unpack("!H", msg[4:6])
+    off = 12
+    if qd == 0:
+        return off
+    while off < len(msg):
+        n = msg[off]
+        if n & 0xC0 == 0xC0:
+            off += 2
+            break
+        off += 1 + n
+        if n == 0:
+            break
+    return min(off + 4, len(msg))
+
+
+def fake_answer(query, rcode=0, tc=False):
+    """An unsigned answer to @query: same ID, opcode and first question."""
+    if len(query) < 12:
+        return None
+    qid, qflags = struct.unpack("!HH", query[:4])
+    qd = min(struct.unpack("!H", query[4:6])[0], 1)
+    flags = 0x8000 | (qflags & 0x7800) | 0x0400 | (rcode & 0xF)
+    if tc:
+        flags |= 0x0200
+    return struct.pack("!HHHHHH", qid, flags, qd, 0, 0, 0) + \
+        query[12:_question_end(query)]
+
+
+class FakeDns:
+    """A loopback UDP+TCP listener; @handle(msg, tcp) returns the answer
+    bytes or None for silence.  @accept=False never accepts TCP."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, handle, accept=True):
+        self.handle = handle
+        self.udp_queries = []
+        self.tcp_queries = []
+        self.port = free_port()
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((self.host, self.port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((self.host, self.port))
+        self.tcp.listen(16)
+        self.accept = accept
+        self._stop = threading.Event()
+        self._threads = []
+        self._conns = []
+        t = threading.Thread(target=self._loop, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    @property
+    def addr(self):
+        return "%s:%d" % (self.host, self.port)
+
+    def _loop(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self.udp, selectors.EVENT_READ)
+        if self.accept:
+            sel.register(self.tcp, selectors.EVENT_READ)
+        try:
+            while not self._stop.is_set():
+                for k, _ in sel.select(0.05):
+                    if k.fileobj is self.udp:
+                        msg, peer = self.udp.recvfrom(65535)
+                        self.udp_queries.append(msg)
+                        ans = self.handle(msg, False)
+                        if ans is not None:
+                            self.udp.sendto(ans, peer)
+                    else:
+                        conn, _ = self.tcp.accept()
+                        self._conns.append(conn)
+                        t = threading.Thread(target=self._tcp_conn,
+                                             args=(conn,), daemon=True)
+                        t.start()
+                        self._threads.append(t)
+        finally:
+            sel.close()
+
+    def _tcp_conn(self, conn):
+        conn.settimeout(0.1)
+        buf = b""
+        try:
+            while not self._stop.is_set():
+                try:
+                    chunk = conn.recv(65535)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+                while len(buf) >= 2:
+                    (n,) = struct.unpack("!H", buf[:2])
+                    if len(buf) < 2 + n:
+                        break
+                    msg, buf = buf[2:2 + n], buf[2 + n:]
+                    self.tcp_queries.append(msg)
+                    ans = self.handle(msg, True)
+                    if ans is not None:
+                        conn.sendall(struct.pack("!H", len(ans)) + ans)
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def close(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(2)
+        for s in [self.udp, self.tcp] + self._conns:
+            s.close()
+
+    def __repr__(self):
+        return "<FakeDns %s>" % self.addr
+
+
+def _forward_tcp(upstream, msg, timeout=5.0):
+    if hasattr(upstream, "port"):
+        upstream = (upstream.host, upstream.port)
+    with socket.create_connection(upstream, timeout=timeout) as s:
+        s.sendall(struct.pack("!H", len(msg)) + msg)
+        hdr = b""
+        while len(hdr) < 2:
+            chunk = s.recv(2 - len(hdr))
+            if not chunk:
+                return None
+            hdr += chunk
+        (n,) = struct.unpack("!H", hdr)
+        body = b""
+        while len(body) < n:
+            chunk = s.recv(n - len(body))
+            if not chunk:
+                return None
+            body += chunk
+        return body
+
+
+class _Factory:
+    def __init__(self):
+        self.made = []
+
+    def keep(self, fake):
+        self.made.append(fake)
+        return fake
+
+    def close(self):
+        for f in self.made:
+            f.close()
+
+
+@pytest.fixture
+def truncating_dns():
+    fac = _Factory()
+
+    def make(upstream=None):
+        def handle(msg, tcp):
+            if not tcp:
+                return fake_answer(msg, tc=True)
+            if upstream is None:
+                return fake_answer(msg)
+            return _forward_tcp(upstream, msg)
+        return fac.keep(FakeDns(handle))
+
+    yield make
+    fac.close()
+
+
+@pytest.fixture
+def blackhole_dns():
+    fake = FakeDns(lambda msg, tcp: None, accept=False)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def rcode_dns():
+    fac = _Factory()
+
+    def make(rcode):
+        return fac.keep(FakeDns(lambda msg, tcp: fake_answer(msg, rcode)))
+
+    yield make
+    fac.close()
