@@ -1,0 +1,360 @@
+/*
+ * diag.c - what an outcome means for a human, from one table.
+ *
+ * The rows encode the measured habits of the servers people run
+ * (DESIGN.md section 4): Knot answers an ACL denial like an unknown key
+ * (NOTAUTH + BADKEY, unsigned); BIND answers an update-policy denial with
+ * a signed REFUSED; PowerDNS answers every TSIG failure with a plain
+ * REFUSED that carries no TSIG record at all.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dns/dns.h"
+
+/* RCODE mnemonics, RFC 6895 2.3 (16-23 as TSIG/TKEY errors). */
+static const char *const rcode_names[] = {
+    [0] = "NOERROR", [1] = "FORMERR",	[2] = "SERVFAIL",   [3] = "NXDOMAIN",
+    [4] = "NOTIMP",  [5] = "REFUSED",	[6] = "YXDOMAIN",   [7] = "YXRRSET",
+    [8] = "NXRRSET", [9] = "NOTAUTH",	[10] = "NOTZONE",   [16] = "BADSIG",
+    [17] = "BADKEY", [18] = "BADTIME",	[19] = "BADMODE",   [20] = "BADNAME",
+    [21] = "BADALG", [22] = "BADTRUNC", [23] = "BADCOOKIE",
+};
+
+const char *dns_rcode_name(int rcode)
+{
+	/* Per thread, so that the function stays thread-safe. */
+	static _Thread_local char other[16];
+
+	if (rcode < 0)
+		return "none";
+	if ((size_t)rcode < sizeof(rcode_names) / sizeof(rcode_names[0]) &&
+	    rcode_names[rcode] != NULL)
+		return rcode_names[rcode];
+	snprintf(other, sizeof(other), "RCODE%d", rcode);
+	return other;
+}
+
+/* How the answer was signed, as the rows match it. */
+enum sig {
+	SIG_ANY = 0,
+	SIG_OK,	  /* TSIG present and verified */
+	SIG_NONE, /* no TSIG, or a BADKEY/BADSIG one (no MAC, 5.3.2) */
+	SIG_BAD,  /* TSIG present with a MAC that does not verify */
+};
+
+enum keyed {
+	KEY_ANY = 0,
+	KEY_YES,
+	KEY_NO
+};
+
+#define ANY	(-10000) /* code, rcode or TSIG error: any value */
+#define NONZERO (-10001) /* TSIG error: any error */
+
+/*
+ * One row per situation; the first match wins.  Placeholders: %K key
+ * name, %Z zone, %N record name, %S server, %M milliseconds, %W skew in
+ * seconds, %D detail, %E TSIG error, %R RCODE, %C the code's text.
+ * Answers get a "RCODE/TSIGERR (answer signed|unsigned): " prefix.
+ */
+struct rule {
+	int code;
+	int rcode;
+	int tsig_error;
+	enum sig sig;
+	enum keyed keyed;
+	const char *text;
+};
+
+static const struct rule rules[] = {
+    /* ------------------------------------------------ no answer */
+    {-ETIMEDOUT, ANY, ANY, SIG_ANY, KEY_ANY,
+     "no answer from %S within %M ms: the server is down, a firewall "
+     "drops UDP/TCP 53, or the address is wrong"},
+    {-ECONNREFUSED, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S refused the connection (ICMP port unreachable or TCP reset): "
+     "no DNS server listens on that address and port, or a firewall "
+     "rejects it"},
+    {-ECONNRESET, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S closed the TCP connection without answering: it does not "
+     "serve DNS over TCP or limits connections"},
+    {-ENETUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
+     "no route to %S: this machine cannot reach that network (an IPv6 "
+     "address without IPv6 connectivity?)"},
+    {-EHOSTUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S is unreachable: no host answers at that address"},
+    {DNS_ERESOLVE, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the nameserver host name %S does not resolve (%D): check the "
+     "name, or give an IP address"},
+    {DNS_EMISMATCH, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S sent only answers that do not belong to the request (wrong ID, "
+     "opcode or question): something else answers on that address"},
+    {DNS_EFORMAT, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S sent an answer that is not a valid DNS message"},
+    {DNS_ETRUNC, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S answered truncated (TC) even over TCP"},
+
+    /* --------------------------------- TSIG errors (RFC 8945 5.3) */
+    {ANY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
+     "the server does not know key '%K', or its ACL does not allow this "
+     "key to update %N TXT (Knot answers an ACL denial like an unknown "
+     "key); check the key name and the server's ACL"},
+    {ANY, ANY, 16 /* BADSIG */, SIG_ANY, KEY_ANY,
+     "the server does not accept the signature of key '%K'; the secret "
+     "or the algorithm does not match the server's key"},
+    {ANY, ANY, 18 /* BADTIME */, SIG_ANY, KEY_ANY,
+     "the clocks of this machine and the server differ by %W s, more "
+     "than the 300 s fudge; synchronise both clocks (NTP)"},
+    {ANY, ANY, 22 /* BADTRUNC */, SIG_ANY, KEY_ANY,
+     "the server does not accept a truncated MAC for key '%K'"},
+    {ANY, ANY, NONZERO, SIG_ANY, KEY_ANY,
+     "the server reports TSIG error %E for key '%K'"},
+    {DNS_ETSIG, ANY, 0, SIG_BAD, KEY_YES,
+     "the answer's signature does not verify against the request: it "
+     "was forged or altered on the way, or signed with another secret; "
+     "the result cannot be trusted"},
+    {DNS_ETSIG, ANY, 0, SIG_OK, KEY_YES,
+     "the answer is signed %W s away from this machine's clock, more "
+     "than the fudge; synchronise both clocks (NTP)"},
+    {DNS_EUNSIGNED, 0, ANY, SIG_ANY, KEY_YES,
+     "a signed request got an unsigned NOERROR, which cannot be trusted "
+     "(a forged answer, or something on the way strips TSIG); the "
+     "change is not confirmed"},
+
+    /* ------------------------------------------------- RCODEs */
+    {ANY, 5 /* REFUSED */, 0, SIG_OK, KEY_YES,
+     "the key '%K' is valid but the server's update-policy does not "
+     "allow it to change %N TXT (BIND answers a policy denial this way)"},
+    {ANY, 5, 0, SIG_ANY, KEY_YES,
+     "the update with key '%K' was refused without a signature: "
+     "PowerDNS answers this way when the key is unknown, the secret or "
+     "algorithm is wrong, or the key is not in TSIG-ALLOW-DNSUPDATE; "
+     "other servers when updates of zone %Z are not allowed at all"},
+    {ANY, 5, 0, SIG_ANY, KEY_NO,
+     "the server refused an unsigned update: configure a TSIG key "
+     "(tsigSecretSecretRef) that the server allows to update zone %Z"},
+    {ANY, 9 /* NOTAUTH */, 0, SIG_ANY, KEY_NO,
+     "the server refused an unsigned update (Knot answers this way "
+     "when no ACL allows it) or is not authoritative for zone %Z: "
+     "configure a TSIG key (tsigSecretSecretRef)"},
+    {ANY, 9, 0, SIG_ANY, KEY_ANY,
+     "the server is not authoritative for zone %Z: check the zone name "
+     "and that the nameserver is the zone's primary"},
+    {ANY, 10 /* NOTZONE */, ANY, SIG_ANY, KEY_ANY,
+     "%N is not in zone %Z as the server sees it: check the zone name "
+     "(the zone apex, not a parent or a child zone)"},
+    {ANY, 2 /* SERVFAIL */, ANY, SIG_ANY, KEY_ANY,
+     "the server failed to apply the change: zone %Z may not be loaded, "
+     "or its zone file or journal is not writable; see the server's log"},
+    {ANY, 1 /* FORMERR */, ANY, SIG_ANY, KEY_ANY,
+     "the server could not parse the request: something on the way "
+     "altered it, or the server does not understand it; see its log"},
+    {ANY, 4 /* NOTIMP */, ANY, SIG_ANY, KEY_ANY,
+     "the server does not implement dynamic updates for zone %Z: enable "
+     "them (PowerDNS needs dnsupdate=yes)"},
+    {ANY, 3 /* NXDOMAIN */, ANY, SIG_ANY, KEY_ANY, "the name does not exist"},
+    {ANY, 0, 0, SIG_ANY, KEY_ANY, "the server accepted the request"},
+    {ANY, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the server answered %R, which an update of a TXT record does not "
+     "expect"},
+};
+
+/* Text appended to a bounded buffer, truncated silently. */
+struct out {
+	char *buf;
+	size_t len, pos;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->pos >= o->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->pos, o->len - o->pos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->pos += (size_t)n;
+	if (o->pos >= o->len)
+		o->pos = o->len - 1;
+}
+
+static enum sig sig_of(const struct dns_outcome *o)
+{
+	if (o->tsig_verified)
+		return SIG_OK;
+	if (!o->tsig_present || o->tsig_error == 16 || o->tsig_error == 17)
+		return SIG_NONE;
+	return SIG_BAD;
+}
+
+static bool rule_match(const struct rule *r, const struct dns_outcome *o,
+		       bool keyed)
+{
+	bool answered = o->answered && o->rcode >= 0;
+
+	if (r->code != ANY && r->code != o->code)
+		return false;
+	/* Rows that look at the answer need one. */
+	if ((r->rcode != ANY || r->tsig_error != ANY) && !answered)
+		return false;
+	if (r->rcode != ANY && r->rcode != o->rcode)
+		return false;
+	if (r->tsig_error == NONZERO
+		? o->tsig_error == 0
+		: r->tsig_error != ANY && r->tsig_error != o->tsig_error)
+		return false;
+	if (r->sig != SIG_ANY && r->sig != sig_of(o))
+		return false;
+	if (r->keyed != KEY_ANY && (r->keyed == KEY_YES) != keyed)
+		return false;
+	return true;
+}
+
+static void expand(struct out *out, const char *text,
+		   const struct dns_outcome *o, const struct dns_key *key,
+		   const char *zone, const char *fqdn)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			out_printf(out, "%c", *p);
+			continue;
+		}
+		switch (*++p) {
+		case 'K':
+			out_printf(out, "%s", key != NULL ? key->name : "");
+			break;
+		case 'Z':
+			out_printf(out, "%s", zone != NULL ? zone : "?");
+			break;
+		case 'N':
+			out_printf(out, "%s", fqdn != NULL ? fqdn : "the name");
+			break;
+		case 'S':
+			out_printf(out, "%s", o->server);
+			break;
+		case 'M':
+			out_printf(out, "%u", o->ms);
+			break;
+		case 'W':
+			out_printf(out, "%+lld", (long long)o->skew);
+			break;
+		case 'D':
+			out_printf(out, "%s",
+				   o->detail[0] ? o->detail : "no detail");
+			break;
+		case 'E':
+			out_printf(out, "%s", dns_rcode_name(o->tsig_error));
+			break;
+		case 'R':
+			out_printf(out, "%s", dns_rcode_name(o->rcode));
+			break;
+		case 'C':
+			out_printf(out, "%s", dns_strerror(o->code));
+			break;
+		default:
+			out_printf(out, "%%%c", *p);
+		}
+	}
+}
+
+/* The explanation of @o, with the record name when the caller knows it. */
+static void explain(struct out *out, const struct dns_outcome *o,
+		    const struct dns_key *key, const char *zone,
+		    const char *fqdn)
+{
+	static const char *const sig_text[] = {
+	    [SIG_OK] = "answer signed",
+	    [SIG_NONE] = "answer unsigned",
+	    [SIG_BAD] = "answer signature invalid",
+	};
+	bool answered = o->answered && o->rcode >= 0;
+	const struct rule *r = NULL;
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		if (rule_match(&rules[i], o, key != NULL)) {
+			r = &rules[i];
+			break;
+		}
+	}
+	if (answered) {
+		out_printf(out, "%s", dns_rcode_name(o->rcode));
+		if (o->tsig_error != 0)
+			out_printf(out, "/%s", dns_rcode_name(o->tsig_error));
+		out_printf(out, " (%s): ",
+			   key == NULL && sig_of(o) == SIG_BAD
+			       ? "answer signed, not checked"
+			       : sig_text[sig_of(o)]);
+	}
+	if (r != NULL && (answered || r->code != ANY))
+		expand(out, r->text, o, key, zone, fqdn);
+	else
+		expand(out, "%S: %C", o, key, zone, fqdn);
+}
+
+char *dns_outcome_explain(const struct dns_outcome *o,
+			  const struct dns_key *key, const char *zone,
+			  char *buf, size_t len)
+{
+	struct out out = {.buf = buf, .len = len};
+
+	if (buf == NULL || len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (o != NULL)
+		explain(&out, o, key, zone, NULL);
+	return buf;
+}
+
+char *dns_result_explain(const struct dns_result *res, const char *what,
+			 const struct dns_key *key, const char *zone,
+			 const char *fqdn, char *buf, size_t len)
+{
+	struct out out = {.buf = buf, .len = len};
+	size_t n;
+
+	if (buf == NULL || len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (res == NULL)
+		return buf;
+	n = res->nattempts < DNS_ATTEMPTS_MAX ? res->nattempts
+					      : DNS_ATTEMPTS_MAX;
+	out_printf(&out, "%s", what != NULL ? what : "update");
+	if (fqdn != NULL)
+		out_printf(&out, " of %s", fqdn);
+	if (zone != NULL)
+		out_printf(&out, " in zone %s", zone);
+
+	if (res->code == 0 && n > 0) {
+		out_printf(&out, " succeeded at %s",
+			   res->attempts[n - 1].server);
+		return buf;
+	}
+	if (n == 0) {
+		/* Failed before any server: the request itself. */
+		out_printf(&out, " failed: %s", dns_strerror(res->code));
+		return buf;
+	}
+	if (n == 1) {
+		out_printf(&out, " at %s failed: ", res->attempts[0].server);
+		explain(&out, &res->attempts[0], key, zone, fqdn);
+		return buf;
+	}
+	/* Every server's answer, in the order they were tried. */
+	out_printf(&out, " failed at %zu servers: ", n);
+	for (size_t i = 0; i < n; i++) {
+		out_printf(&out, "%s%s: ", i > 0 ? "; " : "",
+			   res->attempts[i].server);
+		explain(&out, &res->attempts[i], key, zone, fqdn);
+	}
+	return buf;
+}

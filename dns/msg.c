@@ -1,0 +1,684 @@
+/*
+ * msg.c - the message layer: RFC 2136 UPDATE and plain queries built with
+ * libknot, TSIG signing with a caller-given time (RFC 8945 4.3) and the
+ * check of an answer (RFC 8945 5.3), all pure functions over buffers.
+ *
+ * The shape follows Knot's knsupdate (src/utils/knsupdate/knsupdate_exec.c,
+ * src/utils/common/sign.c): the zone is the question, the change is in the
+ * authority (update) section, the TSIG record comes last.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libknot/libknot.h>
+#include <libdnssec/tsig.h>
+#include <libdnssec/error.h>
+
+#include "dns/dns.h"
+#include "dns/msg_internal.h"
+
+#define TSIG_FUDGE  300 /* RFC 8945 10: recommended */
+#define TXT_CHUNK   255 /* RFC 1035 3.3.14: one character-string */
+#define HEADER_SIZE KNOT_WIRE_HEADER_SIZE
+
+static void msg_err(char *err, size_t errlen, const char *fmt, const char *a,
+		    const char *b)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, a, b);
+}
+
+static int knot_to_errno(int ret)
+{
+	switch (ret) {
+	case KNOT_EOK:
+		return 0;
+	case KNOT_ENOMEM:
+		return -ENOMEM;
+	case KNOT_ESPACE:
+		return -EMSGSIZE;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * A domain name as users write it, made absolute, to wire form in @dname
+ * (KNOT_DNAME_MAXLEN bytes).  Letters, digits, '-' and '_' (RFC 8552
+ * underscored names such as _acme-challenge), labels of 1-63 bytes,
+ * 255 bytes in wire form at most (RFC 1035 2.3.4).  @what names the name
+ * in the error text ("zone", "record name").
+ */
+static int name_parse(uint8_t *dname, const char *text, const char *what,
+		      char *err, size_t errlen)
+{
+	char abs[DNS_NAME_LEN + 1];
+	size_t len, label = 0;
+
+	if (text == NULL || *text == '\0') {
+		msg_err(err, errlen, "empty %s%s", what, "");
+		return DNS_ENAME;
+	}
+	len = strlen(text);
+	if (strcmp(text, ".") == 0) {
+		dname[0] = '\0'; /* the root */
+		return 0;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (c == '.') {
+			if (label == 0) {
+				msg_err(err, errlen,
+					"%s '%s' has an empty label", what,
+					text);
+				return DNS_ENAME;
+			}
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+			msg_err(err, errlen,
+				"%s '%s' has an invalid character (letters, "
+				"digits, '-' and '_' only)",
+				what, text);
+			return DNS_ENAME;
+		}
+		if (++label > 63) {
+			msg_err(err, errlen,
+				"%s '%s' has a label longer than 63 bytes",
+				what, text);
+			return DNS_ENAME;
+		}
+	}
+	/* Presentation length + 1 is the wire length of an absolute name. */
+	if (len + (text[len - 1] == '.' ? 1 : 2) > KNOT_DNAME_MAXLEN ||
+	    len >= DNS_NAME_LEN) {
+		msg_err(err, errlen, "%s '%.40s...' is longer than 255 bytes",
+			what, text);
+		return DNS_ENAME;
+	}
+	memcpy(abs, text, len + 1);
+	if (abs[len - 1] != '.') {
+		abs[len] = '.';
+		abs[len + 1] = '\0';
+	}
+	if (knot_dname_from_str(dname, abs, KNOT_DNAME_MAXLEN) == NULL) {
+		msg_err(err, errlen, "invalid %s '%s'", what, text);
+		return DNS_ENAME;
+	}
+	return 0;
+}
+
+/* TXT RDATA: the value cut into character-strings of 255 bytes at most. */
+static size_t txt_rdata(uint8_t *rdata, const char *value, size_t vlen)
+{
+	size_t pos = 0;
+
+	for (size_t off = 0; off < vlen; off += TXT_CHUNK) {
+		size_t n = vlen - off > TXT_CHUNK ? TXT_CHUNK : vlen - off;
+		rdata[pos++] = (uint8_t)n;
+		memcpy(rdata + pos, value + off, n);
+		pos += n;
+	}
+	return pos;
+}
+
+static uint16_t wire_max(size_t max)
+{
+	return max > DNS_MSG_MAX ? DNS_MSG_MAX : (uint16_t)max;
+}
+
+/* Copy a finished packet out to the caller's buffer. */
+static int pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
+		      size_t max)
+{
+	if (pkt->size > max)
+		return -EMSGSIZE;
+	memcpy(buf, pkt->wire, pkt->size);
+	*len = pkt->size;
+	return 0;
+}
+
+int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+		   const char *zone, const char *fqdn, enum dns_action action,
+		   const char *value, uint32_t ttl, char *err, size_t errlen)
+{
+	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
+	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
+	knot_pkt_t *pkt = NULL;
+	knot_rrset_t rr;
+	size_t vlen;
+	int ret;
+
+	knot_rrset_init_empty(&rr);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (buf == NULL || len == NULL ||
+	    (action != DNS_ADD && action != DNS_DELETE))
+		return -EINVAL;
+	ret = name_parse(zname, zone, "zone", err, errlen);
+	if (ret != 0)
+		return ret;
+	ret = name_parse(owner, fqdn, "record name", err, errlen);
+	if (ret != 0)
+		return ret;
+	if (knot_dname_in_bailiwick(owner, zname) < 0) {
+		msg_err(err, errlen, "record name '%s' is not in zone '%s'",
+			fqdn, zone);
+		return DNS_ENOTSUB;
+	}
+	vlen = value != NULL ? strlen(value) : 0;
+	if (vlen == 0) {
+		msg_err(err, errlen, "empty TXT value%s%s", "", "");
+		return DNS_EVALUE;
+	}
+	if (vlen > DNS_TXT_MAX) {
+		msg_err(err, errlen, "TXT value longer than %s bytes%s", "4096",
+			"");
+		return DNS_EVALUE;
+	}
+
+	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+	if (pkt == NULL)
+		return -ENOMEM;
+	knot_wire_set_id(pkt->wire, id);
+	knot_wire_set_opcode(pkt->wire, KNOT_OPCODE_UPDATE);
+
+	/* RFC 2136 2.3: the zone section names the zone, type SOA. */
+	ret = knot_pkt_put_question(pkt, zname, KNOT_CLASS_IN, KNOT_RRTYPE_SOA);
+	if (ret == KNOT_EOK)
+		ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret != KNOT_EOK)
+		goto out;
+
+	/*
+	 * RFC 2136 2.5.1: add to an RRset, class IN with the TTL.
+	 * RFC 2136 2.5.4: delete one RR from an RRset, class NONE, TTL 0,
+	 * the RDATA naming the value; never 2.5.2 (class ANY, the whole
+	 * RRset), which would remove other challenges at the same name.
+	 */
+	knot_rrset_init(&rr, owner, KNOT_RRTYPE_TXT,
+			action == DNS_ADD ? KNOT_CLASS_IN : KNOT_CLASS_NONE,
+			action == DNS_ADD ? ttl : 0);
+	ret = knot_rrset_add_rdata(&rr, rdata, txt_rdata(rdata, value, vlen),
+				   NULL);
+	if (ret == KNOT_EOK)
+		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &rr,
+				   KNOT_PF_NOTRUNC);
+	if (ret != KNOT_EOK)
+		goto out;
+	ret = pkt_export(pkt, buf, len, max);
+	goto done;
+out:
+	ret = knot_to_errno(ret);
+done:
+	knot_pkt_free(pkt);
+	knot_rdataset_clear(&rr.rrs, NULL);
+	return ret;
+}
+
+int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+		  const char *name, uint16_t qtype, char *err, size_t errlen)
+{
+	uint8_t qname[KNOT_DNAME_MAXLEN];
+	knot_pkt_t *pkt;
+	int ret;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (buf == NULL || len == NULL)
+		return -EINVAL;
+	ret = name_parse(qname, name, "name", err, errlen);
+	if (ret != 0)
+		return ret;
+	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+	if (pkt == NULL)
+		return -ENOMEM;
+	knot_wire_set_id(pkt->wire, id);
+	knot_wire_set_opcode(pkt->wire, KNOT_OPCODE_QUERY);
+	/* We ask the authoritative server itself: no recursion. */
+	knot_wire_clear_rd(pkt->wire);
+	ret = knot_to_errno(
+	    knot_pkt_put_question(pkt, qname, KNOT_CLASS_IN, qtype));
+	if (ret == 0)
+		ret = pkt_export(pkt, buf, len, max);
+	knot_pkt_free(pkt);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- TSIG */
+
+static dnssec_tsig_algorithm_t alg_to_dnssec(enum dns_alg alg)
+{
+	static const dnssec_tsig_algorithm_t map[] = {
+	    [DNS_ALG_NONE] = DNSSEC_TSIG_UNKNOWN,
+	    [DNS_ALG_MD5] = DNSSEC_TSIG_HMAC_MD5,
+	    [DNS_ALG_SHA1] = DNSSEC_TSIG_HMAC_SHA1,
+	    [DNS_ALG_SHA224] = DNSSEC_TSIG_HMAC_SHA224,
+	    [DNS_ALG_SHA256] = DNSSEC_TSIG_HMAC_SHA256,
+	    [DNS_ALG_SHA384] = DNSSEC_TSIG_HMAC_SHA384,
+	    [DNS_ALG_SHA512] = DNSSEC_TSIG_HMAC_SHA512,
+	};
+
+	if ((unsigned)alg >= sizeof(map) / sizeof(map[0]))
+		return DNSSEC_TSIG_UNKNOWN;
+	return map[alg];
+}
+
+/*
+ * Our key as libknot's: the name in wire form (allocated), the secret
+ * borrowed from @key (never copied, so nothing to wipe here).
+ */
+static int tsig_key_init(knot_tsig_key_t *out, const struct dns_key *key)
+{
+	memset(out, 0, sizeof(*out));
+	if (key == NULL || key->secret == NULL || key->secret_len == 0)
+		return -EINVAL;
+	out->algorithm = alg_to_dnssec(key->alg);
+	if (out->algorithm == DNSSEC_TSIG_UNKNOWN)
+		return DNS_EKEY_ALG;
+	out->name = knot_dname_from_str_alloc(key->name);
+	if (out->name == NULL)
+		return DNS_EKEY_NAME;
+	knot_dname_to_lower(out->name);
+	out->secret.data = key->secret;
+	out->secret.size = key->secret_len;
+	return 0;
+}
+
+static void tsig_key_deinit(knot_tsig_key_t *k)
+{
+	knot_dname_free(k->name, NULL);
+	memset(k, 0, sizeof(*k));
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+	return p + 2;
+}
+
+/*
+ * RFC 8945 4.3.3: the TSIG variables that follow the message in the MAC
+ * input: key name and algorithm in canonical (lower case, uncompressed)
+ * form, class ANY, TTL 0, time signed (48 bits), fudge, error, other data.
+ */
+static size_t tsig_variables(uint8_t *out, const knot_rrset_t *tsig)
+{
+	uint8_t *p = out;
+	uint64_t t = knot_tsig_rdata_time_signed(tsig);
+	uint16_t olen = knot_tsig_rdata_other_data_length(tsig);
+	int n;
+
+	n = knot_dname_to_wire(p, tsig->owner, KNOT_DNAME_MAXLEN);
+	knot_dname_to_lower(p);
+	p += n;
+	p = put_u16(p, KNOT_CLASS_ANY);
+	memset(p, 0, 4); /* TTL */
+	p += 4;
+	n = knot_dname_to_wire(p, knot_tsig_rdata_alg_name(tsig),
+			       KNOT_DNAME_MAXLEN);
+	knot_dname_to_lower(p);
+	p += n;
+	p = put_u16(p, (uint16_t)(t >> 32));
+	p = put_u16(p, (uint16_t)(t >> 16));
+	p = put_u16(p, (uint16_t)t);
+	p = put_u16(p, knot_tsig_rdata_fudge(tsig));
+	p = put_u16(p, knot_tsig_rdata_error(tsig));
+	p = put_u16(p, olen);
+	if (olen > 0)
+		memcpy(p, knot_tsig_rdata_other_data(tsig), olen);
+	return (size_t)(p - out) + olen;
+}
+
+int dns_msg_sign(uint8_t *buf, size_t *len, size_t max,
+		 const struct dns_key *key, uint64_t now, uint8_t *mac,
+		 size_t *maclen)
+{
+	uint8_t vars[2 * KNOT_DNAME_MAXLEN + 32];
+	uint8_t digest[DNS_MAC_MAX];
+	knot_tsig_key_t tkey;
+	knot_rrset_t *tsig = NULL;
+	dnssec_tsig_ctx_t *ctx = NULL;
+	size_t dlen;
+	int ret;
+
+	if (buf == NULL || len == NULL || *len < HEADER_SIZE || *len > max ||
+	    mac == NULL || maclen == NULL)
+		return -EINVAL;
+	ret = tsig_key_init(&tkey, key);
+	if (ret != 0)
+		return ret;
+
+	dlen = dnssec_tsig_algorithm_size(tkey.algorithm);
+	tsig = knot_rrset_new(tkey.name, KNOT_RRTYPE_TSIG, KNOT_CLASS_ANY, 0,
+			      NULL);
+	if (tsig == NULL || dlen == 0 || dlen > sizeof(digest)) {
+		ret = tsig == NULL ? -ENOMEM : DNS_EKEY_ALG;
+		goto out;
+	}
+	ret = knot_tsig_create_rdata(
+	    tsig, dnssec_tsig_algorithm_to_dname(tkey.algorithm),
+	    (uint16_t)dlen, 0);
+	if (ret == KNOT_EOK)
+		ret = knot_tsig_rdata_set_time_signed(tsig, now);
+	if (ret == KNOT_EOK)
+		ret = knot_tsig_rdata_set_fudge(tsig, TSIG_FUDGE);
+	/* RFC 8945 4.2: the original ID is the message's. */
+	if (ret == KNOT_EOK)
+		ret = knot_tsig_rdata_set_orig_id(tsig, knot_wire_get_id(buf));
+	if (ret == KNOT_EOK)
+		ret = knot_tsig_rdata_set_other_data(tsig, 0, NULL);
+	if (ret != KNOT_EOK) {
+		ret = knot_to_errno(ret);
+		goto out;
+	}
+
+	/* RFC 8945 4.3.3: MAC over the message, then the TSIG variables. */
+	if (dnssec_tsig_new(&ctx, tkey.algorithm, &tkey.secret) != DNSSEC_EOK) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	dnssec_binary_t part = {.data = buf, .size = *len};
+	dnssec_tsig_add(ctx, &part);
+	part.data = vars;
+	part.size = tsig_variables(vars, tsig);
+	dnssec_tsig_add(ctx, &part);
+	dnssec_tsig_write(ctx, digest);
+
+	ret = knot_to_errno(
+	    knot_tsig_rdata_set_mac(tsig, (uint16_t)dlen, digest));
+	if (ret != 0)
+		goto out;
+	ret = knot_rrset_to_wire(tsig, buf + *len, wire_max(max - *len), NULL);
+	if (ret < 0) {
+		ret = knot_to_errno(ret);
+		goto out;
+	}
+	*len += (size_t)ret;
+	knot_wire_add_arcount(buf, 1);
+	memcpy(mac, digest, dlen);
+	*maclen = dlen;
+	ret = 0;
+out:
+	dnssec_tsig_free(ctx);
+	knot_rrset_free(tsig, NULL);
+	tsig_key_deinit(&tkey);
+	explicit_bzero(digest, sizeof(digest));
+	return ret;
+}
+
+/* --------------------------------------------------------------- check */
+
+int dns_msg_header_match(const uint8_t *ans, size_t anslen,
+			 const uint8_t *query, size_t querylen)
+{
+	if (query == NULL || querylen < HEADER_SIZE)
+		return -EINVAL;
+	if (ans == NULL || anslen < HEADER_SIZE)
+		return DNS_EFORMAT;
+	if (knot_wire_get_id(ans) != knot_wire_get_id(query) ||
+	    !knot_wire_get_qr(ans) ||
+	    knot_wire_get_opcode(ans) != knot_wire_get_opcode(query))
+		return DNS_EMISMATCH;
+	return 0;
+}
+
+int dns_msg_truncated(const uint8_t *ans, size_t anslen)
+{
+	return anslen >= HEADER_SIZE && knot_wire_get_tc(ans);
+}
+
+/* Parse a copy of @ans (libknot strips the TSIG RR from the wire). */
+static int answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out)
+{
+	uint8_t *copy;
+	knot_pkt_t *pkt;
+
+	*out = NULL;
+	if (anslen > DNS_MSG_MAX)
+		return DNS_EFORMAT;
+	copy = malloc(anslen);
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, ans, anslen);
+	pkt = knot_pkt_new(copy, (uint16_t)anslen, NULL);
+	if (pkt == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	if (knot_pkt_parse(pkt, 0) != KNOT_EOK) {
+		knot_pkt_free(pkt);
+		free(copy);
+		return DNS_EFORMAT;
+	}
+	*out = pkt;
+	return 0;
+}
+
+static void answer_free(knot_pkt_t *pkt)
+{
+	uint8_t *wire;
+
+	if (pkt == NULL)
+		return;
+	wire = pkt->wire;
+	knot_pkt_free(pkt);
+	free(wire);
+}
+
+/* The answer repeats our question (RFC 1035 4.1.2, RFC 2136 3.8). */
+static int question_match(const knot_pkt_t *pkt, const uint8_t *query,
+			  size_t querylen)
+{
+	const uint8_t *qname = query + HEADER_SIZE;
+	int n;
+
+	if (knot_wire_get_qdcount(query) != 1)
+		return 0;
+	n = knot_dname_wire_check(qname, query + querylen, NULL);
+	if (n <= 0 || (size_t)n + 4 > querylen - HEADER_SIZE)
+		return -EINVAL;
+	if (knot_wire_get_qdcount(pkt->wire) == 0) {
+		/* Some servers drop the question in error answers. */
+		return knot_wire_get_rcode(pkt->wire) != KNOT_RCODE_NOERROR
+			   ? 0
+			   : DNS_EMISMATCH;
+	}
+	if (knot_wire_get_qdcount(pkt->wire) != 1 ||
+	    !knot_dname_is_case_equal(knot_pkt_qname(pkt), qname) ||
+	    knot_pkt_qtype(pkt) != knot_wire_read_u16(qname + n) ||
+	    knot_pkt_qclass(pkt) != knot_wire_read_u16(qname + n + 2))
+		return DNS_EMISMATCH;
+	return 0;
+}
+
+static uint64_t read_u48(const uint8_t *p)
+{
+	return ((uint64_t)knot_wire_read_u16(p) << 32) |
+	       knot_wire_read_u32(p + 2);
+}
+
+/*
+ * The TSIG half of the check, RFC 8945 5.3: the error field first (BADKEY
+ * and BADSIG answers carry no MAC, 5.3.2), then the MAC against the
+ * request's, then the time.  Returns 0 when the answer is signed, verified
+ * and in time; DNS_ETSIG or DNS_EUNSIGNED otherwise (an unsigned error
+ * answer is judged by its RCODE: DNS_ERCODE).
+ */
+static int answer_tsig(const knot_pkt_t *pkt, const struct dns_key *key,
+		       const uint8_t *mac, size_t maclen, uint64_t now,
+		       struct dns_outcome *o)
+{
+	const knot_rrset_t *tsig = pkt->tsig_rr;
+	knot_tsig_key_t tkey;
+	uint64_t server_time;
+	int ret;
+
+	if (tsig == NULL)
+		return o->rcode == KNOT_RCODE_NOERROR ? DNS_EUNSIGNED
+						      : DNS_ERCODE;
+	o->tsig_present = true;
+	o->tsig_error = knot_tsig_rdata_error(tsig);
+
+	/*
+	 * RFC 8945 5.2.3: a BADTIME answer carries the server's clock in
+	 * Other Data; otherwise Time Signed is the server's time.
+	 */
+	server_time = knot_tsig_rdata_time_signed(tsig);
+	if (o->tsig_error == KNOT_RCODE_BADTIME &&
+	    knot_tsig_rdata_other_data_length(tsig) == 6)
+		server_time = read_u48(knot_tsig_rdata_other_data(tsig));
+	o->skew = (int64_t)server_time - (int64_t)now;
+
+	/* RFC 8945 5.3.2: BADKEY and BADSIG answers are unsigned. */
+	if (o->tsig_error == KNOT_RCODE_BADKEY ||
+	    o->tsig_error == KNOT_RCODE_BADSIG)
+		return DNS_ETSIG;
+
+	ret = tsig_key_init(&tkey, key);
+	if (ret != 0)
+		return ret;
+	ret = knot_tsig_client_check(tsig, pkt->wire, pkt->size, mac, maclen,
+				     &tkey, 0);
+	tsig_key_deinit(&tkey);
+	/*
+	 * libknot checks the time against its own clock after the MAC
+	 * verified; we judge time with @now below, so EBADTIME still means
+	 * a good MAC.
+	 */
+	if (ret != KNOT_EOK && ret != KNOT_TSIG_EBADTIME)
+		return DNS_ETSIG;
+	o->tsig_verified = true;
+	if (o->tsig_error != 0)
+		return DNS_ETSIG;
+	/* RFC 8945 5.4.3: an answer signed outside the fudge is BADTIME. */
+	if (o->skew > knot_tsig_rdata_fudge(tsig) ||
+	    o->skew < -(int64_t)knot_tsig_rdata_fudge(tsig))
+		return DNS_ETSIG;
+	return 0;
+}
+
+int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
+		  size_t querylen, const struct dns_key *key,
+		  const uint8_t *mac, size_t maclen, uint64_t now,
+		  struct dns_outcome *o)
+{
+	knot_pkt_t *pkt = NULL;
+	int ret;
+
+	if (o == NULL)
+		return -EINVAL;
+	o->answered = false;
+	o->rcode = -1;
+	o->tsig_error = 0;
+	o->tsig_present = false;
+	o->tsig_verified = false;
+	o->skew = 0;
+
+	ret = dns_msg_header_match(ans, anslen, query, querylen);
+	if (ret != 0)
+		return ret;
+	if (key != NULL && (mac == NULL || maclen == 0))
+		return -EINVAL;
+	ret = answer_parse(ans, anslen, &pkt);
+	if (ret != 0)
+		return ret;
+	ret = question_match(pkt, query, querylen);
+	if (ret != 0)
+		goto out;
+	o->answered = true;
+
+	/*
+	 * The RCODE with its EDNS extension (RFC 6891 6.1.3); the TSIG
+	 * error is kept apart in tsig_error (RFC 8945 3: TSIG errors come
+	 * with RCODE NOTAUTH).
+	 */
+	o->rcode = knot_wire_get_rcode(pkt->wire);
+	if (pkt->opt_rr != NULL)
+		o->rcode = knot_edns_whole_rcode(
+		    knot_edns_get_ext_rcode(pkt->opt_rr), (uint8_t)o->rcode);
+	if (knot_wire_get_tc(pkt->wire)) {
+		ret = DNS_ETRUNC;
+		goto out;
+	}
+
+	if (key != NULL) {
+		ret = answer_tsig(pkt, key, mac, maclen, now, o);
+		if (ret != 0)
+			goto out;
+	} else if (pkt->tsig_rr != NULL) {
+		/* Not asked for; only reported. */
+		o->tsig_present = true;
+		o->tsig_error = knot_tsig_rdata_error(pkt->tsig_rr);
+	}
+	ret = o->rcode == KNOT_RCODE_NOERROR ? 0 : DNS_ERCODE;
+out:
+	answer_free(pkt);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- reply */
+
+/* Join one TXT RR's character-strings (RFC 1035 3.3.14). */
+static char *txt_join(const knot_rdata_t *rd)
+{
+	char *s = malloc((size_t)rd->len + 1);
+	size_t pos = 0, out = 0;
+
+	if (s == NULL)
+		return NULL;
+	while (pos < rd->len) {
+		size_t n = rd->data[pos++];
+		if (n > (size_t)rd->len - pos)
+			n = (size_t)rd->len - pos;
+		memcpy(s + out, rd->data + pos, n);
+		out += n;
+		pos += n;
+	}
+	s[out] = '\0';
+	return s;
+}
+
+int dns_msg_reply_parse(const uint8_t *ans, size_t anslen, uint16_t qtype,
+			struct dns_reply *reply)
+{
+	knot_pkt_t *pkt = NULL;
+	const knot_pktsection_t *sec;
+	int ret;
+
+	ret = answer_parse(ans, anslen, &pkt);
+	if (ret != 0)
+		return ret;
+	reply->aa = knot_wire_get_aa(pkt->wire) != 0;
+	sec = knot_pkt_section(pkt, KNOT_ANSWER);
+	for (uint16_t i = 0; i < sec->count; i++) {
+		const knot_rrset_t *rr = knot_pkt_rr(sec, i);
+
+		if (rr->type != qtype)
+			continue;
+		reply->nanswers += rr->rrs.count;
+		if (qtype != KNOT_RRTYPE_TXT)
+			continue;
+		for (uint16_t j = 0; j < rr->rrs.count; j++) {
+			char *s;
+
+			if (reply->ntxt == DNS_REPLY_TXT_MAX)
+				break;
+			s = txt_join(knot_rdataset_at(&rr->rrs, j));
+			if (s == NULL) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			reply->txt[reply->ntxt++] = s;
+		}
+	}
+out:
+	answer_free(pkt);
+	return ret;
+}
