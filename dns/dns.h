@@ -154,6 +154,7 @@ struct dns_outcome {
 	bool tsig_verified; /* ... and it verified against our request */
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
+	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
 };
 
 #define DNS_ATTEMPTS_MAX 16
