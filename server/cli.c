@@ -1,31 +1,158 @@
-/* cli.c - placeholder until the command line lands. */
+/*
+ * cli.c - the present and cleanup commands: add or delete exactly one TXT
+ * value with one signed RFC 2136 UPDATE, from the command line.
+ */
 #include <stdio.h>
+#include <string.h>
 
+#include "dns/dns.h"
+#include "server/cli_common.h"
 #include "server/server.h"
 
-static int todo(const char *what)
+#define KEY_USAGE                                                              \
+	"KEY: --key-file PATH [--tsig-key-name NAME] [--tsig-algorithm ALG]\n" \
+	"     (name and algorithm are needed only when the file holds a bare " \
+	"secret)\n"
+
+#define OPTIONS_USAGE                                                          \
+	"\n"                                                                   \
+	"options:\n"                                                           \
+	"  --nameserver ADDR    the zone's primary: 192.0.2.1, "               \
+	"192.0.2.1:5353,\n"                                                    \
+	"                       2001:db8::1, [2001:db8::1]:53, "               \
+	"ns1.example.com[:port];\n"                                            \
+	"                       repeat it to try several in order "            \
+	"(failover)\n"                                                         \
+	"  --zone ZONE          the zone to update (its SOA owner)\n"          \
+	"  --fqdn NAME          the record's name, inside ZONE\n"              \
+	"  --value TEXT         the TXT value (the ACME key authorization "    \
+	"digest)\n"                                                            \
+	"  --ttl N              TTL of the record, default 60\n"               \
+	"  --protocol udp|tcp   UDP (default; retried over TCP when "          \
+	"truncated) or TCP\n"                                                  \
+	"  --timeout SECONDS    per attempt, decimals allowed (2.5), "         \
+	"default 5\n"                                                          \
+	"  --key-file PATH      TSIG key: a BIND key block (tsig-keygen), a "  \
+	"K*.private\n"                                                         \
+	"                       file, Knot's [alg:]name:secret, or a bare "    \
+	"base64 secret;\n"                                                     \
+	"                       without it the update goes unsigned\n"         \
+	"  --tsig-key-name NAME the key's name (for a bare secret, or to "     \
+	"pick a block)\n"                                                      \
+	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "  \
+	"bare secret)\n"                                                       \
+	"  --help               this text\n"                                   \
+	"\n"                                                                   \
+	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "    \
+	"error.\n"
+
+static const char present_usage[] =
+    "usage:\n"
+    "rfc2136-webhook present --nameserver ADDR [--nameserver ADDR ...] "
+    "--zone ZONE --fqdn NAME --value TEXT\n"
+    "                        [--ttl N] [--protocol udp|tcp] "
+    "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
+    "Add one TXT record (RFC 2136 2.5.1) with one UPDATE signed with "
+    "TSIG.\n"
+    "Other values at the same name stay; adding a value that is "
+    "already there\n"
+    "succeeds.\n" OPTIONS_USAGE;
+
+static const char cleanup_usage[] =
+    "usage:\n"
+    "rfc2136-webhook cleanup --nameserver ADDR [--nameserver ADDR ...] "
+    "--zone ZONE --fqdn NAME --value TEXT\n"
+    "                        [--ttl N] [--protocol udp|tcp] "
+    "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
+    "Delete exactly one TXT record, the one whose value is TEXT (RFC "
+    "2136 2.5.4),\n"
+    "never the whole RRset: other values at the same name stay.  "
+    "Deleting a value\n"
+    "that is not there succeeds.  --ttl is accepted and ignored.\n" OPTIONS_USAGE;
+
+/* Name, opts, then the verbs for output and for dns_result_explain(). */
+struct update_cmd {
+	const char *name;
+	const char *usage;
+	enum dns_action action;
+	const char *done; /* "added" */
+	const char *what; /* "add" */
+};
+
+static const struct update_cmd present_cmd = {"present", present_usage, DNS_ADD,
+					      "added", "add"};
+static const struct update_cmd cleanup_cmd = {"cleanup", cleanup_usage,
+					      DNS_DELETE, "deleted", "delete"};
+
+/* After a success through failover: what each earlier attempt did. */
+static void print_earlier_attempts(const struct dns_result *res,
+				   const struct dns_key *key, const char *zone)
 {
-	fprintf(stderr, "rfc2136-webhook %s: not built yet\n", what);
-	return 1;
+	char why[1024];
+
+	for (size_t i = 0; i + 1 < res->nattempts; i++) {
+		const struct dns_outcome *a = &res->attempts[i];
+
+		dns_outcome_explain(a, key, zone, why, sizeof(why));
+		printf("  tried first %s: %s (%u ms)\n", a->server, why, a->ms);
+	}
+}
+
+static int update_main(const struct update_cmd *uc, int argc, char **argv)
+{
+	struct cli_opts o = {.cmd = uc->name};
+	struct dns_key key;
+	struct dns_opts dopts;
+	struct dns_result res;
+	bool is_signed = false;
+	char msg[4096], quoted[DNS_TXT_MAX * 4 + 3];
+	uint64_t t0;
+	int ret;
+
+	memset(&key, 0, sizeof(key));
+	ret = cli_opts_parse(&o, argc, argv, CLI_NEED_FQDN | CLI_NEED_VALUE,
+			     uc->usage);
+	if (ret != CLI_OK)
+		return ret < 0 ? CLI_OK : ret;
+	if (cli_key_load(&o, &key, &is_signed) != 0)
+		return CLI_FAIL;
+	cli_dns_opts(&o, is_signed ? &key : NULL, &dopts);
+
+	memset(&res, 0, sizeof(res));
+	t0 = cli_now_ms();
+	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
+			 uc->action, o.value, o.ttl, &res);
+	cli_quote(o.value, quoted, sizeof(quoted));
+	if (ret == 0 && res.nattempts > 0) {
+		const struct dns_outcome *last =
+		    &res.attempts[res.nattempts - 1];
+
+		printf("%s TXT %s at %s (zone %s) via %s%s in %llu ms\n",
+		       uc->done, quoted, o.fqdn, o.zone, last->server,
+		       last->tcp ? " over TCP" : "",
+		       (unsigned long long)(cli_now_ms() - t0));
+		print_earlier_attempts(&res, dopts.key, o.zone);
+		ret = CLI_OK;
+		goto out;
+	}
+	msg[0] = '\0';
+	dns_result_explain(&res, uc->what, dopts.key, o.zone, o.fqdn, msg,
+			   sizeof(msg));
+	fprintf(stderr, "error: %s\n",
+		msg[0] ? msg : dns_strerror(ret ? ret : res.code));
+	cli_hint_update(&res, &o, dopts.key, o.fqdn);
+	ret = CLI_FAIL;
+out:
+	dns_key_release(&key);
+	return ret;
 }
 
 int cli_present_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return todo("present");
+	return update_main(&present_cmd, argc, argv);
 }
 
 int cli_cleanup_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return todo("cleanup");
-}
-
-int cli_check_main(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return todo("check");
+	return update_main(&cleanup_cmd, argc, argv);
 }

@@ -1,0 +1,428 @@
+/*
+ * check.c - the check command: prove step by step what the cert-manager
+ * documentation tells people to test by hand with nsupdate and dig.  For
+ * each nameserver: it answers over UDP and TCP, is authoritative for the
+ * zone, accepts the key (a signed SOA query verifies), takes an UPDATE that
+ * adds a random TXT value at --fqdn, serves it, takes the delete, and the
+ * value is gone.  One line per step; on the first failure the diagnosis and
+ * a hint.  Once an add was attempted the delete is always attempted, so no
+ * test value stays behind.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dns/dns.h"
+#include "server/cli_common.h"
+#include "server/server.h"
+
+#define QTYPE_SOA 6
+#define QTYPE_TXT 16
+
+static const char check_usage[] =
+    "usage:\n"
+    "rfc2136-webhook check   --nameserver ADDR ... --zone ZONE [--fqdn "
+    "NAME] [--protocol ...] [--timeout ...] KEY\n"
+    "KEY: --key-file PATH [--tsig-key-name NAME] [--tsig-algorithm ALG]\n"
+    "     (name and algorithm are needed only when the file holds a bare "
+    "secret)\n"
+    "\n"
+    "Test a nameserver, zone and key step by step, as cert-manager will "
+    "use them:\n"
+    "the server answers over UDP and TCP, is authoritative for ZONE, "
+    "accepts the\n"
+    "key (signed SOA query), a random TXT value can be added at NAME "
+    "(default\n"
+    "_acme-challenge.ZONE), is then served, can be deleted, and is "
+    "gone.  Each\n"
+    "nameserver is checked in turn.  The test value is always deleted "
+    "again.\n"
+    "\n"
+    "options:\n"
+    "  --nameserver ADDR    192.0.2.1, 192.0.2.1:5353, 2001:db8::1, "
+    "[2001:db8::1]:53,\n"
+    "                       ns1.example.com[:port]; repeatable\n"
+    "  --zone ZONE          the zone to update\n"
+    "  --fqdn NAME          where to add the test value, default "
+    "_acme-challenge.ZONE\n"
+    "  --protocol udp|tcp   UDP (default; retried over TCP when "
+    "truncated) or TCP\n"
+    "  --timeout SECONDS    per attempt, decimals allowed (2.5), "
+    "default 5\n"
+    "  --key-file PATH      TSIG key (any format: BIND key block, "
+    "K*.private,\n"
+    "                       [alg:]name:secret, bare base64 secret)\n"
+    "  --tsig-key-name NAME the key's name (for a bare secret)\n"
+    "  --tsig-algorithm ALG the key's algorithm (for a bare secret)\n"
+    "  --help               this text\n"
+    "\n"
+    "Exit status: 0 every step passed, 1 a step failed (the diagnosis "
+    "on stderr),\n"
+    "2 usage error.\n";
+
+/* Everything one server's check needs. */
+struct check {
+	const struct cli_opts *o;
+	const struct dns_key *key; /* NULL: unsigned */
+	const struct dns_addr *server;
+	const char *server_text;
+	const char *fqdn;
+	const char *value;
+	struct dns_opts dopts; /* as the user asked (protocol, key) */
+	int step;
+	bool failed;
+};
+
+/* One line per step: outcome, what, time. */
+static void step_line(struct check *c, const char *status, uint64_t ms,
+		      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void step_line(struct check *c, const char *status, uint64_t ms,
+		      const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	printf("  %-4s  %d. %s  (%llu ms)\n", status, ++c->step, what,
+	       (unsigned long long)ms);
+	fflush(stdout);
+}
+
+/* The diagnosis of a failed query or update, to stderr. */
+static void print_diagnosis(const struct check *c, const struct dns_result *r,
+			    const char *what, const char *name)
+{
+	char msg[4096];
+
+	msg[0] = '\0';
+	dns_result_explain(r, what, c->key, c->o->zone, name, msg, sizeof(msg));
+	fprintf(stderr, "error: %s\n", msg[0] ? msg : dns_strerror(r->code));
+}
+
+/* Query @name/@qtype at the server; @r gets the attempt for diagnoses. */
+static int check_query(const struct check *c, enum dns_proto proto,
+		       const struct dns_key *key, const char *name,
+		       uint16_t qtype, struct dns_reply *reply,
+		       struct dns_result *r)
+{
+	struct dns_opts dopts = c->dopts;
+	int ret;
+
+	dopts.proto = proto;
+	dopts.key = key;
+	memset(reply, 0, sizeof(*reply));
+	ret = dns_query(c->server, &dopts, name, qtype, reply);
+	memset(r, 0, sizeof(*r));
+	r->code = ret;
+	r->nattempts = 1;
+	r->attempts[0] = reply->outcome;
+	return ret;
+}
+
+/* Does the server now serve @value at the check's name? -1: no answer. */
+static int txt_served(struct check *c, bool *served, struct dns_result *r)
+{
+	struct dns_reply reply;
+	int ret;
+
+	*served = false;
+	ret =
+	    check_query(c, c->dopts.proto, NULL, c->fqdn, QTYPE_TXT, &reply, r);
+	/* NXDOMAIN is a fine answer here: nothing at that name. */
+	if (ret != 0 && !(reply.outcome.answered && reply.outcome.rcode == 3)) {
+		dns_reply_release(&reply);
+		return -1;
+	}
+	for (size_t i = 0; i < reply.ntxt; i++)
+		if (reply.txt[i] && strcmp(reply.txt[i], c->value) == 0)
+			*served = true;
+	dns_reply_release(&reply);
+	return 0;
+}
+
+/* Steps 1-3: the server answers (UDP, TCP) and is authoritative. */
+static int check_reach(struct check *c)
+{
+	struct dns_reply udp, tcp, *soa = NULL;
+	struct dns_result r;
+	uint64_t t0;
+	int ret = -1;
+
+	memset(&udp, 0, sizeof(udp));
+	memset(&tcp, 0, sizeof(tcp));
+	if (c->o->proto == DNS_PROTO_UDP) {
+		t0 = cli_now_ms();
+		check_query(c, DNS_PROTO_UDP, NULL, c->o->zone, QTYPE_SOA, &udp,
+			    &r);
+		if (!udp.outcome.answered) {
+			step_line(c, "FAIL", cli_now_ms() - t0,
+				  "answers an SOA query over UDP");
+			print_diagnosis(c, &r, "query", c->o->zone);
+			cli_hint(&udp.outcome, CLI_STAGE_REACH, c->o, c->key,
+				 c->fqdn);
+			goto out;
+		}
+		step_line(c, "ok", cli_now_ms() - t0,
+			  "answers an SOA query over UDP (%s)",
+			  dns_rcode_name(udp.outcome.rcode));
+		soa = &udp;
+	} else {
+		step_line(c, "skip", 0,
+			  "answers an SOA query over UDP (--protocol tcp)");
+	}
+
+	t0 = cli_now_ms();
+	check_query(c, DNS_PROTO_TCP, NULL, c->o->zone, QTYPE_SOA, &tcp, &r);
+	if (!tcp.outcome.answered) {
+		step_line(c, "FAIL", cli_now_ms() - t0,
+			  "answers an SOA query over TCP");
+		print_diagnosis(c, &r, "query", c->o->zone);
+		cli_hint(&tcp.outcome, CLI_STAGE_REACH, c->o, c->key, c->fqdn);
+		goto out;
+	}
+	step_line(c, "ok", cli_now_ms() - t0,
+		  "answers an SOA query over TCP (%s)",
+		  dns_rcode_name(tcp.outcome.rcode));
+	if (soa == NULL)
+		soa = &tcp;
+
+	/* RFC 1035 4.1.1: AA marks an authoritative answer. */
+	if (soa->outcome.rcode != 0 || !soa->aa || soa->nanswers == 0) {
+		step_line(c, "FAIL", 0, "authoritative for %s", c->o->zone);
+		if (soa->outcome.rcode != 0) {
+			r.code = DNS_ERCODE;
+			r.nattempts = 1;
+			r.attempts[0] = soa->outcome;
+			print_diagnosis(c, &r, "query", c->o->zone);
+		} else {
+			fprintf(stderr,
+				"error: %s answered the SOA query for %s "
+				"without %s: it is not authoritative for "
+				"the zone (a resolver or forwarder?)\n",
+				soa->outcome.server, c->o->zone,
+				soa->aa ? "an SOA record" : "the AA bit");
+		}
+		cli_hint(&soa->outcome, CLI_STAGE_ZONE, c->o, c->key, c->fqdn);
+		goto out;
+	}
+	step_line(c, "ok", 0, "authoritative for %s (AA bit set, SOA served)",
+		  c->o->zone);
+	ret = 0;
+out:
+	dns_reply_release(&udp);
+	dns_reply_release(&tcp);
+	return ret;
+}
+
+/* Step 4: a signed SOA query comes back verified. */
+static int check_key(struct check *c)
+{
+	struct dns_reply reply;
+	struct dns_result r;
+	uint64_t t0 = cli_now_ms();
+	int ret;
+
+	if (c->key == NULL) {
+		step_line(c, "skip", 0,
+			  "key accepted (no --key-file: unsigned updates)");
+		return 0;
+	}
+	ret = check_query(c, c->dopts.proto, c->key, c->o->zone, QTYPE_SOA,
+			  &reply, &r);
+	dns_reply_release(&reply);
+	if (ret != 0) {
+		step_line(c, "FAIL", cli_now_ms() - t0,
+			  "key %s (%s) accepted: signed SOA query",
+			  c->key->name, dns_alg_to_text(c->key->alg));
+		print_diagnosis(c, &r, "signed query", c->o->zone);
+		cli_hint(&r.attempts[0],
+			 r.attempts[0].answered ? CLI_STAGE_KEY
+						: CLI_STAGE_REACH,
+			 c->o, c->key, c->fqdn);
+		return -1;
+	}
+	step_line(c, "ok", cli_now_ms() - t0,
+		  "key %s (%s) accepted: signed SOA answer verified",
+		  c->key->name, dns_alg_to_text(c->key->alg));
+	return 0;
+}
+
+/* One UPDATE at this server; prints the step and, on failure, why. */
+static int check_update(struct check *c, enum dns_action action,
+			const char *label, bool quiet_failure)
+{
+	struct dns_result r;
+	char quoted[128];
+	uint64_t t0 = cli_now_ms();
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	ret = dns_update(c->server, 1, &c->dopts, c->o->zone, c->fqdn, action,
+			 c->value, CLI_TTL_DEFAULT, &r);
+	cli_quote(c->value, quoted, sizeof(quoted));
+	step_line(c, ret == 0 ? "ok" : "FAIL", cli_now_ms() - t0,
+		  "%s TXT %s at %s", label, quoted, c->fqdn);
+	if (ret != 0 && !quiet_failure) {
+		print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete",
+				c->fqdn);
+		cli_hint_update(&r, c->o, c->key, c->fqdn);
+	}
+	return ret;
+}
+
+/* Steps 6 and 8: the value is (or is no longer) served. */
+static int check_served(struct check *c, bool want)
+{
+	struct dns_result r;
+	bool served;
+	uint64_t t0 = cli_now_ms();
+
+	if (txt_served(c, &served, &r) != 0) {
+		step_line(c, "FAIL", cli_now_ms() - t0, "TXT query at %s",
+			  c->fqdn);
+		print_diagnosis(c, &r, "query", c->fqdn);
+		cli_hint(&r.attempts[0],
+			 r.attempts[0].answered ? CLI_STAGE_ZONE
+						: CLI_STAGE_REACH,
+			 c->o, c->key, c->fqdn);
+		return -1;
+	}
+	if (served != want) {
+		step_line(c, "FAIL", cli_now_ms() - t0, "%s",
+			  want ? "the server serves the test value"
+			       : "the test value is gone");
+		fprintf(stderr,
+			"error: %s answered the %s with NOERROR, but %s the "
+			"test value at %s\n",
+			r.attempts[0].server, want ? "add" : "delete",
+			want ? "does not serve" : "still serves", c->fqdn);
+		if (want)
+			cli_hint(&r.attempts[0], CLI_STAGE_SERVE, c->o, c->key,
+				 c->fqdn);
+		return -1;
+	}
+	step_line(c, "ok", cli_now_ms() - t0, "%s",
+		  want ? "the server serves the test value"
+		       : "the test value is gone");
+	return 0;
+}
+
+/* Steps 5-8.  Once the add was attempted, the delete always is. */
+static int check_add_delete(struct check *c)
+{
+	int ret = -1;
+
+	if (check_update(c, DNS_ADD, "add", false) != 0) {
+		/*
+		 * The add may have been applied even if no answer came back
+		 * (a lost UDP answer): delete to be sure, quietly.
+		 */
+		if (check_update(c, DNS_DELETE, "clean up: delete", true) != 0)
+			fprintf(stderr,
+				"note: the clean-up delete failed too; if "
+				"the add was applied, remove the value with "
+				"'rfc2136-webhook cleanup --value %s' and the "
+				"same options\n",
+				c->value);
+		return -1;
+	}
+	if (check_served(c, true) != 0) {
+		check_update(c, DNS_DELETE, "clean up: delete", false);
+		return -1;
+	}
+	if (check_update(c, DNS_DELETE, "delete", false) != 0)
+		return -1;
+	if (check_served(c, false) != 0)
+		return -1;
+	ret = 0;
+	return ret;
+}
+
+static int check_server(struct check *c)
+{
+	printf("check %s: zone %s, name %s, %s\n", c->server_text, c->o->zone,
+	       c->fqdn, c->key ? "signed" : "unsigned");
+	if (c->key)
+		printf("  key %s (%s)\n", c->key->name,
+		       dns_alg_to_text(c->key->alg));
+	fflush(stdout);
+	c->step = 0;
+	if (check_reach(c) != 0 || check_key(c) != 0 ||
+	    check_add_delete(c) != 0) {
+		printf("check %s: FAILED at step %d\n", c->server_text,
+		       c->step);
+		return -1;
+	}
+	printf("check %s: all %d steps passed\n", c->server_text, c->step);
+	return 0;
+}
+
+/* A value nobody else uses, so parallel checks never meet. */
+static void random_value(char *buf, size_t len)
+{
+	uint8_t rnd[8] = {0};
+	char hex[17];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Never fatal: the value need only be unlikely to clash. */
+		uint64_t t = cli_now_ms();
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(buf, len, "rfc2136-webhook-check-%s", hex);
+}
+
+int cli_check_main(int argc, char **argv)
+{
+	struct cli_opts o = {.cmd = "check"};
+	struct dns_key key;
+	struct check c;
+	bool is_signed = false;
+	char value[64];
+	size_t nfailed = 0;
+	int ret;
+
+	memset(&key, 0, sizeof(key));
+	ret = cli_opts_parse(&o, argc, argv, 0, check_usage);
+	if (ret != CLI_OK)
+		return ret < 0 ? CLI_OK : ret;
+	if (o.fqdn[0] == '\0') {
+		/* The name cert-manager uses for the zone apex. */
+		if (strcmp(o.zone, ".") == 0)
+			snprintf(o.fqdn, sizeof(o.fqdn), "_acme-challenge.");
+		else if ((size_t)snprintf(o.fqdn, sizeof(o.fqdn),
+					  "_acme-challenge.%s",
+					  o.zone) >= sizeof(o.fqdn)) {
+			fprintf(stderr, "rfc2136-webhook check: --zone is too "
+					"long for _acme-challenge.ZONE\n");
+			return CLI_USAGE;
+		}
+	}
+	if (cli_key_load(&o, &key, &is_signed) != 0)
+		return CLI_FAIL;
+	random_value(value, sizeof(value));
+
+	for (size_t i = 0; i < o.nservers; i++) {
+		memset(&c, 0, sizeof(c));
+		c.o = &o;
+		c.key = is_signed ? &key : NULL;
+		c.server = &o.servers[i];
+		c.server_text = o.server_text[i];
+		c.fqdn = o.fqdn;
+		c.value = value;
+		cli_dns_opts(&o, c.key, &c.dopts);
+		if (check_server(&c) != 0)
+			nfailed++;
+	}
+	if (o.nservers > 1)
+		printf("check: %zu of %zu nameservers passed\n",
+		       o.nservers - nfailed, o.nservers);
+	dns_key_release(&key);
+	return nfailed ? CLI_FAIL : CLI_OK;
+}

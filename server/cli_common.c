@@ -1,0 +1,580 @@
+/*
+ * cli_common.c - option parsing, key loading and hints shared by the
+ * present, cleanup and check commands.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server/cli_common.h"
+
+/* Long-option values (no short forms: every flag is spelled out). */
+enum {
+	OPT_NAMESERVER = 256,
+	OPT_ZONE,
+	OPT_FQDN,
+	OPT_VALUE,
+	OPT_TTL,
+	OPT_PROTOCOL,
+	OPT_TIMEOUT,
+	OPT_KEY_FILE,
+	OPT_KEY_NAME,
+	OPT_KEY_ALG,
+	OPT_HELP = 'h',
+};
+
+static const struct option long_options[] = {
+    {"nameserver", required_argument, NULL, OPT_NAMESERVER},
+    {"zone", required_argument, NULL, OPT_ZONE},
+    {"fqdn", required_argument, NULL, OPT_FQDN},
+    {"value", required_argument, NULL, OPT_VALUE},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"protocol", required_argument, NULL, OPT_PROTOCOL},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"key-file", required_argument, NULL, OPT_KEY_FILE},
+    {"tsig-key-name", required_argument, NULL, OPT_KEY_NAME},
+    {"tsig-algorithm", required_argument, NULL, OPT_KEY_ALG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* RFC 2181 8: a TTL is at most 2^31 - 1. */
+#define TTL_MAX 2147483647UL
+/* A per-attempt timeout beyond an hour is certainly a typo. */
+#define TIMEOUT_MAX_S 3600.0
+
+static int usage_error(const struct cli_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "rfc2136-webhook %s: ", o->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'rfc2136-webhook %s --help'.\n", o->cmd);
+	return CLI_USAGE;
+}
+
+/* Copy a domain name, made absolute.  -1 when empty or too long. */
+static int name_absolute(char *dst, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0)
+		return -1;
+	if (strcmp(src, ".") == 0) {
+		memcpy(dst, ".", 2);
+		return 0;
+	}
+	/* Room for the added dot and the NUL. */
+	if (n + (src[n - 1] != '.') + 1 > DNS_NAME_LEN)
+		return -1;
+	memcpy(dst, src, n);
+	if (src[n - 1] != '.')
+		dst[n++] = '.';
+	dst[n] = '\0';
+	return 0;
+}
+
+/* True when absolute @name equals absolute @zone or lies below it. */
+static bool name_in_zone(const char *name, const char *zone)
+{
+	size_t n = strlen(name), z = strlen(zone);
+
+	if (strcmp(zone, ".") == 0)
+		return true;
+	if (n < z || strcasecmp(name + n - z, zone) != 0)
+		return false;
+	return n == z || name[n - z - 1] == '.';
+}
+
+static int parse_ttl(const char *text, uint32_t *ttl)
+{
+	char *end;
+	unsigned long v;
+
+	/* strtoul() accepts "-1" and " 5"; a TTL is plain digits. */
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v > TTL_MAX)
+		return -1;
+	*ttl = (uint32_t)v;
+	return 0;
+}
+
+/* "5", "2.5", "2.5s": seconds, more than 0 and at most an hour. */
+static int parse_timeout(const char *text, unsigned *ms)
+{
+	char *end;
+	double v;
+
+	if ((text[0] < '0' || text[0] > '9') && text[0] != '.')
+		return -1;
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno != 0 || end == text)
+		return -1;
+	if (*end == 's')
+		end++;
+	if (*end != '\0' || !(v > 0.0) || v > TIMEOUT_MAX_S)
+		return -1;
+	/* Round up: 0.0001 s still waits 1 ms. */
+	*ms = (unsigned)(v * 1000.0 + 0.999);
+	return 0;
+}
+
+/* The option as the user wrote it, for messages about unknown options. */
+static const char *bad_option(char **argv, int optopt_val)
+{
+	static char shortopt[3];
+
+	if (optopt_val > 0 && optopt_val < 256) {
+		shortopt[0] = '-';
+		shortopt[1] = (char)optopt_val;
+		shortopt[2] = '\0';
+		return shortopt;
+	}
+	return argv[optind - 1];
+}
+
+static const char *long_name(int val)
+{
+	for (const struct option *opt = long_options; opt->name; opt++)
+		if (opt->val == val)
+			return opt->name;
+	return "?";
+}
+
+int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
+		   const char *usage)
+{
+	const char *cmd = o->cmd;
+	const char *zone = NULL, *fqdn = NULL;
+	char err[256];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->ttl = CLI_TTL_DEFAULT;
+	o->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+	o->proto = DNS_PROTO_UDP;
+
+	optind = 0; /* GNU: full re-initialisation */
+	opterr = 0; /* our own messages, naming the flag */
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return -1;
+		case OPT_NAMESERVER:
+			if (o->nservers == CLI_SERVERS_MAX)
+				return usage_error(o,
+						   "--nameserver: at most %d "
+						   "nameservers",
+						   CLI_SERVERS_MAX);
+			if (dns_addr_parse(&o->servers[o->nservers], optarg,
+					   err, sizeof(err)) != 0)
+				return usage_error(o, "--nameserver '%s': %s",
+						   optarg, err);
+			o->server_text[o->nservers++] = optarg;
+			break;
+		case OPT_ZONE:
+			zone = optarg;
+			break;
+		case OPT_FQDN:
+			fqdn = optarg;
+			break;
+		case OPT_VALUE:
+		case OPT_TTL:
+			if (!(flags & CLI_NEED_VALUE))
+				return usage_error(o, "%s does not take --%s",
+						   cmd, long_name(c));
+			if (c == OPT_VALUE)
+				o->value = optarg;
+			else if (parse_ttl(optarg, &o->ttl) != 0)
+				return usage_error(o,
+						   "--ttl '%s': not a number "
+						   "from 0 to %lu",
+						   optarg, TTL_MAX);
+			break;
+		case OPT_PROTOCOL:
+			if (strcasecmp(optarg, "udp") == 0)
+				o->proto = DNS_PROTO_UDP;
+			else if (strcasecmp(optarg, "tcp") == 0)
+				o->proto = DNS_PROTO_TCP;
+			else
+				return usage_error(o,
+						   "--protocol '%s': use udp "
+						   "or tcp",
+						   optarg);
+			break;
+		case OPT_TIMEOUT:
+			if (parse_timeout(optarg, &o->timeout_ms) != 0)
+				return usage_error(o,
+						   "--timeout '%s': not a "
+						   "number of seconds above 0 "
+						   "and at most %.0f "
+						   "(e.g. 5 or 2.5)",
+						   optarg, TIMEOUT_MAX_S);
+			break;
+		case OPT_KEY_FILE:
+			o->key_file = optarg;
+			break;
+		case OPT_KEY_NAME:
+			o->key_name = optarg;
+			break;
+		case OPT_KEY_ALG:
+			if (dns_alg_from_text(optarg) <= 0)
+				return usage_error(o,
+						   "--tsig-algorithm '%s': "
+						   "unknown algorithm (use "
+						   "hmac-sha256, hmac-sha512, "
+						   "... or md5, sha1, sha224, "
+						   "sha384)",
+						   optarg);
+			o->key_alg = optarg;
+			break;
+		case ':':
+			return usage_error(o, "option '%s' needs a value",
+					   argv[optind - 1]);
+		default:
+			return usage_error(o, "unknown option '%s'",
+					   bad_option(argv, optopt));
+		}
+	}
+	if (optind < argc)
+		return usage_error(o, "unexpected argument '%s'", argv[optind]);
+
+	if (o->nservers == 0)
+		return usage_error(o, "missing --nameserver");
+	if (zone == NULL)
+		return usage_error(o, "missing --zone");
+	if (name_absolute(o->zone, zone) != 0)
+		return usage_error(o, "--zone '%s': not a domain name", zone);
+	if (fqdn == NULL && (flags & CLI_NEED_FQDN))
+		return usage_error(o, "missing --fqdn");
+	if (fqdn != NULL) {
+		if (name_absolute(o->fqdn, fqdn) != 0)
+			return usage_error(o, "--fqdn '%s': not a domain name",
+					   fqdn);
+		if (!name_in_zone(o->fqdn, o->zone))
+			return usage_error(o,
+					   "--fqdn '%s' is not inside --zone "
+					   "'%s'",
+					   o->fqdn, o->zone);
+	}
+	if ((flags & CLI_NEED_VALUE) && o->value == NULL)
+		return usage_error(o, "missing --value");
+	if (o->value != NULL &&
+	    (o->value[0] == '\0' || strlen(o->value) > DNS_TXT_MAX))
+		return usage_error(o, "--value: empty or longer than %d bytes",
+				   DNS_TXT_MAX);
+	if (o->key_file == NULL && (o->key_name || o->key_alg))
+		return usage_error(o, "--%s needs --key-file",
+				   o->key_name ? "tsig-key-name"
+					       : "tsig-algorithm");
+	return CLI_OK;
+}
+
+int cli_key_load(const struct cli_opts *o, struct dns_key *key,
+		 bool *signed_out)
+{
+	char err[512];
+	int ret;
+
+	memset(key, 0, sizeof(*key));
+	*signed_out = false;
+	if (o->key_file == NULL) {
+		fprintf(stderr,
+			"warning: no --key-file: the messages go unsigned; "
+			"only a server that authorises updates by address "
+			"accepts them\n");
+		return 0;
+	}
+	ret = dns_key_load(key, o->key_file, o->key_name, o->key_alg, err,
+			   sizeof(err));
+	if (ret != 0) {
+		fprintf(stderr, "error: %s\n",
+			err[0] ? err : dns_strerror(ret));
+		return CLI_FAIL;
+	}
+	if (key->warning[0] != '\0')
+		fprintf(stderr, "warning: %s\n", key->warning);
+	*signed_out = true;
+	return 0;
+}
+
+void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
+		  struct dns_opts *dopts)
+{
+	memset(dopts, 0, sizeof(*dopts));
+	dopts->proto = o->proto;
+	dopts->timeout_ms = o->timeout_ms;
+	dopts->key = key;
+}
+
+char *cli_quote(const char *value, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len < 3) {
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '"';
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		char tmp[5];
+		size_t k;
+
+		if (*p == '"' || *p == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)*p;
+			k = 2;
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			/* RFC 1035 5.1: \DDD for a byte in decimal. */
+			snprintf(tmp, sizeof(tmp), "\\%03u", *p);
+			k = 4;
+		} else {
+			tmp[0] = (char)*p;
+			k = 1;
+		}
+		if (n + k + 2 > len)
+			break;
+		memcpy(buf + n, tmp, k);
+		n += k;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}
+
+uint64_t cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- hints */
+
+/* A key name for configuration files: without the final dot. */
+static void key_display(const struct dns_key *key, char *buf, size_t len)
+{
+	size_t n = strlen(key->name);
+
+	if (n > 1 && key->name[n - 1] == '.')
+		n--;
+	snprintf(buf, len, "%.*s", (int)n, key->name);
+}
+
+/* The zone as BIND/Knot/pdnsutil write it: no final dot. */
+static void zone_display(const char *zone, char *buf, size_t len)
+{
+	size_t n = strlen(zone);
+
+	if (n > 1 && zone[n - 1] == '.')
+		n--;
+	snprintf(buf, len, "%.*s", (int)n, zone);
+}
+
+/* How to define the key on each server (the secret never printed). */
+static void hint_key_definition(const struct dns_key *key)
+{
+	char name[DNS_NAME_LEN];
+	const char *alg = dns_alg_to_text(key->alg);
+
+	key_display(key, name, sizeof(name));
+	fprintf(stderr,
+		"hint: the server must know key '%s' with algorithm %s and "
+		"the same secret as --key-file:\n"
+		"  BIND (named.conf):\n"
+		"    key \"%s\" { algorithm %s; secret \"<the secret>\"; };\n"
+		"  Knot (knot.conf):\n"
+		"    key:\n"
+		"      - id: %s\n"
+		"        algorithm: %s\n"
+		"        secret: <the secret>\n"
+		"  PowerDNS:\n"
+		"    pdnsutil import-tsig-key %s %s '<the secret>'\n",
+		name, alg, name, alg, name, alg, name, alg);
+}
+
+/* How to allow the key (or this host, unsigned) to update TXT at fqdn. */
+static void hint_update_policy(const struct cli_opts *opts,
+			       const struct dns_key *key, const char *fqdn)
+{
+	char name[DNS_NAME_LEN], zone[DNS_NAME_LEN];
+
+	zone_display(opts->zone, zone, sizeof(zone));
+	if (key == NULL) {
+		fprintf(stderr,
+			"hint: the update was unsigned; allow this host's "
+			"address to update zone %s, or better, use a TSIG "
+			"key (--key-file):\n"
+			"  BIND (zone \"%s\" in named.conf):\n"
+			"    allow-update { <this host's address>; };\n"
+			"  Knot (knot.conf):\n"
+			"    acl:\n"
+			"      - id: acme\n"
+			"        address: <this host's address>\n"
+			"        action: update\n"
+			"        update-type: [TXT]\n"
+			"    and 'acl: [acme]' in zone %s\n"
+			"  PowerDNS (pdns.conf):\n"
+			"    dnsupdate=yes\n"
+			"    allow-dnsupdate-from=<this host's address>\n",
+			opts->zone, zone, zone);
+		return;
+	}
+	key_display(key, name, sizeof(name));
+	fprintf(stderr,
+		"hint: allow key '%s' to update TXT at %s:\n"
+		"  BIND (zone \"%s\" in named.conf):\n"
+		"    update-policy { grant %s name %s TXT; };\n"
+		"  Knot (knot.conf):\n"
+		"    acl:\n"
+		"      - id: acme\n"
+		"        key: %s\n"
+		"        action: update\n"
+		"        update-type: [TXT]\n"
+		"        update-owner: name\n"
+		"        update-owner-name: [%s]\n"
+		"    and 'acl: [acme]' in zone %s\n"
+		"  PowerDNS (dnsupdate=yes in pdns.conf; the key grants the "
+		"whole zone):\n"
+		"    pdnsutil set-meta %s TSIG-ALLOW-DNSUPDATE %s\n"
+		"    pdnsutil import-tsig-key %s %s '<the secret>'   "
+		"(if the server does not know the key yet)\n",
+		name, fqdn, zone, name, fqdn, name, fqdn, zone, zone, name,
+		name, dns_alg_to_text(key->alg));
+}
+
+static void hint_reach(const struct dns_outcome *o, const struct cli_opts *opts)
+{
+	fprintf(stderr,
+		"hint: check the nameserver address and port (%s), that the "
+		"server runs and that no firewall drops DNS over UDP and "
+		"TCP; 'dig @<address> -p <port> %s SOA' must answer; "
+		"a slow server needs a longer --timeout (now %u ms)\n",
+		o->server, opts->zone, opts->timeout_ms);
+}
+
+static void hint_zone(const struct dns_outcome *o, const struct cli_opts *opts,
+		      const char *fqdn)
+{
+	fprintf(stderr,
+		"hint: %s does not answer as the primary of zone %s: pass "
+		"the zone that contains %s as --zone ('dig %s SOA' shows "
+		"the enclosing zone) and the zone's primary as --nameserver, "
+		"or add the zone to the server\n",
+		o->server, opts->zone, fqdn, fqdn);
+}
+
+void cli_hint(const struct dns_outcome *o, enum cli_stage stage,
+	      const struct cli_opts *opts, const struct dns_key *key,
+	      const char *fqdn)
+{
+	switch (stage) {
+	case CLI_STAGE_REACH:
+		hint_reach(o, opts);
+		return;
+	case CLI_STAGE_ZONE:
+		hint_zone(o, opts, fqdn);
+		return;
+	case CLI_STAGE_KEY:
+		if (key == NULL)
+			return;
+		if (o->tsig_error == 18) {
+			/* RFC 8945 5.2.3: BADTIME, outside the fudge. */
+			fprintf(stderr,
+				"hint: the clocks of this host and the "
+				"server differ by %lld s, more than the 300 s "
+				"TSIG allows: synchronise both with NTP\n",
+				(long long)o->skew);
+			return;
+		}
+		if (o->tsig_error == 16) {
+			fprintf(stderr,
+				"hint: the server knows key '%s' but the "
+				"signature does not verify: compare the "
+				"secret and algorithm with the server's key "
+				"(a secret base64-encoded twice, or a wrong "
+				"--tsig-algorithm, does this)\n",
+				key->name);
+			return;
+		}
+		hint_key_definition(key);
+		if (o->tsig_error == 17)
+			/* Knot answers an ACL denial like an unknown key. */
+			fprintf(stderr, "hint: Knot answers BADKEY also when "
+					"its ACL does not allow the key; see "
+					"the acl below\n");
+		/* The policy is the other likely cause. */
+		hint_update_policy(opts, key, fqdn);
+		return;
+	case CLI_STAGE_UPDATE:
+		hint_update_policy(opts, key, fqdn);
+		return;
+	case CLI_STAGE_SERVE:
+		fprintf(stderr,
+			"hint: the server accepted the update but does not "
+			"serve the value: the name may be delegated to "
+			"another zone below %s, the server may answer from "
+			"another view, or (PowerDNS with a Lua update "
+			"policy) a denied record is dropped silently\n",
+			opts->zone);
+		return;
+	}
+}
+
+void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
+		     const struct dns_key *key, const char *fqdn)
+{
+	const struct dns_outcome *o = NULL;
+
+	if (res->nattempts == 0)
+		return;
+	/* The most telling attempt: the last one that got an answer. */
+	for (size_t i = res->nattempts; i-- > 0;) {
+		if (res->attempts[i].answered) {
+			o = &res->attempts[i];
+			break;
+		}
+	}
+	if (o == NULL) {
+		cli_hint(&res->attempts[res->nattempts - 1], CLI_STAGE_REACH,
+			 opts, key, fqdn);
+		return;
+	}
+	if (o->tsig_error != 0 || o->code == DNS_EUNSIGNED ||
+	    o->code == DNS_ETSIG)
+		cli_hint(o, CLI_STAGE_KEY, opts, key, fqdn);
+	else if (o->rcode == 9 /* NOTAUTH */ && key == NULL)
+		cli_hint(o, CLI_STAGE_ZONE, opts, key, fqdn);
+	else if (o->rcode == 9 /* NOTAUTH */ || o->rcode == 5 /* REFUSED */) {
+		/*
+		 * NOTAUTH: the zone is not served here (RFC 2136 3.1.1);
+		 * REFUSED: a policy denial (BIND), or any TSIG failure
+		 * (PowerDNS).  Both hints, the diagnosis says which.
+		 */
+		if (o->rcode == 9)
+			cli_hint(o, CLI_STAGE_ZONE, opts, key, fqdn);
+		cli_hint(o, CLI_STAGE_UPDATE, opts, key, fqdn);
+	} else {
+		fprintf(stderr,
+			"hint: run 'rfc2136-webhook check' with the same "
+			"options to test the setup step by step\n");
+	}
+}
