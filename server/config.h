@@ -1,0 +1,62 @@
+/*
+ * config.h - the solver's configuration: the Issuer's webhook.config as
+ * cert-manager passes it in request.config (internal to server/).
+ *
+ * The field names mirror cert-manager's built-in rfc2136 solver
+ * (nameserver, tsigKeyName, tsigAlgorithm, tsigSecretSecretRef) so moving
+ * an Issuer over is a rename of the solver; see the README for the table.
+ * Pure validation: no I/O, no logging.
+ */
+#ifndef RFC2136_CONFIG_H
+#define RFC2136_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "dns/dns.h"
+
+#define SOLVER_NS_MAX	   8	 /* nameserver + nameservers, at most */
+#define SOLVER_TIMEOUT_MAX 60000 /* config.timeout, at most (ms) */
+#define SOLVER_TTL_DEFAULT 60
+#define SOLVER_REF_MAX	   254 /* Secret name or data key, NUL included */
+
+/* A validated solver config.  Plain data; nothing to release. */
+struct solver_config {
+	struct dns_addr servers[SOLVER_NS_MAX]; /* nameserver first */
+	size_t nservers;
+	/* The nameservers as written, for log lines ("10.0.0.53:53,..."). */
+	char servers_text[SOLVER_NS_MAX * (DNS_NAME_LEN + 8)];
+	char key_name[DNS_NAME_LEN]; /* tsigKeyName, "" when absent */
+	char alg[64];		     /* tsigAlgorithm as written, "" absent */
+	bool has_secret_ref;	     /* tsigSecretSecretRef given */
+	char secret_name[SOLVER_REF_MAX];
+	char secret_key[SOLVER_REF_MAX];
+	enum dns_proto proto;	 /* protocol, UDP by default */
+	uint32_t ttl;		 /* ttl, 60 by default */
+	char zone[DNS_NAME_LEN]; /* zone, absolute; "" when absent */
+	unsigned timeout_ms;	 /* timeout, 0 when absent */
+};
+
+/*
+ * Validate @config (request.config; NULL when absent or null, which is an
+ * error: a nameserver is required) into @cfg.  Returns 0, or -EINVAL with a
+ * sentence in @err naming the field ("config.ttl must be an integer, got a
+ * string").  An unknown field is an error too, since a typo would
+ * otherwise silently fall back to a default.
+ */
+int solver_config_parse(struct solver_config *cfg, const json_t *config,
+			char *err, size_t errlen);
+
+/*
+ * Parse a duration: a sequence of decimal numbers (fraction allowed) each
+ * with a unit ms, s or m, as Go writes them: "5s", "2.5s", "500ms", "1m",
+ * "1m30s".  *@ms gets the total in milliseconds, rounded down.  Returns 0
+ * or -EINVAL with the problem in @err.
+ */
+int solver_duration_parse(const char *text, unsigned *ms, char *err,
+			  size_t errlen);
+
+#endif /* RFC2136_CONFIG_H */
