@@ -135,7 +135,7 @@ static int hostname_check(const char *host, char *err, size_t errlen)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '-')) {
 			char bad[8];
-			if (c > ' ' && c < 127)
+			if (c >= ' ' && c < 127)
 				snprintf(bad, sizeof(bad), "'%c'", c);
 			else
 				snprintf(bad, sizeof(bad), "0x%02x",
