@@ -71,7 +71,8 @@ struct check {
 	const char *value;
 	struct dns_opts dopts; /* as the user asked (protocol, key) */
 	int step;
-	bool failed;
+	int failed_step;	/* the first step that failed */
+	struct dns_result last; /* of the last update */
 };
 
 /* One line per step: outcome, what, time. */
@@ -88,6 +89,8 @@ static void step_line(struct check *c, const char *status, uint64_t ms,
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	if (strcmp(status, "FAIL") == 0 && c->failed_step == 0)
+		c->failed_step = c->step + 1;
 	printf("  %-4s  %d. %s  (%llu ms)\n", status, ++c->step, what,
 	       (unsigned long long)ms);
 	fflush(stdout);
@@ -252,9 +255,26 @@ static int check_key(struct check *c)
 	return 0;
 }
 
-/* One UPDATE at this server; prints the step and, on failure, why. */
+/*
+ * RFC 2136 3.7: an UPDATE is applied whole or not at all, so an error
+ * answer means nothing changed; without an answer we cannot know.
+ */
+static bool update_maybe_applied(const struct dns_result *r)
+{
+	for (size_t i = 0; i < r->nattempts; i++)
+		if (!r->attempts[i].answered || r->attempts[i].rcode == 0)
+			return true;
+	return r->nattempts == 0;
+}
+
+/*
+ * One UPDATE at this server; prints the step and why it failed.  A clean-up
+ * delete (@cleanup) after a refused add (@failed_add) that cannot have
+ * changed anything is reported as harmless.
+ */
 static int check_update(struct check *c, enum dns_action action,
-			const char *label, bool quiet_failure)
+			const char *label, bool cleanup,
+			const struct dns_result *failed_add)
 {
 	struct dns_result r;
 	char quoted[128];
@@ -264,14 +284,30 @@ static int check_update(struct check *c, enum dns_action action,
 	memset(&r, 0, sizeof(r));
 	ret = dns_update(c->server, 1, &c->dopts, c->o->zone, c->fqdn, action,
 			 c->value, CLI_TTL_DEFAULT, &r);
+	c->last = r;
 	cli_quote(c->value, quoted, sizeof(quoted));
-	step_line(c, ret == 0 ? "ok" : "FAIL", cli_now_ms() - t0,
-		  "%s TXT %s at %s", label, quoted, c->fqdn);
-	if (ret != 0 && !quiet_failure) {
-		print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete",
-				c->fqdn);
-		cli_hint_update(&r, c->o, c->key, c->fqdn);
+	if (ret == 0) {
+		step_line(c, "ok", cli_now_ms() - t0, "%s TXT %s at %s", label,
+			  quoted, c->fqdn);
+		return 0;
 	}
+	if (cleanup && failed_add && !update_maybe_applied(failed_add)) {
+		step_line(c, "-", cli_now_ms() - t0,
+			  "%s TXT %s: refused as well; the add was refused, "
+			  "so nothing was left behind",
+			  label, quoted);
+		return ret;
+	}
+	step_line(c, "FAIL", cli_now_ms() - t0, "%s TXT %s at %s", label,
+		  quoted, c->fqdn);
+	print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete", c->fqdn);
+	cli_hint_update(&r, c->o, c->key, c->fqdn);
+	if (cleanup)
+		fprintf(stderr,
+			"warning: the test value may be left at %s: remove it "
+			"with 'rfc2136-webhook cleanup --value %s' and the "
+			"same options\n",
+			c->fqdn, c->value);
 	return ret;
 }
 
@@ -315,32 +351,24 @@ static int check_served(struct check *c, bool want)
 /* Steps 5-8.  Once the add was attempted, the delete always is. */
 static int check_add_delete(struct check *c)
 {
-	int ret = -1;
+	struct dns_result add;
 
-	if (check_update(c, DNS_ADD, "add", false) != 0) {
+	if (check_update(c, DNS_ADD, "add", false, NULL) != 0) {
 		/*
 		 * The add may have been applied even if no answer came back
-		 * (a lost UDP answer): delete to be sure, quietly.
+		 * (a lost UDP answer): delete to be sure.
 		 */
-		if (check_update(c, DNS_DELETE, "clean up: delete", true) != 0)
-			fprintf(stderr,
-				"note: the clean-up delete failed too; if "
-				"the add was applied, remove the value with "
-				"'rfc2136-webhook cleanup --value %s' and the "
-				"same options\n",
-				c->value);
+		add = c->last;
+		check_update(c, DNS_DELETE, "clean up: delete", true, &add);
 		return -1;
 	}
 	if (check_served(c, true) != 0) {
-		check_update(c, DNS_DELETE, "clean up: delete", false);
+		check_update(c, DNS_DELETE, "clean up: delete", true, NULL);
 		return -1;
 	}
-	if (check_update(c, DNS_DELETE, "delete", false) != 0)
+	if (check_update(c, DNS_DELETE, "delete", false, NULL) != 0)
 		return -1;
-	if (check_served(c, false) != 0)
-		return -1;
-	ret = 0;
-	return ret;
+	return check_served(c, false);
 }
 
 static int check_server(struct check *c)
@@ -352,10 +380,11 @@ static int check_server(struct check *c)
 		       dns_alg_to_text(c->key->alg));
 	fflush(stdout);
 	c->step = 0;
+	c->failed_step = 0;
 	if (check_reach(c) != 0 || check_key(c) != 0 ||
 	    check_add_delete(c) != 0) {
 		printf("check %s: FAILED at step %d\n", c->server_text,
-		       c->step);
+		       c->failed_step);
 		return -1;
 	}
 	printf("check %s: all %d steps passed\n", c->server_text, c->step);

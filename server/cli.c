@@ -94,7 +94,7 @@ static void print_earlier_attempts(const struct dns_result *res,
 		const struct dns_outcome *a = &res->attempts[i];
 
 		dns_outcome_explain(a, key, zone, why, sizeof(why));
-		printf("  tried first %s: %s (%u ms)\n", a->server, why, a->ms);
+		printf("  tried first %s (%u ms): %s\n", a->server, a->ms, why);
 	}
 }
 
