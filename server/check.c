@@ -242,7 +242,25 @@ static int check_key(struct check *c)
 		step_line(c, "FAIL", cli_now_ms() - t0,
 			  "key %s (%s) accepted: signed SOA query",
 			  c->key->name, dns_alg_to_text(c->key->alg));
-		print_diagnosis(c, &r, "signed query", c->o->zone);
+		const struct dns_outcome *o = &r.attempts[0];
+		if (o->answered && !o->tsig_present && o->tsig_error == 0 &&
+		    (o->rcode == 5 || o->rcode == 9))
+			/*
+			 * Step 3 proved the server serves the zone, so a
+			 * plain NOTAUTH/REFUSED here is about the key:
+			 * PowerDNS answers every TSIG failure this way.
+			 */
+			fprintf(stderr,
+				"error: %s answered the signed SOA query "
+				"%s without a signature, though it answered "
+				"the unsigned one authoritatively: it does "
+				"not accept key '%s' (PowerDNS answers this "
+				"way when the key is unknown or its secret "
+				"or algorithm differs)\n",
+				o->server, dns_rcode_name(o->rcode),
+				c->key->name);
+		else
+			print_diagnosis(c, &r, "signed query", c->o->zone);
 		cli_hint(&r.attempts[0],
 			 r.attempts[0].answered ? CLI_STAGE_KEY
 						: CLI_STAGE_REACH,
