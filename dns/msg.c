@@ -148,6 +148,7 @@ int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		   const char *value, uint32_t ttl, char *err, size_t errlen)
 {
 	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
+	uint8_t lzone[KNOT_DNAME_MAXLEN], lowner[KNOT_DNAME_MAXLEN];
 	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
 	knot_pkt_t *pkt = NULL;
 	knot_rrset_t rr;
@@ -166,7 +167,10 @@ int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 	ret = name_parse(owner, fqdn, "record name", err, errlen);
 	if (ret != 0)
 		return ret;
-	if (knot_dname_in_bailiwick(owner, zname) < 0) {
+	/* Names compare case-insensitively (RFC 4343). */
+	knot_dname_copy_lower(lzone, zname);
+	knot_dname_copy_lower(lowner, owner);
+	if (knot_dname_in_bailiwick(lowner, lzone) < 0) {
 		msg_err(err, errlen, "record name '%s' is not in zone '%s'",
 			fqdn, zone);
 		return DNS_ENOTSUB;

@@ -92,8 +92,9 @@ static void test_addr_table(void **state)
 		char err[256] = "unset", fmt[300];
 		int ret = dns_addr_parse(&a, c->text, err, sizeof(err));
 
-		print_message("case %zu: '%s' -> %d %s\n", i, c->text, ret,
-			      err);
+		if (ret != c->ret)
+			print_message("case %zu: '%s' -> %d %s\n", i, c->text,
+				      ret, err);
 		assert_int_equal(ret, c->ret);
 		if (c->ret == 0) {
 			assert_string_equal(a.host, c->host);
