@@ -20,6 +20,17 @@ Fixtures (function scope):
   rcode_dns(rcode) -> FakeDns
       Factory.  Answers every query (UDP and TCP) with ``rcode``
       (e.g. 5 REFUSED, 2 SERVFAIL), unsigned, no records.
+  proxy_dns(upstream, rule=None) -> FakeDns
+      Factory.  Forwards every message to ``upstream`` over the transport
+      it came on and relays the answer, except where
+      ``rule(msg, tcp, n)`` (n: how many messages came before) says:
+        "forward"  (or None) relay as usual
+        "lose"     forward, but drop the answer (the update is applied,
+                   the client never hears: a lost UDP answer)
+        "ignore"   neither forward nor answer
+        bytes      answer with these bytes instead
+      Helpers for rules: msg_opcode(msg) (0 QUERY, 5 UPDATE),
+      msg_qtype(msg), fake_answer(msg, rcode=0, tc=False).
 
 FakeDns attributes:
   host "127.0.0.1", port (int), addr "127.0.0.1:PORT"
@@ -41,7 +52,7 @@ import pytest
 from dnsservers import free_port
 
 __all__ = ["FakeDns", "truncating_dns", "blackhole_dns", "rcode_dns",
-           "fake_answer"]
+           "proxy_dns", "fake_answer", "msg_opcode", "msg_qtype"]
 
 
 def _question_end(msg):
@@ -59,6 +70,17 @@ def _question_end(msg):
         if n == 0:
             break
     return min(off + 4, len(msg))
+
+
+def msg_opcode(msg):
+    """The OPCODE of a message (0 QUERY, 5 UPDATE)."""
+    return (struct.unpack("!H", msg[2:4])[0] >> 11) & 0xF
+
+
+def msg_qtype(msg):
+    """The type of the first question (zone section: SOA for UPDATE)."""
+    end = _question_end(msg)
+    return struct.unpack("!H", msg[end - 4:end - 2])[0] if end > 16 else 0
 
 
 def fake_answer(query, rcode=0, tc=False):
@@ -185,6 +207,19 @@ def _forward_tcp(upstream, msg, timeout=5.0):
         return body
 
 
+def _forward_udp(upstream, msg, timeout=5.0):
+    if hasattr(upstream, "port"):
+        upstream = (upstream.host, upstream.port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect(upstream)
+        s.send(msg)
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
 class _Factory:
     def __init__(self):
         self.made = []
@@ -228,6 +263,29 @@ def rcode_dns():
 
     def make(rcode):
         return fac.keep(FakeDns(lambda msg, tcp: fake_answer(msg, rcode)))
+
+    yield make
+    fac.close()
+
+
+@pytest.fixture
+def proxy_dns():
+    fac = _Factory()
+
+    def make(upstream, rule=None):
+        seen = [0]
+
+        def handle(msg, tcp):
+            n = seen[0]
+            seen[0] += 1
+            what = rule(msg, tcp, n) if rule else None
+            if isinstance(what, bytes):
+                return what
+            if what == "ignore":
+                return None
+            ans = (_forward_tcp if tcp else _forward_udp)(upstream, msg)
+            return None if what == "lose" else ans
+        return fac.keep(FakeDns(handle))
 
     yield make
     fac.close()

@@ -145,3 +145,17 @@ def test_rcode_server(rcode_dns, rcode, tcp):
     fake = rcode_dns(rcode)
     ans = dns_query(fake.host, fake.port, ZONE, "SOA", tcp=tcp)
     assert (ans.rcode, ans.answers) == (rcode, [])
+
+
+def test_proxy_forwards_and_applies_rules(proxy_dns, bind):
+    from fakedns import fake_answer, msg_qtype
+    fake = proxy_dns(bind, lambda msg, tcp, n:
+                     fake_answer(msg, rcode=3) if msg_qtype(msg) == 16
+                     else "lose" if n == 1 else None)
+    ans = dns_query(fake.host, fake.port, ZONE, "SOA")
+    assert (ans.rcode, [rr.type for rr in ans.answers]) == (0, [6])
+    with pytest.raises(socket.timeout):  # second message: answer lost
+        dns_query(fake.host, fake.port, ZONE, "SOA", timeout=0.5)
+    ans = dns_query(fake.host, fake.port, ZONE, "TXT", tcp=True)
+    assert ans.rcode == 3
+    assert (len(fake.udp_queries), len(fake.tcp_queries)) == (2, 1)
