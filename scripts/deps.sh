@@ -11,7 +11,8 @@ knot knot-dnsutils bind9 bind9-utils bind9-dnsutils pdns-server
 pdns-backend-sqlite3 sqlite3 curl clang libclang-rt-14-dev valgrind"
 pkgs_demo="knot knot-dnsutils openssl curl"
 pkgs_image="podman buildah debootstrap"
-pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint"
+pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint
+python3-jsonschema"
 pkgs_fuzz="clang libclang-rt-14-dev"
 
 want=""

@@ -1,0 +1,128 @@
+#!/bin/sh
+# Build the container image with Debian's podman (chroot isolation), on a
+# machine without a Docker engine and without an image registry: the base
+# image the Dockerfile names, debian:bookworm-slim, is made locally with
+# debootstrap from this machine's Debian mirror and imported under that name.
+#
+#   scripts/image.sh base DIR               make sure the local base exists
+#   scripts/image.sh build DIR TAG [--no-cache]
+#                                           base, then podman build -t TAG
+#   scripts/image.sh size TAG               print the image size in bytes
+#
+# DIR caches the debootstrap root file system as a tarball keyed by the date
+# (UTC), so a rebuild on the same day skips the ~50 s debootstrap.
+# Environment: VERSION, REVISION (OCI labels), MIRROR (default: the URIs of
+# this machine's apt sources).
+set -eu
+
+BASE=docker.io/library/debian:bookworm-slim
+# Set on a base we made, so a real debian:bookworm-slim (pulled from a
+# registry where there is one) is left alone.
+BASE_LABEL=io.github.rfc2136-webhook.base-date
+
+die()
+{
+	echo "image: $*" >&2
+	exit 1
+}
+
+# The Debian mirror this machine's apt uses: deb822 sources first, then
+# one-line sources.list; the first non-security entry wins.
+mirror()
+{
+	if [ -n "${MIRROR:-}" ]; then
+		echo "$MIRROR"
+		return
+	fi
+	m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ && $2 !~ /security/ { print $2; exit }')
+	if [ -z "$m" ]; then
+		m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+			2>/dev/null | awk '$1 == "deb" && $0 !~ /security/ {
+				for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {
+					print $i; exit } }')
+	fi
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+base()
+{
+	dir=$1
+	day=$(date -u +%Y%m%d)
+	if podman image exists "$BASE"; then
+		have=$(podman image inspect --format \
+			"{{ index .Labels \"$BASE_LABEL\" }}" "$BASE")
+		case $have in
+		"$day")	return ;;
+		""|"<no value>")
+			echo "image: using the existing $BASE (not made here)"
+			return ;;
+		esac
+	fi
+	mkdir -p "$dir"
+	tarball=$dir/bookworm-minbase-$day.tar
+	if [ ! -s "$tarball" ]; then
+		rootfs=$dir/rootfs.tmp
+		rm -rf "$rootfs" "$dir"/bookworm-minbase-*.tar
+		m=$(mirror)
+		echo "image: debootstrap --variant=minbase bookworm from $m"
+		debootstrap --variant=minbase bookworm "$rootfs" "$m" \
+			>"$dir/debootstrap.log" 2>&1 ||
+			die "debootstrap failed, see $dir/debootstrap.log"
+		# apt inside the build must reach the same mirror as this
+		# machine's apt: same sources and configuration. Only the
+		# build stage uses them; the runtime stage starts from
+		# scratch, so none of it reaches the shipped image.
+		if ls /etc/apt/sources.list.d/* >/dev/null 2>&1; then
+			rm -f "$rootfs/etc/apt/sources.list"
+			cp -a /etc/apt/sources.list.d/. \
+				"$rootfs/etc/apt/sources.list.d/"
+		fi
+		[ -f /etc/apt/sources.list ] &&
+			cp -a /etc/apt/sources.list "$rootfs/etc/apt/"
+		cp -a /etc/apt/apt.conf.d/. "$rootfs/etc/apt/apt.conf.d/"
+		rm -rf "$rootfs"/var/cache/apt/archives/*.deb \
+			"$rootfs"/var/lib/apt/lists/*
+		tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" .
+		mv "$tarball.tmp" "$tarball"
+		rm -rf "$rootfs"
+	fi
+	echo "image: importing $tarball as $BASE"
+	podman import -q --change "LABEL $BASE_LABEL=$day" "$tarball" "$BASE" \
+		>/dev/null
+}
+
+build()
+{
+	dir=$1
+	tag=$2
+	shift 2
+	base "$dir"
+	version=${VERSION:-$(cat VERSION)}
+	revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+	created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	echo "image: podman build -t $tag $*"
+	podman build --isolation=chroot --pull=never --layers "$@" \
+		--build-arg VERSION="$version" \
+		--build-arg REVISION="$revision" \
+		--build-arg CREATED="$created" \
+		-t "$tag" .
+	# Dangling intermediate images of earlier builds only take disk.
+	podman image prune -f >/dev/null 2>&1 || true
+	echo "image: $tag is $(size "$tag") bytes"
+}
+
+size()
+{
+	podman image inspect --format '{{.Size}}' "$1"
+}
+
+cd "$(dirname "$0")/.."
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+base)	[ $# -eq 1 ] || die "usage: $0 base DIR"; base "$@" ;;
+build)	[ $# -ge 2 ] || die "usage: $0 build DIR TAG [--no-cache]"; build "$@" ;;
+size)	[ $# -eq 1 ] || die "usage: $0 size TAG"; size "$@" ;;
+*)	die "usage: $0 base|build|size ..." ;;
+esac
