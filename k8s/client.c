@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -587,8 +588,12 @@ static void k8s_dir_keys(const char *path, char *out, size_t outlen)
 		return;
 	}
 	while ((e = readdir(d)) != NULL && nnames < 64) {
+		struct stat st;
+
 		/* Mounted Secret volumes hold ..data and ..<timestamp>. */
-		if (e->d_name[0] == '.') {
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode)) {
 			continue;
 		}
 		names[nnames] = strdup(e->d_name);
