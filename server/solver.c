@@ -1,0 +1,576 @@
+/*
+ * solver.c - one ChallengePayload in, one TSIG-signed RFC 2136 update out.
+ *
+ * The order of a call: decode the body (codec.c), validate request.config
+ * (config.c), read the TSIG secret from request.resourceNamespace (through a
+ * short cache), parse it as whatever key format it holds, send the update
+ * to each nameserver in turn within the call's deadline, and turn the
+ * outcome into one sentence for the Challenge's events.  This file is the
+ * one place where a DNS or Kubernetes error code becomes what the user
+ * reads.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dns/dns.h"
+#include "k8s/k8s.h"
+#include "server/codec.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/solver.h"
+
+#define DNS_TIMEOUT_DEFAULT 5000
+#define DEADLINE_DEFAULT    25000
+/* cert-manager's client gives up at 34 s; answer by 30 s whatever comes. */
+#define DEADLINE_MAX	     28000
+#define SECRET_CACHE_DEFAULT 5000
+#define CACHE_ENTRIES_MAX    64
+/* Below this, another attempt cannot get an answer back in time. */
+#define ATTEMPT_MIN_MS 100
+#define MESSAGE_MAX    4096
+
+/* One cached Secret value, keyed by namespace/name/key. */
+struct cache_entry {
+	char id[3 * SOLVER_REF_MAX];
+	uint8_t *value;
+	size_t len;
+	uint64_t expires; /* monotonic ms */
+	struct cache_entry *next;
+};
+
+struct solver {
+	struct solver_opts opts;
+	pthread_mutex_t lock; /* guards cache */
+	struct cache_entry *cache;
+	size_t ncache;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void entry_free(struct cache_entry *e)
+{
+	if (e == NULL)
+		return;
+	if (e->value != NULL) {
+		explicit_bzero(e->value, e->len);
+		free(e->value);
+	}
+	free(e);
+}
+
+int solver_new(struct solver **solver, const struct solver_opts *opts)
+{
+	struct solver *s = calloc(1, sizeof(*s));
+
+	*solver = NULL;
+	if (s == NULL)
+		return -ENOMEM;
+	s->opts = *opts;
+	if (s->opts.dns_timeout_ms == 0)
+		s->opts.dns_timeout_ms = DNS_TIMEOUT_DEFAULT;
+	if (s->opts.deadline_ms == 0)
+		s->opts.deadline_ms = DEADLINE_DEFAULT;
+	if (s->opts.deadline_ms > DEADLINE_MAX)
+		s->opts.deadline_ms = DEADLINE_MAX;
+	if (s->opts.secret_cache_ms == 0)
+		s->opts.secret_cache_ms = SECRET_CACHE_DEFAULT;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
+	*solver = s;
+	return 0;
+}
+
+void solver_free(struct solver *solver)
+{
+	struct cache_entry *e;
+
+	if (solver == NULL)
+		return;
+	while ((e = solver->cache) != NULL) {
+		solver->cache = e->next;
+		entry_free(e);
+	}
+	pthread_mutex_destroy(&solver->lock);
+	free(solver);
+}
+
+/* Drop expired entries; the caller holds the lock. */
+static void cache_evict(struct solver *s, uint64_t now)
+{
+	struct cache_entry **pp = &s->cache;
+
+	while (*pp != NULL) {
+		struct cache_entry *e = *pp;
+
+		if (e->expires <= now) {
+			*pp = e->next;
+			entry_free(e);
+			s->ncache--;
+		} else {
+			pp = &e->next;
+		}
+	}
+}
+
+/* A copy of the cached value of @id, or -ENOENT. */
+static int cache_get(struct solver *s, const char *id, uint8_t **value,
+		     size_t *len)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&s->lock);
+	cache_evict(s, now_ms());
+	for (struct cache_entry *e = s->cache; e != NULL; e = e->next) {
+		if (strcmp(e->id, id) != 0)
+			continue;
+		*value = malloc(e->len + 1);
+		if (*value == NULL) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(*value, e->value, e->len);
+		(*value)[e->len] = '\0';
+		*len = e->len;
+		ret = 0;
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+/* Remember a copy of @value under @id (best effort: no error on ENOMEM). */
+static void cache_put(struct solver *s, const char *id, const uint8_t *value,
+		      size_t len)
+{
+	struct cache_entry *e = calloc(1, sizeof(*e));
+	struct cache_entry **pp;
+
+	if (e == NULL)
+		return;
+	e->value = malloc(len + 1);
+	if (e->value == NULL) {
+		free(e);
+		return;
+	}
+	memcpy(e->value, value, len);
+	e->len = len;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+
+	pthread_mutex_lock(&s->lock);
+	e->expires = now_ms() + s->opts.secret_cache_ms;
+	cache_evict(s, now_ms());
+	/* A parallel call may have fetched the same Secret: replace it. */
+	for (pp = &s->cache; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct cache_entry *old = *pp;
+
+			*pp = old->next;
+			entry_free(old);
+			s->ncache--;
+			break;
+		}
+	}
+	/* Full: drop the oldest, which is the last (we insert in front). */
+	if (s->ncache >= CACHE_ENTRIES_MAX) {
+		for (pp = &s->cache; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		entry_free(*pp);
+		*pp = NULL;
+		s->ncache--;
+	}
+	e->next = s->cache;
+	s->cache = e;
+	s->ncache++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Read the TSIG secret, from the cache when it is fresh.  On failure @msg
+ * says what is wrong and what to do, naming namespace, Secret and key.
+ */
+static int secret_get(struct solver *s, const char *ns,
+		      const struct solver_config *cfg, uint8_t **value,
+		      size_t *len, char *msg, size_t msglen)
+{
+	const char *name = cfg->secret_name;
+	const char *key = cfg->secret_key;
+	char id[sizeof(((struct cache_entry *)0)->id)];
+	char detail[1024] = "";
+	uint8_t *v = NULL;
+	size_t n = 0;
+	int ret;
+
+	snprintf(id, sizeof(id), "%s/%s/%s", ns, name, key);
+	ret = cache_get(s, id, value, len);
+	if (ret != -ENOENT)
+		goto out;
+	if (s->opts.secrets == NULL) {
+		snprintf(msg, msglen,
+			 "cannot read Secret %s/%s key %s: the webhook has no "
+			 "secret source (run it in-cluster, or with "
+			 "--kubeconfig or --secrets-dir)",
+			 ns, name, key);
+		ret = -ENOENT;
+		goto out;
+	}
+	ret = k8s_secret_get(s->opts.secrets, ns, name, key, &v, &n, detail,
+			     sizeof(detail));
+	if (ret == 0) {
+		cache_put(s, id, v, n);
+		*value = v;
+		*len = n;
+		goto out;
+	}
+	switch (ret) {
+	case K8S_ENOTFOUND:
+		snprintf(msg, msglen,
+			 "Secret %s/%s not found: create it in namespace %s "
+			 "with the TSIG secret under key %s (for a "
+			 "ClusterIssuer, in cert-manager's cluster resource "
+			 "namespace), or fix config.tsigSecretSecretRef.name",
+			 ns, name, ns, key);
+		break;
+	case K8S_ENOKEY:
+		/* The detail lists the keys the Secret does have. */
+		if (detail[0] == '\0')
+			snprintf(detail, sizeof(detail),
+				 "Secret %s/%s has no key %s", ns, name, key);
+		snprintf(msg, msglen,
+			 "%s: store the TSIG secret under key %s, or set "
+			 "config.tsigSecretSecretRef.key to the key that holds "
+			 "it",
+			 detail, key);
+		break;
+	case K8S_EFORBIDDEN:
+		/* The API client's detail may carry the RBAC hint already. */
+		if (strstr(detail, "grant") != NULL)
+			snprintf(msg, msglen, "reading Secret %s/%s key %s: %s",
+				 ns, name, key, detail);
+		else
+			snprintf(msg, msglen,
+				 "reading Secret %s/%s key %s is forbidden "
+				 "(%s); grant the webhook's service account "
+				 "get on secrets in namespace %s (a Role and "
+				 "RoleBinding)",
+				 ns, name, key,
+				 detail[0] != '\0' ? detail : k8s_strerror(ret),
+				 ns);
+		break;
+	case K8S_EUNAUTHORIZED:
+		snprintf(msg, msglen,
+			 "reading Secret %s/%s key %s failed: the Kubernetes "
+			 "API rejected the webhook's credentials; %s",
+			 ns, name, key, detail);
+		break;
+	default:
+		snprintf(msg, msglen, "reading Secret %s/%s key %s failed: %s",
+			 ns, name, key,
+			 detail[0] != '\0' ? detail : k8s_strerror(ret));
+		break;
+	}
+out:
+	if (ret == -ENOMEM)
+		snprintf(msg, msglen, "out of memory reading Secret %s/%s", ns,
+			 name);
+	return ret;
+}
+
+/* Parse the Secret's value as any key format; explain what to change. */
+static int key_get(struct solver *s, const struct challenge *ch,
+		   const struct solver_config *cfg, const char *rid,
+		   struct dns_key *key, char *msg, size_t msglen)
+{
+	const char *ns = ch->resource_namespace;
+	char source[3 * SOLVER_REF_MAX + 32];
+	char detail[512] = "";
+	const char *hint = "";
+	uint8_t *value = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
+	if (ret < 0)
+		goto out;
+	snprintf(source, sizeof(source), "Secret %s/%s key %s", ns,
+		 cfg->secret_name, cfg->secret_key);
+	ret = dns_key_parse(key, (const char *)value, len, source,
+			    cfg->key_name[0] ? cfg->key_name : NULL,
+			    cfg->alg[0] ? cfg->alg : NULL, detail,
+			    sizeof(detail));
+	if (ret < 0) {
+		if (strstr(detail, "solver config") != NULL)
+			hint = ""; /* the key parser named the field */
+		else if (ret == DNS_EKEY_ALG && cfg->alg[0] == '\0')
+			hint = "; set config.tsigAlgorithm to the server's "
+			       "algorithm (e.g. hmac-sha256), or store a whole "
+			       "key file that names it";
+		else if (ret == DNS_EKEY_NAME && cfg->key_name[0] == '\0')
+			hint = "; set config.tsigKeyName to the key's name on "
+			       "the server, or store a whole key file that "
+			       "names it";
+		else if (ret == DNS_EKEY_CONFLICT)
+			hint = "; config.tsigKeyName and config.tsigAlgorithm "
+			       "must match the key file in the Secret (or be "
+			       "left out)";
+		snprintf(msg, msglen, "%s%s",
+			 detail[0] != '\0' ? detail : dns_strerror(ret), hint);
+		goto out;
+	}
+	if (key->warning[0] != '\0')
+		log_warn("TSIG secret stored in a wrong form", "namespace", ns,
+			 "secret", cfg->secret_name, "key", cfg->secret_key,
+			 "warning", key->warning, "request_id", rid);
+out:
+	k8s_secret_free(value, len);
+	return ret;
+}
+
+/* An IP literal is one address; a host name may resolve to several. */
+static unsigned attempts_guess(const struct dns_addr *a)
+{
+	unsigned char buf[16];
+
+	if (inet_pton(AF_INET, a->host, buf) == 1 ||
+	    inet_pton(AF_INET6, a->host, buf) == 1)
+		return 1;
+	return 2;
+}
+
+/*
+ * Send the update to each nameserver in turn until one takes it.  The
+ * per-attempt timeout shrinks so that the attempts still to come fit in
+ * what is left of @deadline (monotonic ms): dns_update() itself has no
+ * deadline, and cert-manager gives up on a call after 34 s.  Every attempt
+ * lands in @res for the diagnosis.
+ */
+static int update_send(const struct solver_config *cfg,
+		       const struct dns_opts *base, const char *zone,
+		       const char *fqdn, enum dns_action action,
+		       const char *value, uint64_t deadline,
+		       struct dns_result *res, size_t *untried)
+{
+	struct dns_result one;
+	int ret = -ETIMEDOUT;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	res->code = -ETIMEDOUT;
+	for (i = 0; i < cfg->nservers; i++) {
+		struct dns_opts o = *base;
+		uint64_t now = now_ms();
+		unsigned guess = 0;
+		uint64_t left;
+
+		if (now + ATTEMPT_MIN_MS > deadline)
+			break;
+		left = deadline - now;
+		for (size_t j = i; j < cfg->nservers; j++)
+			guess += attempts_guess(&cfg->servers[j]);
+		if (o.timeout_ms > left / guess)
+			o.timeout_ms = (unsigned)(left / guess);
+		if (o.timeout_ms < ATTEMPT_MIN_MS)
+			o.timeout_ms = ATTEMPT_MIN_MS;
+
+		ret = dns_update(&cfg->servers[i], 1, &o, zone, fqdn, action,
+				 value, cfg->ttl, &one);
+		for (size_t k = 0;
+		     k < one.nattempts && res->nattempts < DNS_ATTEMPTS_MAX;
+		     k++)
+			res->attempts[res->nattempts++] = one.attempts[k];
+		res->code = ret;
+		if (ret == 0 || one.nattempts == 0) {
+			/* Done, or the request itself is wrong (a name outside
+			 * the zone): no other server would take it either. */
+			i = ret == 0 ? i + 1 : cfg->nservers;
+			break;
+		}
+	}
+	*untried = ret == 0 ? 0 : cfg->nservers - i;
+	return ret;
+}
+
+/* RFC 1123 label, as Kubernetes requires of a namespace name. */
+static bool namespace_valid(const char *ns)
+{
+	size_t len = strlen(ns);
+
+	if (len == 0 || len > 63 || ns[0] == '-' || ns[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(islower((unsigned char)ns[i]) ||
+		      isdigit((unsigned char)ns[i]) || ns[i] == '-'))
+			return false;
+	return true;
+}
+
+/* The decoded call: everything after the codec, before the answer. */
+static bool challenge_solve(struct solver *s, const struct challenge *ch,
+			    const char *rid, uint64_t start,
+			    struct solver_config *cfg, const char **zone,
+			    char *msg, size_t msglen)
+{
+	struct dns_key key;
+	struct dns_opts opts;
+	struct dns_result res;
+	char detail[256] = "";
+	size_t untried = 0;
+	size_t used;
+	bool ok = false;
+	int ret;
+
+	memset(&key, 0, sizeof(key));
+	*zone = ch->resolved_zone;
+	if (solver_config_parse(cfg, ch->config, detail, sizeof(detail)) < 0) {
+		snprintf(msg, msglen,
+			 "invalid solver config (the Issuer's webhook.config): "
+			 "%s",
+			 detail);
+		goto out;
+	}
+	if (cfg->zone[0] != '\0')
+		*zone = cfg->zone;
+	if ((*zone)[0] == '\0') {
+		snprintf(msg, msglen,
+			 "no zone for %s: request.resolvedZone is empty; set "
+			 "config.zone to the zone that takes the update",
+			 ch->resolved_fqdn);
+		goto out;
+	}
+	if (!namespace_valid(ch->resource_namespace)) {
+		snprintf(msg, msglen,
+			 "request.resourceNamespace \"%.64s\" is not a "
+			 "namespace name",
+			 ch->resource_namespace);
+		goto out;
+	}
+
+	if (cfg->has_secret_ref) {
+		if (key_get(s, ch, cfg, rid, &key, msg, msglen) < 0)
+			goto out;
+	} else {
+		/* DESIGN.md 2: unsigned is allowed, never silently. */
+		log_warn("sending an unsigned update: config has no "
+			 "tsigSecretSecretRef",
+			 "namespace", ch->resource_namespace, "fqdn",
+			 ch->resolved_fqdn, "request_id", rid);
+	}
+
+	memset(&opts, 0, sizeof(opts));
+	opts.proto = cfg->proto;
+	opts.timeout_ms =
+	    cfg->timeout_ms ? cfg->timeout_ms : s->opts.dns_timeout_ms;
+	opts.key = cfg->has_secret_ref ? &key : NULL;
+	ret =
+	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
+			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
+			ch->key, start + s->opts.deadline_ms, &res, &untried);
+	if (ret == 0) {
+		ok = true;
+		goto out;
+	}
+	if (res.nattempts == 0 && ret == -ETIMEDOUT)
+		snprintf(msg, msglen,
+			 "update of %s in zone %s not sent: the solver's "
+			 "%u ms deadline passed before any nameserver was "
+			 "tried",
+			 ch->resolved_fqdn, *zone, s->opts.deadline_ms);
+	else
+		dns_result_explain(&res, "update", opts.key, *zone,
+				   ch->resolved_fqdn, msg, msglen);
+	used = strlen(msg);
+	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)
+		snprintf(msg + used, msglen - used,
+			 "; request.resolvedFQDN must lie inside %s (set "
+			 "config.zone to the zone that holds it)",
+			 cfg->zone[0] ? "config.zone" : "request.resolvedZone");
+	used = strlen(msg);
+	if (untried > 0 && res.nattempts > 0)
+		snprintf(msg + used, msglen - used,
+			 "; %zu more nameserver(s) not tried within the "
+			 "solver's %u ms deadline",
+			 untried, s->opts.deadline_ms);
+	used = strlen(msg);
+	if (opts.key == NULL)
+		snprintf(msg + used, msglen - used,
+			 "; the update was unsigned because config has no "
+			 "tsigSecretSecretRef (reference a Secret with the "
+			 "TSIG key if the server requires one)");
+out:
+	dns_key_release(&key);
+	return ok;
+}
+
+/* A body for when even encoding failed: out of memory. */
+static int answer_oom(char **out, size_t *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	return 500;
+}
+
+int solver_handle(struct solver *solver, const char *body, size_t len,
+		  const char *request_id, char **out, size_t *outlen)
+{
+	struct solver_config cfg;
+	struct challenge ch;
+	char msg[MESSAGE_MAX] = "";
+	char detail[512] = "";
+	char ms[32];
+	const char *zone = "";
+	uint64_t start = now_ms();
+	bool ok;
+	int status;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (challenge_decode(&ch, body, len, detail, sizeof(detail)) < 0) {
+		snprintf(msg, sizeof(msg), "invalid ChallengePayload: %s",
+			 detail);
+		snprintf(ms, sizeof(ms), "%llu",
+			 (unsigned long long)(now_ms() - start));
+		log_info("challenge rejected", "outcome", "rejected", "error",
+			 msg, "ms", ms, "request_id", request_id);
+		if (codec_status_encode(400, "BadRequest", msg, out, outlen) <
+		    0)
+			return answer_oom(out, outlen);
+		return 400;
+	}
+
+	ok = challenge_solve(solver, &ch, request_id, start, &cfg, &zone, msg,
+			     sizeof(msg));
+	snprintf(ms, sizeof(ms), "%llu",
+		 (unsigned long long)(now_ms() - start));
+	if (ok)
+		log_info("challenge", "action",
+			 challenge_action_text(ch.action), "fqdn",
+			 ch.resolved_fqdn, "zone", zone, "nameserver",
+			 cfg.servers_text, "namespace", ch.resource_namespace,
+			 "outcome", "success", "ms", ms, "uid", ch.uid,
+			 "request_id", request_id);
+	else
+		log_info("challenge", "action",
+			 challenge_action_text(ch.action), "fqdn",
+			 ch.resolved_fqdn, "zone", zone, "nameserver",
+			 cfg.servers_text, "namespace", ch.resource_namespace,
+			 "outcome", "failure", "ms", ms, "uid", ch.uid,
+			 "request_id", request_id, "error", msg);
+
+	status = 201;
+	if (challenge_encode(&ch, ok, msg, out, outlen) < 0)
+		status = answer_oom(out, outlen);
+	challenge_release(&ch);
+	return status;
+}
