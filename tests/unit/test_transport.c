@@ -62,6 +62,7 @@ static size_t respond(struct responder *r, uint8_t *q, size_t qlen,
 	uint8_t reqmac[64], digest[64];
 	size_t reqmaclen = 0, len, dlen = sizeof(digest);
 	knot_pkt_t *query, *resp;
+	knot_rrset_t *rr = NULL;
 	int n = atomic_fetch_add(&r->nids, 1);
 	bool sign = true;
 
@@ -88,16 +89,14 @@ static size_t respond(struct responder *r, uint8_t *q, size_t qlen,
 	} else if (knot_wire_get_opcode(q) == KNOT_OPCODE_QUERY &&
 		   knot_pkt_qtype(query) == KNOT_RRTYPE_TXT) {
 		/* Two TXT RRs, the second of two character-strings. */
-		knot_rrset_t *rr =
-		    knot_rrset_new(knot_pkt_qname(query), KNOT_RRTYPE_TXT,
-				   KNOT_CLASS_IN, 60, &resp->mm);
-		knot_rrset_add_rdata(rr, (const uint8_t *)"\x03one", 4,
-				     &resp->mm);
+		rr = knot_rrset_new(knot_pkt_qname(query), KNOT_RRTYPE_TXT,
+				    KNOT_CLASS_IN, 60, NULL);
+		knot_rrset_add_rdata(rr, (const uint8_t *)"\x03one", 4, NULL);
 		knot_rrset_add_rdata(rr, (const uint8_t *)"\x03two\x05three",
-				     10, &resp->mm);
+				     10, NULL);
 		knot_wire_set_aa(resp->wire);
 		knot_pkt_begin(resp, KNOT_ANSWER);
-		knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, rr, KNOT_PF_FREE);
+		knot_pkt_put(resp, KNOT_COMPR_HINT_QNAME, rr, 0);
 	}
 	len = resp->size;
 	memcpy(out, resp->wire, len);
@@ -108,6 +107,7 @@ static size_t respond(struct responder *r, uint8_t *q, size_t qlen,
 		knot_dname_free(kk.name, NULL);
 	}
 	knot_pkt_free(resp);
+	knot_rrset_free(rr, NULL);
 	knot_pkt_free(query);
 	return len;
 }
