@@ -1,12 +1,531 @@
-/* serve.c - placeholder until the webhook server lands. */
+/*
+ * serve.c - `rfc2136-webhook serve`: the cert-manager webhook daemon.
+ *
+ * Flags follow Kubernetes' extension API servers (--secure-port,
+ * --tls-cert-file, --requestheader-*, --authorization-mode, --v), so the
+ * Deployment of a Go webhook carries over.  Everything that can be wrong
+ * with the flags or the files they name is found here, before serving,
+ * and reported naming the flag or file (exit 2 for usage, 1 for files).
+ *
+ * The main thread serves signals: SIGTERM/SIGINT stop accepting, let
+ * requests in flight finish within the grace period, and exit 0; SIGHUP
+ * re-reads the serving certificate at once; and once a second it looks
+ * whether the certificate files changed (see tls.h).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "k8s/k8s.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/log.h"
 #include "server/server.h"
+#include "server/solver.h"
+#include "server/tls.h"
+
+#define SHUTDOWN_GRACE_MS 25000 /* below the 30 s terminationGracePeriod */
+
+static const char serve_usage[] =
+    "usage: rfc2136-webhook serve --tls-cert-file FILE --tls-private-key-file FILE\n"
+    "           --group-name GROUP [OPTIONS]\n"
+    "\n"
+    "Serve cert-manager's webhook solver API over HTTPS, for kube-apiserver\n"
+    "to proxy POST /apis/GROUP/v1alpha1/SOLVER to.\n"
+    "\n"
+    "serving:\n"
+    "  --secure-port PORT              HTTPS port (default 8443)\n"
+    "  --bind-address ADDR             address to listen on (default: all, IPv6 and IPv4)\n"
+    "  --tls-cert-file FILE            serving certificate chain, PEM (required;\n"
+    "                                  re-read when it changes)\n"
+    "  --tls-private-key-file FILE     its private key, PEM (required)\n"
+    "  --group-name GROUP              API group of the solver (required; or env GROUP_NAME)\n"
+    "  --solver-name NAME              solver name in the Issuer (default rfc2136)\n"
+    "\n"
+    "authentication and authorization:\n"
+    "  --requestheader-client-ca-file FILE  CA of the front proxy's client certificate;\n"
+    "                                  without it every API request is refused (401)\n"
+    "  --requestheader-allowed-names LIST   client certificate CNs allowed (comma list;\n"
+    "                                  default: any signed by the CA)\n"
+    "  --requestheader-username-headers LIST  (default X-Remote-User)\n"
+    "  --requestheader-group-headers LIST     (default X-Remote-Group)\n"
+    "  --requestheader-extra-headers-prefix LIST  (default X-Remote-Extra-)\n"
+    "  --requestheader-uid-headers LIST       (default X-Remote-Uid)\n"
+    "  --authorization-mode MODE       SubjectAccessReview (default) or\n"
+    "                                  AllowAuthenticated (no Kubernetes API needed;\n"
+    "                                  any user the front proxy names may call)\n"
+    "\n"
+    "secrets (the TSIG keys Issuers refer to):\n"
+    "  --kubeconfig FILE               Kubernetes API access (default: in-cluster)\n"
+    "  --secrets-dir DIR               read secrets from DIR/NAMESPACE/NAME/KEY instead\n"
+    "\n"
+    "other:\n"
+    "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
+    "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM (default 25s)\n"
+    "  --v N                           log verbosity (0: one line per challenge)\n"
+    "  --logging-format FORMAT         text (default) or json\n"
+    "  --help                          this text\n";
+
+enum {
+	OPT_SECURE_PORT = 256,
+	OPT_BIND_ADDRESS,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_GROUP,
+	OPT_SOLVER,
+	OPT_KUBECONFIG,
+	OPT_SECRETS_DIR,
+	OPT_RH_CA,
+	OPT_RH_NAMES,
+	OPT_RH_USER,
+	OPT_RH_GROUP,
+	OPT_RH_EXTRA,
+	OPT_RH_UID,
+	OPT_AUTHZ_MODE,
+	OPT_LOG_FORMAT,
+	OPT_DNS_TIMEOUT,
+	OPT_GRACE,
+	OPT_HELP,
+};
+
+static const struct option serve_options[] = {
+    {"secure-port", required_argument, NULL, OPT_SECURE_PORT},
+    {"bind-address", required_argument, NULL, OPT_BIND_ADDRESS},
+    {"tls-cert-file", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-private-key-file", required_argument, NULL, OPT_TLS_KEY},
+    {"group-name", required_argument, NULL, OPT_GROUP},
+    {"solver-name", required_argument, NULL, OPT_SOLVER},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"secrets-dir", required_argument, NULL, OPT_SECRETS_DIR},
+    {"requestheader-client-ca-file", required_argument, NULL, OPT_RH_CA},
+    {"requestheader-allowed-names", required_argument, NULL, OPT_RH_NAMES},
+    {"requestheader-username-headers", required_argument, NULL, OPT_RH_USER},
+    {"requestheader-group-headers", required_argument, NULL, OPT_RH_GROUP},
+    {"requestheader-extra-headers-prefix", required_argument, NULL,
+     OPT_RH_EXTRA},
+    {"requestheader-uid-headers", required_argument, NULL, OPT_RH_UID},
+    {"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
+    {"v", required_argument, NULL, 'v'},
+    {"logging-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
+    {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct serve_config {
+	unsigned port;
+	const char *bind_address;
+	const char *cert_file, *key_file;
+	const char *group, *solver_name;
+	const char *kubeconfig, *secrets_dir;
+	struct authn_opts authn;
+	enum authz_mode authz_mode;
+	enum log_format log_format;
+	int verbosity;
+	unsigned dns_timeout_ms, grace_ms;
+};
+
+static int usage_error(const char *fmt, const char *a, const char *b)
+{
+	fputs("rfc2136-webhook serve: ", stderr);
+	fprintf(stderr, fmt, a, b);
+	fputs("\n(see 'rfc2136-webhook serve --help')\n", stderr);
+	return 2;
+}
+
+static int number_parse(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/*
+ * A Go-style duration ("500ms", "5s", "1m30s") or a bare number of
+ * seconds, into milliseconds; between 1 ms and 1 hour.
+ */
+static int duration_parse(const char *s, unsigned *ms)
+{
+	unsigned long long total = 0;
+	const char *p = s;
+
+	if (*p == '\0')
+		return -EINVAL;
+	while (*p != '\0') {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (errno != 0 || end == p || *p == '-' || *p == '+' ||
+		    v > 3600000)
+			return -EINVAL;
+		p = end;
+		unsigned long long unit;
+		if (strncmp(p, "ms", 2) == 0) {
+			unit = 1;
+			p += 2;
+		} else if (*p == 's') {
+			unit = 1000;
+			p++;
+		} else if (*p == 'm') {
+			unit = 60000;
+			p++;
+		} else if (*p == 'h') {
+			unit = 3600000;
+			p++;
+		} else if (*p == '\0' && p == end && total == 0 && s != end) {
+			unit = 1000; /* a bare number: seconds */
+		} else {
+			return -EINVAL;
+		}
+		total += v * unit;
+		if (total > 3600000)
+			return -EINVAL;
+	}
+	if (total == 0)
+		return -EINVAL;
+	*ms = (unsigned)total;
+	return 0;
+}
+
+/* DNS-1123 subdomain (the API group) or label (the solver name). */
+static bool name_valid(const char *s, bool dots)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.' ||
+	    s[n - 1] == '-' || s[n - 1] == '.')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || (dots && *p == '.')))
+			return false;
+	return true;
+}
+
+/* Parse the flags into @c; returns 0, or the exit status to leave with. */
+static int serve_parse(int argc, char **argv, struct serve_config *c)
+{
+	long n;
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	c->port = 8443;
+	c->solver_name = "rfc2136";
+	c->group = getenv("GROUP_NAME");
+	c->dns_timeout_ms = 5000;
+	c->grace_ms = SHUTDOWN_GRACE_MS;
+	c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":v:", serve_options, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case OPT_SECURE_PORT:
+			if (number_parse(optarg, 0, 65535, &n) < 0)
+				return usage_error(
+				    "--secure-port: '%s' is not a port number (0-65535)",
+				    optarg, NULL);
+			c->port = (unsigned)n;
+			break;
+		case OPT_BIND_ADDRESS:
+			c->bind_address = optarg;
+			break;
+		case OPT_TLS_CERT:
+			c->cert_file = optarg;
+			break;
+		case OPT_TLS_KEY:
+			c->key_file = optarg;
+			break;
+		case OPT_GROUP:
+			c->group = optarg;
+			break;
+		case OPT_SOLVER:
+			c->solver_name = optarg;
+			break;
+		case OPT_KUBECONFIG:
+			c->kubeconfig = optarg;
+			break;
+		case OPT_SECRETS_DIR:
+			c->secrets_dir = optarg;
+			break;
+		case OPT_RH_CA:
+			c->authn.ca_file = optarg;
+			break;
+		case OPT_RH_NAMES:
+			c->authn.allowed_names = optarg;
+			break;
+		case OPT_RH_USER:
+			c->authn.username_headers = optarg;
+			break;
+		case OPT_RH_GROUP:
+			c->authn.group_headers = optarg;
+			break;
+		case OPT_RH_EXTRA:
+			c->authn.extra_prefixes = optarg;
+			break;
+		case OPT_RH_UID:
+			c->authn.uid_headers = optarg;
+			break;
+		case OPT_AUTHZ_MODE:
+			if (strcmp(optarg, "SubjectAccessReview") == 0 ||
+			    strcmp(optarg, "Webhook") == 0)
+				c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
+			else if (strcmp(optarg, "AllowAuthenticated") == 0)
+				c->authz_mode = AUTHZ_ALLOW_AUTHENTICATED;
+			else
+				return usage_error(
+				    "--authorization-mode: '%s' is not SubjectAccessReview or AllowAuthenticated",
+				    optarg, NULL);
+			break;
+		case 'v':
+			if (number_parse(optarg, 0, 10, &n) < 0)
+				return usage_error(
+				    "--v: '%s' is not a verbosity (0-10)",
+				    optarg, NULL);
+			c->verbosity = (int)n;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				c->log_format = LOG_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				c->log_format = LOG_JSON;
+			else
+				return usage_error(
+				    "--logging-format: '%s' is not text or json",
+				    optarg, NULL);
+			break;
+		case OPT_DNS_TIMEOUT:
+			if (duration_parse(optarg, &c->dns_timeout_ms) < 0)
+				return usage_error(
+				    "--dns-timeout: '%s' is not a duration (e.g. 5s, 500ms)",
+				    optarg, NULL);
+			break;
+		case OPT_GRACE:
+			if (duration_parse(optarg, &c->grace_ms) < 0)
+				return usage_error(
+				    "--shutdown-grace-period: '%s' is not a duration (e.g. 25s)",
+				    optarg, NULL);
+			break;
+		case OPT_HELP:
+			fputs(serve_usage, stdout);
+			return -1;
+		case ':':
+			return usage_error("%s needs a value%s",
+					   argv[optind - 1], "");
+		default:
+			return usage_error("unknown flag '%s'%s",
+					   argv[optind - 1], "");
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'%s", argv[optind],
+				   "");
+	if (c->cert_file == NULL || c->key_file == NULL)
+		return usage_error(
+		    "--tls-cert-file and --tls-private-key-file are required%s%s",
+		    "", "");
+	if (c->group == NULL || c->group[0] == '\0')
+		return usage_error(
+		    "--group-name (or the environment variable GROUP_NAME) is required%s%s",
+		    "", "");
+	if (!name_valid(c->group, true))
+		return usage_error(
+		    "--group-name: '%s' is not a DNS subdomain name (lower-case letters, digits, '-', '.')%s",
+		    c->group, "");
+	if (!name_valid(c->solver_name, false))
+		return usage_error(
+		    "--solver-name: '%s' is not a DNS label (lower-case letters, digits, '-')%s",
+		    c->solver_name, "");
+	return 0;
+}
+
+/* Sources of secrets and reviews; NULL where not needed. */
+struct clients {
+	struct k8s_client *api, *dir;
+};
+
+static int clients_open(const struct serve_config *c, struct clients *k)
+{
+	char err[512];
+	bool need_api = c->secrets_dir == NULL ||
+			c->authz_mode == AUTHZ_SUBJECT_ACCESS_REVIEW;
+
+	if (c->secrets_dir != NULL &&
+	    k8s_client_new_dir(&k->dir, c->secrets_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "rfc2136-webhook serve: --secrets-dir %s: %s\n",
+			c->secrets_dir, err);
+		return 1;
+	}
+	if (need_api &&
+	    k8s_client_new(&k->api, c->kubeconfig, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr,
+			"rfc2136-webhook serve: no Kubernetes API%s%s: %s\n"
+			"  it is needed for %s; give --kubeconfig, run in a "
+			"cluster, or use --secrets-dir with "
+			"--authorization-mode AllowAuthenticated\n",
+			c->kubeconfig != NULL ? " from --kubeconfig " : "",
+			c->kubeconfig != NULL ? c->kubeconfig : "", err,
+			c->authz_mode == AUTHZ_SUBJECT_ACCESS_REVIEW
+			    ? "--authorization-mode SubjectAccessReview"
+			    : "reading secrets");
+		return 1;
+	}
+	return 0;
+}
+
+/* Wait for signals; look at the certificate files once a second. */
+static void serve_loop(struct tls_store *tls)
+{
+	sigset_t set;
+	struct timespec tick = {1, 0};
+	char err[512], desc[512];
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		int sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("shutting down", "signal",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		int ret = tls_store_check(tls, sig == SIGHUP, err, sizeof(err));
+		if (ret > 0) {
+			tls_store_describe(tls, desc, sizeof(desc));
+			log_info("serving certificate loaded", "certificate",
+				 desc, "trigger",
+				 sig == SIGHUP ? "SIGHUP" : "files changed");
+		} else if (ret < 0) {
+			log_error("serving certificate not reloaded, the old "
+				  "one stays in use",
+				  "error", err);
+		}
+	}
+}
 
 int serve_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fputs("rfc2136-webhook serve: not built yet\n", stderr);
-	return 1;
+	struct serve_config c;
+	struct clients k = {NULL, NULL};
+	struct tls_store *tls = NULL;
+	struct authn *authn = NULL;
+	struct authz *authz = NULL;
+	struct solver *solver = NULL;
+	struct http_server *srv = NULL;
+	char err[512], desc[512], addr[300], port[8];
+	sigset_t set;
+	int ret;
+
+	ret = serve_parse(argc, argv, &c);
+	if (ret != 0)
+		return ret < 0 ? 0 : ret;
+	log_init(c.log_format);
+	atomic_store(&log_verbosity, c.verbosity);
+
+	/*
+	 * Signals go to the main thread only: block them before any thread
+	 * starts (threads inherit the mask) and wait for them in serve_loop.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = 1;
+	if (tls_store_new(&tls, c.cert_file, c.key_file, err, sizeof(err)) <
+	    0) {
+		fprintf(
+		    stderr,
+		    "rfc2136-webhook serve: --tls-cert-file/--tls-private-key-file: %s\n",
+		    err);
+		goto out;
+	}
+	if (authn_new(&authn, &c.authn, err, sizeof(err)) < 0) {
+		fprintf(
+		    stderr,
+		    "rfc2136-webhook serve: --requestheader-client-ca-file %s\n",
+		    err);
+		goto out;
+	}
+	if (clients_open(&c, &k) != 0)
+		goto out;
+	if (authz_new(&authz, c.authz_mode, k.api, 10000) < 0 ||
+	    solver_new(&solver, &(struct solver_opts){
+				    .secrets = k.dir != NULL ? k.dir : k.api,
+				    .dns_timeout_ms = c.dns_timeout_ms,
+				}) < 0) {
+		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
+		goto out;
+	}
+	if (http_server_start(&srv,
+			      &(struct http_opts){
+				  .bind_address = c.bind_address,
+				  .port = c.port,
+				  .group = c.group,
+				  .solver_name = c.solver_name,
+				  .tls = tls,
+				  .authn = authn,
+				  .authz = authz,
+				  .solver = solver,
+			      },
+			      err, sizeof(err)) < 0) {
+		fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
+		goto out;
+	}
+
+	if (c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED)
+		log_warn("AUTHORIZATION IS OFF (--authorization-mode "
+			 "AllowAuthenticated): any user the front proxy "
+			 "names may publish TXT records in your zones; use "
+			 "it only without a Kubernetes API, e.g. for local "
+			 "tests");
+	if (!authn_has_ca(authn))
+		log_warn("no --requestheader-client-ca-file: every request "
+			 "but the health checks is refused (401) and /readyz "
+			 "fails");
+	tls_store_describe(tls, desc, sizeof(desc));
+	snprintf(addr, sizeof(addr), "%s",
+		 c.bind_address != NULL ? c.bind_address : "");
+	snprintf(port, sizeof(port), "%u", http_server_port(srv));
+	log_info("serving", "version", VERSION, "address", addr, "port", port,
+		 "group", c.group, "solver", c.solver_name, "authorization",
+		 c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED
+		     ? "AllowAuthenticated"
+		     : "SubjectAccessReview",
+		 "secrets", k8s_client_describe(k.dir != NULL ? k.dir : k.api),
+		 "certificate", desc);
+
+	serve_loop(tls);
+
+	http_server_quiesce(srv);
+	if (!http_server_drain(srv, c.grace_ms))
+		log_warn("requests still in flight at the end of the grace "
+			 "period are cut off");
+	ret = 0;
+out:
+	http_server_stop(srv);
+	solver_free(solver);
+	authz_free(authz);
+	k8s_client_free(k.api);
+	k8s_client_free(k.dir);
+	authn_free(authn);
+	tls_store_free(tls);
+	if (ret == 0)
+		log_info("stopped");
+	return ret;
 }

@@ -1,0 +1,781 @@
+/*
+ * auth.c - request-header authentication and SubjectAccessReview
+ * authorization (see auth.h).
+ *
+ * The model is k8s.io/apiserver's delegated authentication: the
+ * request-header authenticator (pkg/authentication/request/headerrequest)
+ * checks the proxy's client certificate against the request-header CA with
+ * the client-auth key usage and an optional CN allow list, and only then
+ * reads the user from headers; the delegated authorizer
+ * (pkg/authorization/authorizerfactory) asks the API with a
+ * SubjectAccessReview and caches allow and deny verdicts for a short while.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/x509.h>
+
+#include "k8s/k8s.h"
+#include "server/auth.h"
+
+/* A CA bundle larger than this is not a CA bundle. */
+#define CA_FILE_MAX (1024 * 1024)
+/* Longest peer chain looked at. */
+#define CHAIN_MAX 16
+/* Verdicts kept at most. */
+#define CACHE_MAX 4096
+
+static const char *const auth_errors[] = {
+    [AUTH_ENOCA - AUTH_ENOCA] = "no request-header CA is configured",
+    [AUTH_ENOCERT - AUTH_ENOCA] = "no client certificate",
+    [AUTH_EBADCERT - AUTH_ENOCA] = "the client certificate cannot be parsed",
+    [AUTH_EUNTRUSTED - AUTH_ENOCA] =
+	"the client certificate is not signed by the request-header CA",
+    [AUTH_EPURPOSE - AUTH_ENOCA] =
+	"the client certificate is not valid for client authentication",
+    [AUTH_ENAME - AUTH_ENOCA] =
+	"the client certificate's CN is not an allowed name",
+    [AUTH_ENOUSER - AUTH_ENOCA] = "no user header",
+};
+
+const char *auth_strerror(int code)
+{
+	if (code >= AUTH_ENOCA && code < AUTH_ELAST)
+		return auth_errors[code - AUTH_ENOCA];
+	if (code < 0 && code > -4096)
+		return strerror(-code);
+	return "unknown error";
+}
+
+/* A comma list split into trimmed, non-empty, malloc'ed items. */
+struct strlist {
+	char **items;
+	size_t n;
+};
+
+static void strlist_release(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static int strlist_push(char ***items, size_t *n, char *s)
+{
+	char **grown = realloc(*items, (*n + 1) * sizeof(**items));
+	if (grown == NULL)
+		return -ENOMEM;
+	grown[(*n)++] = s;
+	*items = grown;
+	return 0;
+}
+
+static int strlist_parse(struct strlist *l, const char *text)
+{
+	const char *p = text != NULL ? text : "";
+
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		const char *a = p, *b = end;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a) {
+			char *item = strndup(a, (size_t)(b - a));
+			if (item == NULL ||
+			    strlist_push(&l->items, &l->n, item)) {
+				free(item);
+				strlist_release(l);
+				return -ENOMEM;
+			}
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+struct authn {
+	pthread_rwlock_t lock; /* guards tl */
+	gnutls_x509_trust_list_t tl;
+	atomic_uint generation;
+	struct strlist allowed;
+	struct strlist user_hdrs, group_hdrs, extra_prefixes, uid_hdrs;
+};
+
+void auth_user_release(struct auth_user *user)
+{
+	if (user == NULL)
+		return;
+	free(user->name);
+	free(user->uid);
+	for (size_t i = 0; i < user->ngroups; i++)
+		free(user->groups[i]);
+	free(user->groups);
+	for (size_t i = 0; i < user->nextra; i++) {
+		free(user->extra_keys[i]);
+		free(user->extra_values[i]);
+	}
+	free(user->extra_keys);
+	free(user->extra_values);
+	memset(user, 0, sizeof(*user));
+}
+
+/* Read a whole small file; the caller frees *@buf. */
+static int file_read(const char *path, char **buf, size_t *len, size_t max)
+{
+	int ret = 0;
+	char *data = NULL;
+	size_t have = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	data = malloc(max + 1);
+	if (data == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, data + have, max + 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		if (have > max) {
+			ret = -EFBIG;
+			goto out;
+		}
+	}
+	data[have] = '\0';
+	*buf = data;
+	*len = have;
+	data = NULL;
+out:
+	free(data);
+	close(fd);
+	return ret;
+}
+
+int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
+		 size_t errlen)
+{
+	gnutls_x509_trust_list_t tl = NULL, old;
+	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)len};
+	int ret;
+
+	if (len > CA_FILE_MAX) {
+		snprintf(err, errlen, "CA bundle larger than %d bytes",
+			 CA_FILE_MAX);
+		return -EFBIG;
+	}
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0)
+		return -ENOMEM;
+	ret = gnutls_x509_trust_list_add_trust_mem(tl, &d, NULL,
+						   GNUTLS_X509_FMT_PEM, 0, 0);
+	if (ret <= 0) {
+		snprintf(err, errlen, "no CA certificate in it%s%s",
+			 ret < 0 ? ": " : "",
+			 ret < 0 ? gnutls_strerror(ret) : "");
+		gnutls_x509_trust_list_deinit(tl, 1);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&authn->lock);
+	old = authn->tl;
+	authn->tl = tl;
+	atomic_fetch_add(&authn->generation, 1);
+	pthread_rwlock_unlock(&authn->lock);
+	if (old != NULL)
+		gnutls_x509_trust_list_deinit(old, 1);
+	return 0;
+}
+
+int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
+	      size_t errlen)
+{
+	struct authn *a = calloc(1, sizeof(*a));
+	char *pem = NULL, detail[256];
+	size_t len = 0;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (a == NULL)
+		return -ENOMEM;
+	pthread_rwlock_init(&a->lock, NULL);
+	atomic_init(&a->generation, 1);
+	if (strlist_parse(&a->allowed, opts->allowed_names) ||
+	    strlist_parse(&a->user_hdrs, opts->username_headers != NULL
+					     ? opts->username_headers
+					     : "X-Remote-User") ||
+	    strlist_parse(&a->group_hdrs, opts->group_headers != NULL
+					      ? opts->group_headers
+					      : "X-Remote-Group") ||
+	    strlist_parse(&a->extra_prefixes, opts->extra_prefixes != NULL
+						  ? opts->extra_prefixes
+						  : "X-Remote-Extra-") ||
+	    strlist_parse(&a->uid_hdrs, opts->uid_headers != NULL
+					    ? opts->uid_headers
+					    : "X-Remote-Uid")) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (opts->ca_file != NULL) {
+		ret = file_read(opts->ca_file, &pem, &len, CA_FILE_MAX);
+		if (ret < 0) {
+			snprintf(err, errlen, "%s: %s", opts->ca_file,
+				 strerror(-ret));
+			goto out;
+		}
+		ret = authn_set_ca(a, pem, len, detail, sizeof(detail));
+		if (ret < 0) {
+			snprintf(err, errlen, "%s: %s", opts->ca_file, detail);
+			goto out;
+		}
+	}
+	*out = a;
+	a = NULL;
+	ret = 0;
+out:
+	free(pem);
+	authn_free(a);
+	return ret;
+}
+
+void authn_free(struct authn *authn)
+{
+	if (authn == NULL)
+		return;
+	if (authn->tl != NULL)
+		gnutls_x509_trust_list_deinit(authn->tl, 1);
+	strlist_release(&authn->allowed);
+	strlist_release(&authn->user_hdrs);
+	strlist_release(&authn->group_hdrs);
+	strlist_release(&authn->extra_prefixes);
+	strlist_release(&authn->uid_hdrs);
+	pthread_rwlock_destroy(&authn->lock);
+	free(authn);
+}
+
+bool authn_has_ca(struct authn *authn)
+{
+	pthread_rwlock_rdlock(&authn->lock);
+	bool has = authn->tl != NULL;
+	pthread_rwlock_unlock(&authn->lock);
+	return has;
+}
+
+unsigned authn_generation(struct authn *authn)
+{
+	return atomic_load(&authn->generation);
+}
+
+/* The leaf's CN, as Kubernetes reads it (the first CN of the subject). */
+static int leaf_cn(gnutls_x509_crt_t crt, char *cn, size_t cnlen)
+{
+	size_t size = cnlen;
+	int ret = gnutls_x509_crt_get_dn_by_oid(
+	    crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &size);
+	if (ret < 0) {
+		cn[0] = '\0';
+		return ret;
+	}
+	return 0;
+}
+
+int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
+		       unsigned ncerts, char *why, size_t whylen)
+{
+	gnutls_x509_crt_t chain[CHAIN_MAX] = {NULL};
+	unsigned n = 0, status = 0;
+	char cn[256];
+	int ret;
+
+	why[0] = '\0';
+	if (certs == NULL || ncerts == 0)
+		return AUTH_ENOCERT;
+	if (ncerts > CHAIN_MAX)
+		ncerts = CHAIN_MAX;
+	for (n = 0; n < ncerts; n++) {
+		if (gnutls_x509_crt_init(&chain[n]) < 0 ||
+		    gnutls_x509_crt_import(chain[n], &certs[n],
+					   GNUTLS_X509_FMT_DER) < 0) {
+			n++;
+			ret = AUTH_EBADCERT;
+			goto out;
+		}
+	}
+	leaf_cn(chain[0], cn, sizeof(cn));
+
+	/*
+	 * RFC 5280 4.2.1.12: the purpose is checked along the chain; a
+	 * certificate without extended key usage is good for any purpose
+	 * (Go's x509.Verify, which Kubernetes uses, reads it the same way).
+	 */
+	gnutls_typed_vdata_st purpose = {
+	    .type = GNUTLS_DT_KEY_PURPOSE_OID,
+	    .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+	};
+	pthread_rwlock_rdlock(&authn->lock);
+	if (authn->tl == NULL) {
+		pthread_rwlock_unlock(&authn->lock);
+		ret = AUTH_ENOCA;
+		goto out;
+	}
+	ret = gnutls_x509_trust_list_verify_crt2(authn->tl, chain, n, &purpose,
+						 1, 0, &status, NULL);
+	pthread_rwlock_unlock(&authn->lock);
+	if (ret < 0) {
+		snprintf(why, whylen, "CN \"%s\": %s", cn,
+			 gnutls_strerror(ret));
+		ret = AUTH_EUNTRUSTED;
+		goto out;
+	}
+	if (status != 0) {
+		gnutls_datum_t text = {NULL, 0};
+		gnutls_certificate_verification_status_print(
+		    status, GNUTLS_CRT_X509, &text, 0);
+		snprintf(why, whylen, "CN \"%s\": %s", cn,
+			 text.data != NULL ? (char *)text.data : "not trusted");
+		gnutls_free(text.data);
+		/* Only a pure purpose mismatch is reported as such. */
+		ret = (status & ~(GNUTLS_CERT_INVALID |
+				  GNUTLS_CERT_PURPOSE_MISMATCH)) == 0 &&
+			      (status & GNUTLS_CERT_PURPOSE_MISMATCH)
+			  ? AUTH_EPURPOSE
+			  : AUTH_EUNTRUSTED;
+		goto out;
+	}
+	if (authn->allowed.n > 0) {
+		bool ok = false;
+		for (size_t i = 0; i < authn->allowed.n && !ok; i++)
+			ok = strcmp(authn->allowed.items[i], cn) == 0;
+		if (!ok) {
+			snprintf(why, whylen,
+				 "CN \"%s\" is not one of the allowed names",
+				 cn);
+			ret = AUTH_ENAME;
+			goto out;
+		}
+	}
+	snprintf(why, whylen, "%s", cn);
+	ret = 0;
+out:
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(chain[i]);
+	return ret;
+}
+
+int authn_verify_session(struct authn *authn, gnutls_session_t session,
+			 char *why, size_t whylen)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = NULL;
+
+	if (session != NULL &&
+	    gnutls_certificate_type_get(session) == GNUTLS_CRT_X509)
+		certs = gnutls_certificate_get_peers(session, &n);
+	return authn_verify_chain(authn, certs, n, why, whylen);
+}
+
+static bool in_list(const struct strlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->items[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Kubernetes' extra key: lower-cased, then percent-decoded (url.PathUnescape);
+ * a key that does not decode is kept as it is.
+ */
+static char *extra_key(const char *raw)
+{
+	size_t len = strlen(raw);
+	char *lower = malloc(len + 1), *dec = malloc(len + 1);
+	size_t j = 0;
+
+	if (lower == NULL || dec == NULL)
+		goto fail;
+	for (size_t i = 0; i <= len; i++)
+		lower[i] =
+		    (raw[i] >= 'A' && raw[i] <= 'Z') ? raw[i] + 32 : raw[i];
+	for (size_t i = 0; i < len; i++) {
+		if (lower[i] != '%') {
+			dec[j++] = lower[i];
+			continue;
+		}
+		/* Never past the NUL: a bad first digit stops the reading. */
+		int hi = hexval(lower[i + 1]);
+		int lo = hi >= 0 ? hexval(lower[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(dec);
+			return lower; /* not decodable: as sent */
+		}
+		dec[j++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	dec[j] = '\0';
+	free(lower);
+	return dec;
+fail:
+	free(lower);
+	free(dec);
+	return NULL;
+}
+
+int authn_header(const struct authn *authn, struct auth_user *user,
+		 const char *name, const char *value)
+{
+	char *v = NULL, *k = NULL;
+
+	if (name == NULL || value == NULL)
+		return 0;
+	if (in_list(&authn->user_hdrs, name)) {
+		if (user->name != NULL)
+			return 0;
+		user->name = strdup(value);
+		return user->name != NULL ? 0 : -ENOMEM;
+	}
+	if (in_list(&authn->uid_hdrs, name)) {
+		if (user->uid != NULL)
+			return 0;
+		user->uid = strdup(value);
+		return user->uid != NULL ? 0 : -ENOMEM;
+	}
+	if (in_list(&authn->group_hdrs, name)) {
+		v = strdup(value);
+		if (v == NULL || strlist_push(&user->groups, &user->ngroups, v))
+			goto nomem;
+		return 0;
+	}
+	for (size_t i = 0; i < authn->extra_prefixes.n; i++) {
+		const char *prefix = authn->extra_prefixes.items[i];
+		size_t plen = strlen(prefix);
+		if (strncasecmp(name, prefix, plen) != 0 || name[plen] == '\0')
+			continue;
+		k = extra_key(name + plen);
+		v = strdup(value);
+		if (k == NULL || v == NULL)
+			goto nomem;
+		size_t n = user->nextra;
+		if (strlist_push(&user->extra_keys, &n, k))
+			goto nomem;
+		k = NULL;
+		n = user->nextra;
+		if (strlist_push(&user->extra_values, &n, v)) {
+			/* keep keys and values paired */
+			free(user->extra_keys[user->nextra]);
+			goto nomem;
+		}
+		user->nextra++;
+		return 0;
+	}
+	return 0;
+nomem:
+	free(k);
+	free(v);
+	return -ENOMEM;
+}
+
+int auth_user_check(const struct auth_user *user)
+{
+	return user->name == NULL || user->name[0] == '\0' ? AUTH_ENOUSER : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Authorization                                                      */
+/* ------------------------------------------------------------------ */
+
+struct verdict {
+	char *key; /* everything the review depends on */
+	size_t keylen;
+	uint64_t expires_ms;
+	bool allowed;
+	char reason[256];
+};
+
+struct authz {
+	enum authz_mode mode;
+	struct k8s_client *api;
+	unsigned ttl_ms;
+	pthread_mutex_t lock; /* guards the cache */
+	struct verdict *cache;
+	size_t ncache;
+	atomic_ulong reviews;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int authz_new(struct authz **out, enum authz_mode mode, struct k8s_client *api,
+	      unsigned ttl_ms)
+{
+	struct authz *z;
+
+	*out = NULL;
+	if (mode == AUTHZ_SUBJECT_ACCESS_REVIEW && api == NULL)
+		return -EINVAL;
+	z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return -ENOMEM;
+	z->mode = mode;
+	z->api = api;
+	z->ttl_ms = ttl_ms != 0 ? ttl_ms : 10000;
+	pthread_mutex_init(&z->lock, NULL);
+	*out = z;
+	return 0;
+}
+
+static void cache_clear(struct authz *z)
+{
+	for (size_t i = 0; i < z->ncache; i++)
+		free(z->cache[i].key);
+	free(z->cache);
+	z->cache = NULL;
+	z->ncache = 0;
+}
+
+void authz_free(struct authz *authz)
+{
+	if (authz == NULL)
+		return;
+	cache_clear(authz);
+	pthread_mutex_destroy(&authz->lock);
+	free(authz);
+}
+
+unsigned long authz_reviews(struct authz *authz)
+{
+	return atomic_load(&authz->reviews);
+}
+
+/* Append a length-prefixed field, so no value can imitate another. */
+static int key_add(char **key, size_t *len, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	char *grown = realloc(*key, *len + n + 12);
+	if (grown == NULL)
+		return -ENOMEM;
+	*len += (size_t)snprintf(grown + *len, 12, "%zu:", n);
+	memcpy(grown + *len, s != NULL ? s : "", n);
+	*len += n;
+	*key = grown;
+	return 0;
+}
+
+static int review_key(const struct auth_user *u, const struct authz_attrs *a,
+		      char **key, size_t *len)
+{
+	int ret = 0;
+
+	*key = NULL;
+	*len = 0;
+	ret |= key_add(key, len, u->name);
+	ret |= key_add(key, len, u->uid);
+	for (size_t i = 0; i < u->ngroups; i++)
+		ret |= key_add(key, len, u->groups[i]);
+	ret |= key_add(key, len, "|");
+	for (size_t i = 0; i < u->nextra; i++) {
+		ret |= key_add(key, len, u->extra_keys[i]);
+		ret |= key_add(key, len, u->extra_values[i]);
+	}
+	ret |= key_add(key, len, a->verb);
+	ret |= key_add(key, len, a->group);
+	ret |= key_add(key, len, a->version);
+	ret |= key_add(key, len, a->resource);
+	ret |= key_add(key, len, a->resource != NULL ? NULL : a->path);
+	if (ret != 0) {
+		free(*key);
+		*key = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A cached verdict for @key: 1 allowed, 0 denied, -1 none. */
+static int cache_get(struct authz *z, const char *key, size_t len, char *reason,
+		     size_t reasonlen)
+{
+	int ret = -1;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&z->lock);
+	for (size_t i = 0; i < z->ncache; i++) {
+		struct verdict *v = &z->cache[i];
+		if (v->keylen != len || memcmp(v->key, key, len) != 0)
+			continue;
+		if (v->expires_ms > now) {
+			ret = v->allowed;
+			snprintf(reason, reasonlen, "%s", v->reason);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return ret;
+}
+
+static void cache_put(struct authz *z, char *key, size_t len, bool allowed,
+		      const char *reason)
+{
+	uint64_t now = now_ms();
+	size_t j = 0;
+
+	pthread_mutex_lock(&z->lock);
+	/* Drop expired verdicts and an older one for the same key. */
+	for (size_t i = 0; i < z->ncache; i++) {
+		struct verdict *v = &z->cache[i];
+		if (v->expires_ms <= now ||
+		    (v->keylen == len && memcmp(v->key, key, len) == 0)) {
+			free(v->key);
+			continue;
+		}
+		z->cache[j++] = *v;
+	}
+	z->ncache = j;
+	if (z->ncache >= CACHE_MAX)
+		cache_clear(z);
+	struct verdict *grown =
+	    realloc(z->cache, (z->ncache + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(key);
+		goto out;
+	}
+	z->cache = grown;
+	struct verdict *v = &z->cache[z->ncache++];
+	v->key = key;
+	v->keylen = len;
+	v->expires_ms = now + z->ttl_ms;
+	v->allowed = allowed;
+	snprintf(v->reason, sizeof(v->reason), "%s", reason);
+out:
+	pthread_mutex_unlock(&z->lock);
+}
+
+int authz_check(struct authz *authz, const struct auth_user *user,
+		const struct authz_attrs *attrs, char *reason, size_t reasonlen)
+{
+	const char **groups = NULL;
+	char *key = NULL, err[256];
+	size_t keylen = 0, ngroups = 0;
+	bool allowed = false, has_authenticated = false;
+	int ret;
+
+	reason[0] = '\0';
+	if (authz->mode == AUTHZ_ALLOW_AUTHENTICATED)
+		return 1;
+	for (size_t i = 0; i < user->ngroups; i++) {
+		/* k8s.io/apiserver: system:masters skips the review. */
+		if (strcmp(user->groups[i], "system:masters") == 0)
+			return 1;
+		if (strcmp(user->groups[i], "system:authenticated") == 0)
+			has_authenticated = true;
+	}
+	ret = review_key(user, attrs, &key, &keylen);
+	if (ret < 0)
+		goto out;
+	ret = cache_get(authz, key, keylen, reason, reasonlen);
+	if (ret >= 0)
+		goto out;
+
+	groups = calloc(user->ngroups + 1, sizeof(*groups));
+	if (groups == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < user->ngroups; i++)
+		groups[ngroups++] = user->groups[i];
+	if (!has_authenticated)
+		groups[ngroups++] = "system:authenticated";
+
+	struct k8s_review review = {
+	    .user = user->name,
+	    .uid = user->uid,
+	    .groups = groups,
+	    .ngroups = ngroups,
+	    .extra_keys = (const char *const *)user->extra_keys,
+	    .extra_values = (const char *const *)user->extra_values,
+	    .nextra = user->nextra,
+	    .verb = attrs->verb,
+	    .group = attrs->group,
+	    .version = attrs->version,
+	    .resource = attrs->resource,
+	    .path = attrs->path,
+	};
+	atomic_fetch_add(&authz->reviews, 1);
+	ret = k8s_access_review(authz->api, &review, &allowed, reason,
+				reasonlen, err, sizeof(err));
+	if (ret < 0) {
+		/* No verdict is a denial; not cached, the next call retries. */
+		snprintf(reason, reasonlen,
+			 "the authorization review failed: %s", err);
+		goto out;
+	}
+	cache_put(authz, key, keylen, allowed, reason);
+	key = NULL;
+	ret = allowed ? 1 : 0;
+out:
+	free(groups);
+	free(key);
+	return ret;
+}
+
+const char *authz_forbidden_message(const struct auth_user *user,
+				    const struct authz_attrs *attrs,
+				    const char *reason, char *buf,
+				    size_t buflen)
+{
+	const char *name = user != NULL && user->name != NULL ? user->name : "";
+	int n;
+
+	/* k8s.io/apiserver/pkg/endpoints/handlers/responsewriters.forbiddenMessage
+	 */
+	if (attrs->resource != NULL)
+		n = snprintf(buf, buflen,
+			     "%s.%s is forbidden: User \"%s\" cannot %s "
+			     "resource \"%s\" in API group \"%s\" at the "
+			     "cluster scope",
+			     attrs->resource, attrs->group, name, attrs->verb,
+			     attrs->resource, attrs->group);
+	else
+		n = snprintf(buf, buflen,
+			     "forbidden: User \"%s\" cannot %s path \"%s\"",
+			     name, attrs->verb, attrs->path);
+	if (reason != NULL && reason[0] != '\0' && n > 0 && (size_t)n < buflen)
+		snprintf(buf + n, buflen - (size_t)n, ": %s", reason);
+	return buf;
+}

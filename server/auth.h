@@ -1,0 +1,177 @@
+/*
+ * auth.h - who is calling, and may they (internal to server/).
+ *
+ * Authentication follows Kubernetes' request-header (front-proxy) scheme
+ * for extension API servers: the user named in X-Remote-User and friends is
+ * believed only when the TLS peer presented a certificate that chains to
+ * the request-header CA, is valid for client authentication, and whose CN
+ * is one of the allowed names (when that list is not empty).  Anything else
+ * is anonymous, and anonymous callers reach only the health paths.
+ *
+ * Authorization asks the Kubernetes API with a SubjectAccessReview, with
+ * answers cached for a few seconds, or, in AllowAuthenticated mode, lets
+ * every authenticated user through.
+ */
+#ifndef RFC2136_AUTH_H
+#define RFC2136_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <gnutls/gnutls.h>
+
+struct k8s_client;
+
+enum {
+	AUTH_ENOCA = -3000, /* no request-header CA: nobody can be trusted */
+	AUTH_ENOCERT,	    /* the peer presented no certificate */
+	AUTH_EBADCERT,	    /* the certificate could not be parsed */
+	AUTH_EUNTRUSTED,    /* it does not verify against the CA */
+	AUTH_EPURPOSE,	    /* it is not valid for client authentication */
+	AUTH_ENAME,	    /* its CN is not in the allowed names */
+	AUTH_ENOUSER,	    /* a trusted proxy but no user header */
+	AUTH_ELAST
+};
+
+/* Text for any code of this module (errno values included). */
+const char *auth_strerror(int code);
+
+/* A user as the front proxy named them; every string malloc'ed. */
+struct auth_user {
+	char *name;
+	char *uid; /* NULL when not sent */
+	char **groups;
+	size_t ngroups;
+	/* extra: pairs (extra_keys[i], extra_values[i]); keys may repeat */
+	char **extra_keys;
+	char **extra_values;
+	size_t nextra;
+};
+
+/* Free what @user holds and zero it.  NULL-safe. */
+void auth_user_release(struct auth_user *user);
+
+/*
+ * Request-header authentication settings.  Header lists are comma lists
+ * (Kubernetes' --requestheader-* flags); NULL means Kubernetes' default.
+ */
+struct authn_opts {
+	const char *ca_file;	      /* PEM bundle; NULL: none (yet) */
+	const char *allowed_names;    /* comma list of CNs; NULL/"": any */
+	const char *username_headers; /* default "X-Remote-User" */
+	const char *group_headers;    /* default "X-Remote-Group" */
+	const char *extra_prefixes;   /* default "X-Remote-Extra-" */
+	const char *uid_headers;      /* default "X-Remote-Uid" */
+};
+
+struct authn;
+
+/*
+ * Create an authenticator.  An unreadable or empty @opts->ca_file is an
+ * error naming the file.  Returns 0, -ENOMEM, -EINVAL or a negated errno.
+ */
+int authn_new(struct authn **authn, const struct authn_opts *opts, char *err,
+	      size_t errlen);
+
+/* Free an authenticator.  NULL-safe. */
+void authn_free(struct authn *authn);
+
+/*
+ * Replace the request-header CA with the PEM bundle @pem (for a CA that
+ * comes from the cluster and changes).  On error the old CA is kept.
+ */
+int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
+		 size_t errlen);
+
+/* Whether a request-header CA is loaded (without one everything is 401). */
+bool authn_has_ca(struct authn *authn);
+
+/*
+ * A number that changes whenever the CA changes, so that a connection can
+ * cache its verdict and re-verify after a CA change.
+ */
+unsigned authn_generation(struct authn *authn);
+
+/*
+ * Verify a peer's certificate chain (DER, leaf first, as TLS sends it):
+ * it must chain to the request-header CA, be valid now for client
+ * authentication (clientAuth in the extended key usage, or no extended key
+ * usage at all, as X.509 and Kubernetes read it), and have a CN in the
+ * allowed names when that list is set.  Returns 0 or an AUTH_E* code with
+ * the reason in @why (no secret: names and verification flags only).
+ */
+int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
+		       unsigned ncerts, char *why, size_t whylen);
+
+/* authn_verify_chain() on the peer chain of a TLS session. */
+int authn_verify_session(struct authn *authn, gnutls_session_t session,
+			 char *why, size_t whylen);
+
+/*
+ * Take one request header into @user if it is one of the configured user,
+ * group, uid or extra headers (names compare case-insensitively; the first
+ * user and uid header win; extra keys are lower-cased, then
+ * percent-decoded, as Kubernetes does).  Call it for every header, and
+ * only for a request whose peer verified.  Returns 0 or -ENOMEM.
+ */
+int authn_header(const struct authn *authn, struct auth_user *user,
+		 const char *name, const char *value);
+
+/* AUTH_ENOUSER when @user has no (or an empty) name, else 0. */
+int auth_user_check(const struct auth_user *user);
+
+/* How requests are authorized. */
+enum authz_mode {
+	AUTHZ_SUBJECT_ACCESS_REVIEW = 0,
+	AUTHZ_ALLOW_AUTHENTICATED,
+};
+
+/*
+ * What a request wants: resource attributes when @resource is set, else
+ * the non-resource @verb on @path.
+ */
+struct authz_attrs {
+	const char *verb;
+	const char *group;
+	const char *version;
+	const char *resource;
+	const char *path;
+};
+
+struct authz;
+
+/*
+ * Create an authorizer.  @api (borrowed) is needed for
+ * AUTHZ_SUBJECT_ACCESS_REVIEW; verdicts are cached @ttl_ms (0: 10000).
+ */
+int authz_new(struct authz **authz, enum authz_mode mode,
+	      struct k8s_client *api, unsigned ttl_ms);
+
+/* Free an authorizer.  NULL-safe. */
+void authz_free(struct authz *authz);
+
+/*
+ * Decide whether @user may do @attrs: 1 allowed, 0 denied (@reason may hold
+ * the reviewer's reason), or a negative code when no verdict could be had
+ * (@reason says why) - which the caller must treat as a denial.  Members of
+ * system:masters are allowed without a review, and system:authenticated is
+ * added to the groups sent.
+ */
+int authz_check(struct authz *authz, const struct auth_user *user,
+		const struct authz_attrs *attrs, char *reason,
+		size_t reasonlen);
+
+/* How many reviews were sent to the API so far (for logs and tests). */
+unsigned long authz_reviews(struct authz *authz);
+
+/*
+ * Kubernetes' wording of a denial, e.g. 'rfc2136.acme.example.org is
+ * forbidden: User "u" cannot create resource "rfc2136" in API group
+ * "acme.example.org" at the cluster scope: <reason>'.  Returns @buf.
+ */
+const char *authz_forbidden_message(const struct auth_user *user,
+				    const struct authz_attrs *attrs,
+				    const char *reason, char *buf,
+				    size_t buflen);
+
+#endif /* RFC2136_AUTH_H */

@@ -1,0 +1,851 @@
+/*
+ * http.c - the webhook's HTTPS server (see http.h).
+ *
+ * Threading: libmicrohttpd runs one thread per connection, up to
+ * max_connections.  A solver call blocks on DNS for up to its deadline
+ * (25 s), and the delegated authorization on the Kubernetes API for up to
+ * its timeout; with a fixed thread pool, every connection that happens to
+ * share a thread with such a call would wait too, so one slow nameserver
+ * would stall unrelated requests.  A thread per connection isolates them,
+ * and the connection limit and idle timeout bound what it costs (threads
+ * are mostly idle kept-alive connections from kube-apiserver, a handful).
+ *
+ * Each request owns a struct req from its first callback to the
+ * completion callback; each connection owns a struct conn (the serving
+ * credentials its handshake used, its cached client verdict) from
+ * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/solver.h"
+#include "server/status.h"
+#include "server/tls.h"
+
+/* Request headers and MHD's own per-connection buffers fit in this. */
+#define HTTP_CONN_MEMORY (64 * 1024)
+/* A body beyond the cap is read and dropped up to this, then cut off. */
+#define HTTP_DISCARD_MAX (1024 * 1024)
+
+enum route {
+	ROUTE_NONE = 0,
+	ROUTE_HEALTH,
+	ROUTE_DISCOVERY,
+	ROUTE_SOLVER,
+	ROUTE_OTHER,
+};
+
+struct http_server {
+	struct http_opts opts;
+	struct MHD_Daemon *daemon;
+	unsigned port;
+	char prefix[512];      /* /apis/<group>/v1alpha1 */
+	char solver_path[640]; /* prefix + "/" + solver name */
+	char *discovery;       /* the APIResourceList, built once */
+	size_t discovery_len;
+	atomic_int in_flight; /* requests between first call and completion */
+	atomic_bool quiescing;
+	char start_error[256]; /* MHD's last word while starting */
+	bool starting;
+};
+
+/* Per connection (MHD's socket context). */
+struct conn {
+	struct tls_creds *creds; /* what the handshake served; one reference */
+	unsigned auth_gen;	 /* authn generation of the verdict below */
+	int auth_ret;
+	char auth_why[256];
+};
+
+/* Per request (MHD's request context). */
+struct req {
+	enum route route;
+	int code;	   /* error decided before the body (0: none) */
+	char message[768]; /* its Status message (empty: the default) */
+	const char *allow; /* Allow header of a 405 */
+	char *body;
+	size_t len, seen;
+	struct auth_user user;
+	char id[64];
+	struct timespec start;
+	const char *method;
+	char path[256];
+};
+
+/*
+ * libmicrohttpd's certificate callback takes no closure, and a process
+ * runs one server: the callback finds it here.
+ */
+static struct http_server *the_server;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	char text[256];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	text[strcspn(text, "\n")] = '\0';
+	if (srv->starting)
+		snprintf(srv->start_error, sizeof(srv->start_error), "%s",
+			 text);
+	log_debug(3, "libmicrohttpd", "detail", text);
+}
+
+/*
+ * gnutls_certificate_retrieve_function2: serve the current pair and keep a
+ * reference to it in the connection, so that a reload never frees
+ * credentials a live session still points at.
+ */
+static int cert_retrieve(gnutls_session_t session,
+			 const gnutls_datum_t *req_ca_dn, int nreqs,
+			 const gnutls_pk_algorithm_t *pk_algos,
+			 int pk_algos_length, gnutls_pcert_st **pcert,
+			 unsigned int *pcert_length, gnutls_privkey_t *pkey)
+{
+	struct MHD_Connection *mc = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+	struct tls_creds *creds;
+
+	(void)req_ca_dn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	if (the_server == NULL || mc == NULL)
+		return -1;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci != NULL ? ci->socket_context : NULL;
+	if (c == NULL)
+		return -1; /* no place to hold a reference: refuse */
+	creds = tls_store_get(the_server->opts.tls);
+	if (creds == NULL)
+		return -1;
+	tls_creds_unref(c->creds);
+	c->creds = creds;
+	tls_creds_select(creds, pcert, pcert_length, pkey);
+	return 0;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *mc,
+			      void **socket_context,
+			      enum MHD_ConnectionNotificationCode code)
+{
+	struct conn *c = *socket_context;
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		c = calloc(1, sizeof(*c));
+		*socket_context = c;
+		/*
+		 * Ask for a client certificate but do not require one: the
+		 * front proxy sends one, kubelet probes do not.  Whether it is
+		 * any good is decided per request (auth.c), never by the
+		 * handshake.
+		 */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci != NULL && ci->tls_session != NULL)
+			gnutls_certificate_server_set_request(
+			    ci->tls_session, GNUTLS_CERT_REQUEST);
+		return;
+	}
+	if (c != NULL) {
+		tls_creds_unref(c->creds);
+		free(c);
+	}
+	*socket_context = NULL;
+}
+
+static void req_free(struct req *r)
+{
+	if (r == NULL)
+		return;
+	auth_user_release(&r->user);
+	free(r->body);
+	free(r);
+}
+
+static long elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - start->tv_sec) * 1000 +
+		      (now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+/* One line per request: solver calls at --v 0, others with more -v. */
+static void log_request(const struct req *r, int code,
+			enum MHD_RequestTerminationCode toe)
+{
+	char status[16], ms[24];
+	int v = r->route == ROUTE_SOLVER ? 0 : r->route == ROUTE_HEALTH ? 4 : 2;
+
+	snprintf(status, sizeof(status), "%d", code);
+	snprintf(ms, sizeof(ms), "%ld", elapsed_ms(&r->start));
+	const char *outcome =
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+		? NULL
+		: "connection ended before the answer was sent";
+	const char *error = code >= 400 ? r->message : outcome;
+	if ((v == 0 || code == 401 || code == 403) && error != NULL)
+		log_info("request", "request_id", r->id, "method", r->method,
+			 "path", r->path, "user", r->user.name, "status",
+			 status, "ms", ms, "error", error);
+	else if (v == 0)
+		log_info("request", "request_id", r->id, "method", r->method,
+			 "path", r->path, "user", r->user.name, "status",
+			 status, "ms", ms);
+	else
+		log_debug(v, "request", "request_id", r->id, "method",
+			  r->method, "path", r->path, "user", r->user.name,
+			  "status", status, "ms", ms);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *mc,
+			      void **req_cls,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct req *r = *req_cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (r == NULL)
+		return;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
+	log_request(r, ci != NULL ? (int)ci->http_status : 0, toe);
+	req_free(r);
+	*req_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+/* The request id: kube-apiserver's Audit-ID when sane, else a fresh one. */
+static void request_id(struct MHD_Connection *mc, char *id, size_t idlen)
+{
+	const char *audit =
+	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Audit-ID");
+	unsigned char rnd[16];
+
+	if (audit != NULL && audit[0] != '\0' && strlen(audit) < idlen) {
+		bool sane = true;
+		for (const char *p = audit; *p && sane; p++)
+			sane = (*p >= '0' && *p <= '9') ||
+			       (*p >= 'a' && *p <= 'z') ||
+			       (*p >= 'A' && *p <= 'Z') || *p == '-' ||
+			       *p == '_' || *p == '.';
+		if (sane) {
+			snprintf(id, idlen, "%s", audit);
+			return;
+		}
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	/* RFC 9562 version 4 UUID, as Kubernetes' audit IDs are. */
+	rnd[6] = (rnd[6] & 0x0f) | 0x40;
+	rnd[8] = (rnd[8] & 0x3f) | 0x80;
+	snprintf(id, idlen,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7],
+		 rnd[8], rnd[9], rnd[10], rnd[11], rnd[12], rnd[13], rnd[14],
+		 rnd[15]);
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
+				      const char *key, const char *value)
+{
+	struct req *r = cls;
+
+	(void)kind;
+	if (authn_header(the_server->opts.authn, &r->user, key, value) < 0)
+		return MHD_NO;
+	return MHD_YES;
+}
+
+/* Decide r->code from what the connection's peer proved and the headers. */
+static bool authenticate(struct http_server *srv, struct MHD_Connection *mc,
+			 struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+	unsigned gen = authn_generation(srv->opts.authn);
+	int ret;
+	char why[256] = "";
+
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci != NULL ? ci->socket_context : NULL;
+	if (c != NULL && c->auth_gen == gen) {
+		ret = c->auth_ret;
+		snprintf(why, sizeof(why), "%s", c->auth_why);
+	} else {
+		ci = MHD_get_connection_info(
+		    mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		ret = authn_verify_session(srv->opts.authn,
+					   ci != NULL ? ci->tls_session : NULL,
+					   why, sizeof(why));
+		if (c != NULL) {
+			c->auth_gen = gen;
+			c->auth_ret = ret;
+			snprintf(c->auth_why, sizeof(c->auth_why), "%s", why);
+		}
+	}
+	if (ret == 0) {
+		MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_header,
+					  r);
+		ret = auth_user_check(&r->user);
+	}
+	if (ret == 0)
+		return true;
+	/* The client reads only "Unauthorized", as from Kubernetes. */
+	log_debug(1, "authentication failed", "request_id", r->id, "path",
+		  r->path, "reason", auth_strerror(ret), "detail", why);
+	snprintf(r->message, sizeof(r->message), "%s%s%s", auth_strerror(ret),
+		 why[0] != '\0' ? ": " : "", why);
+	r->code = MHD_HTTP_UNAUTHORIZED;
+	auth_user_release(&r->user);
+	return false;
+}
+
+static void authorize(struct http_server *srv, struct req *r,
+		      const struct authz_attrs *attrs)
+{
+	char reason[512], msg[768];
+	int ret = authz_check(srv->opts.authz, &r->user, attrs, reason,
+			      sizeof(reason));
+
+	if (ret == 1)
+		return;
+	if (ret < 0)
+		log_warn("authorization failed", "request_id", r->id, "user",
+			 r->user.name, "error", reason);
+	authz_forbidden_message(&r->user, attrs, reason, msg, sizeof(msg));
+	snprintf(r->message, sizeof(r->message), "%s", msg);
+	r->code = MHD_HTTP_FORBIDDEN;
+}
+
+/* application/json, any parameters (charset=utf-8) allowed. */
+static bool content_type_json(const char *ct)
+{
+	static const char want[] = "application/json";
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return false;
+	ct += sizeof(want) - 1;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static bool method_is(const char *m, const char *want)
+{
+	return strcmp(m, want) == 0;
+}
+
+static bool is_get(const char *m)
+{
+	return method_is(m, MHD_HTTP_METHOD_GET) ||
+	       method_is(m, MHD_HTTP_METHOD_HEAD);
+}
+
+/* Everything decided from the request line and headers, before a body. */
+static void request_decide(struct http_server *srv, struct MHD_Connection *mc,
+			   struct req *r, const char *url, const char *method)
+{
+	size_t plen = strlen(srv->prefix);
+
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0 ||
+	    strcmp(url, "/readyz") == 0) {
+		r->route = ROUTE_HEALTH;
+		if (!is_get(method)) {
+			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+			r->allow = "GET, HEAD";
+		}
+		return;
+	}
+	if (strcmp(url, srv->prefix) == 0 ||
+	    (strncmp(url, srv->prefix, plen) == 0 &&
+	     strcmp(url + plen, "/") == 0))
+		r->route = ROUTE_DISCOVERY;
+	else if (strcmp(url, srv->solver_path) == 0)
+		r->route = ROUTE_SOLVER;
+	else
+		r->route = ROUTE_OTHER;
+
+	/* Fail closed: nobody but a verified front proxy gets further. */
+	if (!authenticate(srv, mc, r))
+		return;
+
+	switch (r->route) {
+	case ROUTE_DISCOVERY:
+		if (!is_get(method)) {
+			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+			r->allow = "GET, HEAD";
+			return;
+		}
+		authorize(srv, r,
+			  &(struct authz_attrs){.verb = "get", .path = url});
+		return;
+	case ROUTE_SOLVER:
+		if (!method_is(method, MHD_HTTP_METHOD_POST)) {
+			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+			r->allow = "POST";
+			return;
+		}
+		authorize(srv, r,
+			  &(struct authz_attrs){
+			      .verb = "create",
+			      .group = srv->opts.group,
+			      .version = "v1alpha1",
+			      .resource = srv->opts.solver_name,
+			  });
+		if (r->code != 0)
+			return;
+		if (!content_type_json(MHD_lookup_connection_value(
+			mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+			r->code = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+			return;
+		}
+		const char *cl = MHD_lookup_connection_value(
+		    mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL) {
+			char *end = NULL;
+			errno = 0;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (errno != 0 || end == cl || n > srv->opts.body_max)
+				r->code = MHD_HTTP_CONTENT_TOO_LARGE;
+		}
+		return;
+	default:
+		r->code = MHD_HTTP_NOT_FOUND;
+		return;
+	}
+}
+
+static enum MHD_Result respond(struct http_server *srv,
+			       struct MHD_Connection *mc, struct req *r,
+			       int code, char *body, size_t len,
+			       const char *content_type)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp =
+	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-cache, private");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Audit-Id", r->id);
+	if (code == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (atomic_load(&srv->quiescing))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+					"close");
+	ret = MHD_queue_response(mc, (unsigned)code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result respond_status(struct http_server *srv,
+				      struct MHD_Connection *mc, struct req *r,
+				      int code)
+{
+	size_t len = 0;
+	const char *msg = NULL;
+	char *body;
+
+	/* 401 says no more than Kubernetes does; the log has the reason. */
+	if (code != MHD_HTTP_UNAUTHORIZED && r->message[0] != '\0')
+		msg = r->message;
+	if (code == MHD_HTTP_CONTENT_TOO_LARGE) {
+		snprintf(r->message, sizeof(r->message),
+			 "the request body is too large: limit is %zu bytes",
+			 srv->opts.body_max);
+		msg = r->message;
+	} else if (code == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE ||
+		   code == MHD_HTTP_NOT_FOUND ||
+		   code == MHD_HTTP_METHOD_NOT_ALLOWED) {
+		snprintf(r->message, sizeof(r->message), "%s",
+			 status_default_message(code));
+	}
+	body = status_body(code, msg, NULL, &len);
+	if (body == NULL)
+		return MHD_NO;
+	return respond(srv, mc, r, code, body, len, "application/json");
+}
+
+/* /readyz: the server can serve the solver (Kubernetes' format). */
+static enum MHD_Result respond_health(struct http_server *srv,
+				      struct MHD_Connection *mc, struct req *r,
+				      const char *url)
+{
+	/* "?verbose" has no value: ask whether the key is there at all. */
+	bool verbose = MHD_lookup_connection_value_n(
+			   mc, MHD_GET_ARGUMENT_KIND, "verbose",
+			   strlen("verbose"), NULL, NULL) == MHD_YES;
+	bool ready = strcmp(url, "/readyz") != 0;
+	char text[512];
+	struct tls_creds *creds = tls_store_get(srv->opts.tls);
+	bool has_cert = creds != NULL, has_ca = authn_has_ca(srv->opts.authn);
+	bool up = !atomic_load(&srv->quiescing);
+
+	tls_creds_unref(creds);
+	if (!ready)
+		ready = has_cert && has_ca && up;
+	if (!verbose && ready) {
+		snprintf(text, sizeof(text), "ok");
+	} else if (strcmp(url, "/readyz") != 0) {
+		snprintf(text, sizeof(text), "[+]ping ok\n%s check passed\n",
+			 url + 1);
+	} else {
+		snprintf(
+		    text, sizeof(text),
+		    "[+]ping ok\n"
+		    "[%c]serving-certificate %s\n"
+		    "[%c]requestheader-client-ca %s\n"
+		    "[%c]shutdown %s\n"
+		    "readyz check %s\n",
+		    has_cert ? '+' : '-',
+		    has_cert ? "ok" : "failed: no serving certificate",
+		    has_ca ? '+' : '-',
+		    has_ca
+			? "ok"
+			: "failed: no request-header CA (give --requestheader-client-ca-file)",
+		    up ? '+' : '-', up ? "ok" : "failed: shutting down",
+		    ready ? "passed" : "failed");
+	}
+	char *body = strdup(text);
+	if (body == NULL)
+		return MHD_NO;
+	return respond(srv, mc, r,
+		       ready ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
+		       body, strlen(body), "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result respond_solver(struct http_server *srv,
+				      struct MHD_Connection *mc, struct req *r)
+{
+	char *out = NULL;
+	size_t outlen = 0;
+	int code =
+	    solver_handle(srv->opts.solver, r->body != NULL ? r->body : "",
+			  r->len, r->id, &out, &outlen);
+
+	if (out == NULL) {
+		snprintf(r->message, sizeof(r->message),
+			 "the solver gave no answer");
+		return respond_status(srv, mc, r,
+				      MHD_HTTP_INTERNAL_SERVER_ERROR);
+	}
+	return respond(srv, mc, r, code, out, outlen, "application/json");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
+			      const char *url, const char *method,
+			      const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *srv = cls;
+	struct req *r = *req_cls;
+
+	(void)version;
+	if (r == NULL) {
+		/* First call: headers only. */
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		atomic_fetch_add(&srv->in_flight, 1);
+		*req_cls = r;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		r->method = is_get(method) || method_is(method, "POST")
+				? method
+				: "other";
+		snprintf(r->path, sizeof(r->path), "%s", url);
+		request_id(mc, r->id, sizeof(r->id));
+		request_decide(srv, mc, r, url, method);
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		r->seen += n;
+		if (r->code == 0 && r->route == ROUTE_SOLVER) {
+			if (r->len + n > srv->opts.body_max) {
+				r->code = MHD_HTTP_CONTENT_TOO_LARGE;
+				free(r->body);
+				r->body = NULL;
+				r->len = 0;
+			} else {
+				char *grown = realloc(r->body, r->len + n + 1);
+				if (grown == NULL)
+					return MHD_NO;
+				memcpy(grown + r->len, upload_data, n);
+				r->len += n;
+				grown[r->len] = '\0';
+				r->body = grown;
+			}
+		}
+		/*
+		 * A rejected body is read and dropped so that the client
+		 * sees the answer (closing on unread data resets it), but
+		 * only so far: then the answer goes out and the connection
+		 * is closed.
+		 */
+		if (r->code != 0 && r->seen > HTTP_DISCARD_MAX)
+			return respond_status(srv, mc, r, r->code);
+		return MHD_YES;
+	}
+
+	/* The whole request is in. */
+	if (r->code != 0)
+		return respond_status(srv, mc, r, r->code);
+	switch (r->route) {
+	case ROUTE_HEALTH:
+		return respond_health(srv, mc, r, url);
+	case ROUTE_DISCOVERY: {
+		char *body = strdup(srv->discovery);
+		if (body == NULL)
+			return MHD_NO;
+		return respond(srv, mc, r, MHD_HTTP_OK, body,
+			       srv->discovery_len, "application/json");
+	}
+	case ROUTE_SOLVER:
+		return respond_solver(srv, mc, r);
+	default:
+		return respond_status(srv, mc, r, MHD_HTTP_NOT_FOUND);
+	}
+}
+
+/* The APIResourceList of our one resource, as cert-manager's webhook. */
+static int discovery_build(struct http_server *srv)
+{
+	char gv[600];
+	json_t *root;
+
+	snprintf(gv, sizeof(gv), "%s/v1alpha1", srv->opts.group);
+	root = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:b, s:s, s:s, s:s, "
+			 "s:[s]}]}",
+			 "kind", "APIResourceList", "apiVersion", "v1",
+			 "groupVersion", gv, "resources", "name",
+			 srv->opts.solver_name, "singularName",
+			 "ChallengePayload", "namespaced", 0, "group",
+			 "webhook.acme.cert-manager.io", "version", "v1alpha1",
+			 "kind", "ChallengePayload", "verbs", "create");
+	if (root == NULL)
+		return -EINVAL;
+	srv->discovery = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (srv->discovery == NULL)
+		return -ENOMEM;
+	srv->discovery_len = strlen(srv->discovery);
+	return 0;
+}
+
+/* Parse --bind-address into @ss; "" or NULL means all (dual stack). */
+static int bind_parse(const char *addr, unsigned port,
+		      struct sockaddr_storage *ss, bool *v6, bool *any6)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char host[256];
+	size_t len = strlen(addr);
+
+	/* Accept "[::1]" as well as "::1". */
+	if (len >= 2 && addr[0] == '[' && addr[len - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(len - 2), addr + 1);
+	else
+		snprintf(host, sizeof(host), "%s", addr);
+	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*v6 = ai->ai_family == AF_INET6;
+	if (*v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_port = htons((uint16_t)port);
+		*any6 = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+	} else {
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*any6 = false;
+	}
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static struct MHD_Daemon *daemon_start(struct http_server *srv,
+				       unsigned extra_flags,
+				       const struct sockaddr *sa)
+{
+	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG | extra_flags;
+	struct MHD_OptionItem sockopt[] = {
+	    {sa != NULL ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)sa},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+
+	srv->starting = true;
+	srv->start_error[0] = '\0';
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    flags, (uint16_t)srv->opts.port, NULL, NULL, handle, srv,
+	    /* First, so that every message of MHD comes through it. */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_retrieve,
+	    MHD_OPTION_HTTPS_PRIORITIES, srv->opts.tls_priorities,
+	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
+	    sockopt, MHD_OPTION_END);
+	srv->starting = false;
+	return d;
+}
+
+int http_server_start(struct http_server **out, const struct http_opts *opts,
+		      char *err, size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+	struct sockaddr_storage ss;
+	bool v6 = false, any6 = true;
+	const char *addr = opts->bind_address;
+	int ret = -EINVAL;
+
+	*out = NULL;
+	if (srv == NULL)
+		return -ENOMEM;
+	srv->opts = *opts;
+	if (srv->opts.tls_priorities == NULL)
+		srv->opts.tls_priorities = HTTP_TLS_PRIORITIES;
+	if (srv->opts.max_connections == 0)
+		srv->opts.max_connections = 256;
+	if (srv->opts.connection_timeout_s == 0)
+		srv->opts.connection_timeout_s = 30;
+	if (srv->opts.body_max == 0)
+		srv->opts.body_max = 64 * 1024;
+	snprintf(srv->prefix, sizeof(srv->prefix), "/apis/%s/v1alpha1",
+		 opts->group);
+	snprintf(srv->solver_path, sizeof(srv->solver_path), "%s/%s",
+		 srv->prefix, opts->solver_name);
+	ret = discovery_build(srv);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot build the discovery document");
+		goto out;
+	}
+	if (gnutls_priority_init2(&(gnutls_priority_t){NULL},
+				  srv->opts.tls_priorities, NULL, 0) < 0) {
+		snprintf(err, errlen, "bad TLS priority string '%s'",
+			 srv->opts.tls_priorities);
+		ret = -EINVAL;
+		goto out;
+	}
+	the_server = srv;
+	if (addr == NULL || addr[0] == '\0') {
+		/* All addresses: IPv6 and IPv4, or IPv4 where no IPv6. */
+		srv->daemon = daemon_start(srv, MHD_USE_DUAL_STACK, NULL);
+		if (srv->daemon == NULL)
+			srv->daemon = daemon_start(srv, 0, NULL);
+		addr = "";
+	} else {
+		if (bind_parse(addr, opts->port, &ss, &v6, &any6) < 0) {
+			snprintf(err, errlen,
+				 "--bind-address %s: not an IP address", addr);
+			ret = -EINVAL;
+			goto out;
+		}
+		srv->daemon = daemon_start(
+		    srv, v6 ? (any6 ? MHD_USE_DUAL_STACK : MHD_USE_IPv6) : 0,
+		    (const struct sockaddr *)&ss);
+	}
+	if (srv->daemon == NULL) {
+		snprintf(err, errlen, "cannot serve on %s%s%s:%u: %s",
+			 v6 ? "[" : "", addr, v6 ? "]" : "", opts->port,
+			 srv->start_error[0] ? srv->start_error
+					     : "libmicrohttpd did not start");
+		ret = -EADDRNOTAVAIL;
+		goto out;
+	}
+	const union MHD_DaemonInfo *di =
+	    MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di != NULL ? di->port : opts->port;
+	*out = srv;
+	srv = NULL;
+	ret = 0;
+out:
+	if (srv != NULL) {
+		if (the_server == srv)
+			the_server = NULL;
+		free(srv->discovery);
+		free(srv);
+	}
+	return ret;
+}
+
+unsigned http_server_port(const struct http_server *server)
+{
+	return server->port;
+}
+
+void http_server_quiesce(struct http_server *server)
+{
+	if (server == NULL || atomic_exchange(&server->quiescing, true))
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(server->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+bool http_server_drain(struct http_server *server, unsigned grace_ms)
+{
+	struct timespec start, tick = {0, 20 * 1000 * 1000};
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (atomic_load(&server->in_flight) > 0) {
+		if (elapsed_ms(&start) >= (long)grace_ms)
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	return true;
+}
+
+void http_server_stop(struct http_server *server)
+{
+	if (server == NULL)
+		return;
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon);
+	if (the_server == server)
+		the_server = NULL;
+	free(server->discovery);
+	free(server);
+}

@@ -1,0 +1,73 @@
+/*
+ * http.h - the webhook's HTTPS server (internal to server/): TLS through
+ * libmicrohttpd and GnuTLS, request-header authentication, authorization,
+ * routing to the health checks, API discovery and the solver.
+ *
+ * Routes:
+ *   GET /healthz /livez /readyz          200 "ok", no authentication
+ *   GET /apis/<group>/v1alpha1[/]        APIResourceList (authenticated)
+ *   POST /apis/<group>/v1alpha1/<solver> solver_handle() (authenticated)
+ *   anything else                        a Kubernetes Status body
+ */
+#ifndef RFC2136_HTTP_H
+#define RFC2136_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct authn;
+struct authz;
+struct solver;
+struct tls_store;
+
+/* TLS 1.2 and 1.3 only, forward-secret AEAD suites only (GnuTLS syntax). */
+#define HTTP_TLS_PRIORITIES                                                    \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"              \
+	"+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"         \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+struct http_opts {
+	const char *bind_address; /* NULL or "": all addresses, dual stack */
+	unsigned port;		  /* 0: any free port (see http_server_port) */
+	const char *group;	  /* API group, e.g. acme.example.org */
+	const char *solver_name;  /* e.g. rfc2136 */
+	struct tls_store *tls;	  /* serving certificate; borrowed */
+	struct authn *authn;	  /* borrowed */
+	struct authz *authz;	  /* borrowed */
+	struct solver *solver;	  /* borrowed */
+	const char *tls_priorities;    /* NULL: HTTP_TLS_PRIORITIES */
+	unsigned max_connections;      /* 0: 256 */
+	unsigned connection_timeout_s; /* idle timeout; 0: 30 */
+	size_t body_max;	       /* 0: 64 KiB */
+};
+
+struct http_server;
+
+/*
+ * Start serving on a thread of its own (and one per connection).  The
+ * options' borrowed objects must outlive the server.  Errors name the
+ * address and the cause.  Returns 0 or a negative code.
+ */
+int http_server_start(struct http_server **server, const struct http_opts *opts,
+		      char *err, size_t errlen);
+
+/* The port the server listens on (the chosen one when asked for 0). */
+unsigned http_server_port(const struct http_server *server);
+
+/*
+ * Stop accepting connections: the listening socket is closed, /readyz
+ * fails from now on, and answers ask clients to close their connection.
+ * Requests in flight go on.
+ */
+void http_server_quiesce(struct http_server *server);
+
+/*
+ * Wait until no request is in flight, at most @grace_ms.  Returns true
+ * when none is left.
+ */
+bool http_server_drain(struct http_server *server, unsigned grace_ms);
+
+/* Stop the server (closing what connections are left) and free it. */
+void http_server_stop(struct http_server *server);
+
+#endif /* RFC2136_HTTP_H */

@@ -1,0 +1,41 @@
+/*
+ * status.h - Kubernetes Status bodies for the HTTP layer's protocol errors
+ * (internal to server/).  The shape is the one kube-apiserver answers with
+ * (kind Status, apiVersion v1, status Failure, message, reason, details,
+ * code), so kube-aggregator and clients show our errors as they show the
+ * API server's.
+ */
+#ifndef RFC2136_STATUS_H
+#define RFC2136_STATUS_H
+
+#include <stddef.h>
+
+/* Optional details of a Status (any member may be NULL). */
+struct status_details {
+	const char *name;
+	const char *group;
+	const char *kind;
+};
+
+/*
+ * The Kubernetes StatusReason for HTTP status @code ("NotFound" for 404,
+ * "Unauthorized" for 401, ...); "InternalError" for a code without one.
+ */
+const char *status_reason(int code);
+
+/*
+ * The message Kubernetes uses for @code when a request has nothing more
+ * specific to say ("the server could not find the requested resource").
+ */
+const char *status_default_message(int code);
+
+/*
+ * Build the Status body for @code into a malloc'ed, NUL-terminated JSON
+ * text (caller frees); *@len gets its length.  @message NULL means
+ * status_default_message(@code); @details may be NULL.  Returns NULL only
+ * when out of memory.
+ */
+char *status_body(int code, const char *message,
+		  const struct status_details *details, size_t *len);
+
+#endif /* RFC2136_STATUS_H */

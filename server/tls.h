@@ -1,0 +1,70 @@
+/*
+ * tls.h - the serving certificate and key, re-read when the files change
+ * (internal to server/).
+ *
+ * cert-manager renews the webhook's serving certificate, and in a pod the
+ * files are a mounted Secret that changes by an atomic symlink swap.  The
+ * store keeps the current pair as reference-counted credentials: a
+ * handshake takes a reference for as long as its connection lives, a
+ * reload publishes a new pair, and the old one is freed when its last
+ * connection closes.  A new pair that cannot be read, parsed, or whose key
+ * does not match its certificate is refused and the old pair kept.
+ */
+#ifndef RFC2136_TLS_H
+#define RFC2136_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+/* One certificate chain and its key, shared by the connections using it. */
+struct tls_creds;
+
+/* Take a reference to / release a reference on @creds.  NULL-safe. */
+struct tls_creds *tls_creds_ref(struct tls_creds *creds);
+void tls_creds_unref(struct tls_creds *creds);
+
+/*
+ * What a gnutls certificate retrieve callback hands back: the chain and
+ * key stay valid while the caller holds its reference.
+ */
+void tls_creds_select(struct tls_creds *creds, gnutls_pcert_st **pcert,
+		      unsigned *npcert, gnutls_privkey_t *key);
+
+/* The leaf certificate's expiry time. */
+time_t tls_creds_not_after(const struct tls_creds *creds);
+
+struct tls_store;
+
+/*
+ * Load @cert_file (PEM chain, leaf first) and @key_file (PEM private key).
+ * Errors name the file and what is wrong with it.  Returns 0, a negated
+ * errno, or -EINVAL for a bad or mismatched pair.
+ */
+int tls_store_new(struct tls_store **store, const char *cert_file,
+		  const char *key_file, char *err, size_t errlen);
+
+/* Free the store and its current credentials' reference.  NULL-safe. */
+void tls_store_free(struct tls_store *store);
+
+/*
+ * Re-read the pair if either file changed since the last look (device,
+ * inode, size, modification and change time, following symlinks), or
+ * always with @force.  Returns 1 when new credentials were published, 0
+ * when nothing changed (or the same broken pair is still there), and a
+ * negative code with @err set when a changed pair is refused (the old one
+ * stays in use; the same refusal is reported once).
+ */
+int tls_store_check(struct tls_store *store, bool force, char *err,
+		    size_t errlen);
+
+/* The current credentials with a reference taken (tls_creds_unref it). */
+struct tls_creds *tls_store_get(struct tls_store *store);
+
+/* "CN=..., expires 2026-...", the current pair for log lines. */
+void tls_store_describe(struct tls_store *store, char *buf, size_t buflen);
+
+#endif /* RFC2136_TLS_H */
