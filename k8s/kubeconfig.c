@@ -357,6 +357,47 @@ static int kc_context(struct kc_parse *p, yaml_node_t *root, const char **name,
 	return ret;
 }
 
+/*
+ * YAML 1.2 3.2.1.1 says mapping keys are unique and Go's YAML parser
+ * refuses duplicates; libyaml keeps both, so refuse them here rather than
+ * silently pick one.  Nodes are visited in a flat loop (aliases share
+ * nodes, so no recursion and no alias expansion).
+ */
+static int kc_check_duplicates(struct kc_parse *p)
+{
+	for (yaml_node_t *n = p->doc.nodes.start; n < p->doc.nodes.top; n++) {
+		if (n->type != YAML_MAPPING_NODE) {
+			continue;
+		}
+		for (yaml_node_pair_t *a = n->data.mapping.pairs.start;
+		     a < n->data.mapping.pairs.top; a++) {
+			yaml_node_t *ka =
+			    yaml_document_get_node(&p->doc, a->key);
+			const char *sa = kc_scalar(ka);
+
+			if (sa == NULL) {
+				continue;
+			}
+			for (yaml_node_pair_t *b = a + 1;
+			     b < n->data.mapping.pairs.top; b++) {
+				yaml_node_t *kb =
+				    yaml_document_get_node(&p->doc, b->key);
+				const char *sb = kc_scalar(kb);
+
+				if (sb != NULL && strcmp(sa, sb) == 0) {
+					snprintf(p->err, p->errlen,
+						 "kubeconfig %s: line %zu: "
+						 "duplicate key '%.100s'",
+						 p->path,
+						 kb->start_mark.line + 1, sb);
+					return K8S_ECONFIG;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 static int kc_document(struct kc_parse *p, struct k8s_config *cfg)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&p->doc);
@@ -378,6 +419,10 @@ static int kc_document(struct kc_parse *p, struct k8s_config *cfg)
 			 "kubeconfig %s: not a YAML mapping (kind: Config)",
 			 p->path);
 		return K8S_ECONFIG;
+	}
+	ret = kc_check_duplicates(p);
+	if (ret != 0) {
+		return ret;
 	}
 	ret = kc_context(p, root, &ctx_name, &ctx);
 	if (ret != 0) {
