@@ -561,13 +561,12 @@ void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 	if (o->tsig_error != 0 || o->code == DNS_EUNSIGNED ||
 	    o->code == DNS_ETSIG)
 		cli_hint(o, CLI_STAGE_KEY, opts, key, fqdn);
-	else if (o->rcode == 9 /* NOTAUTH */ && key == NULL)
-		cli_hint(o, CLI_STAGE_ZONE, opts, key, fqdn);
 	else if (o->rcode == 9 /* NOTAUTH */ || o->rcode == 5 /* REFUSED */) {
 		/*
-		 * NOTAUTH: the zone is not served here (RFC 2136 3.1.1);
-		 * REFUSED: a policy denial (BIND), or any TSIG failure
-		 * (PowerDNS).  Both hints, the diagnosis says which.
+		 * NOTAUTH: the zone is not served here (RFC 2136 3.1.1), or
+		 * (Knot) no ACL allows an unsigned update; REFUSED: a policy
+		 * denial (BIND), or any TSIG failure (PowerDNS).  Both hints,
+		 * the diagnosis says which.
 		 */
 		if (o->rcode == 9)
 			cli_hint(o, CLI_STAGE_ZONE, opts, key, fqdn);
