@@ -25,7 +25,8 @@ const char *k8s_strerror(int code)
 	if (code >= K8S_ECONFIG && code < K8S_ELAST) {
 		return k8s_errors[code - K8S_ECONFIG];
 	}
-	if (code < 0 && code > -4096) {
+	/* errno values are small; K8S_E* start at -2000 */
+	if (code < 0 && code > -1000) {
 		return strerror(-code);
 	}
 	return "unknown error";
