@@ -23,6 +23,7 @@ token, set_token(t), add_secret(ns, name, {key: bytes}),
 add_configmap(ns, name, {key: str}), forbid(resource, ns),
 kubeconfig(path, **variants) -> path, serviceaccount_dir(path) -> path,
 requests (list of Request: method, path, headers, json, user),
+connections (count of accepted TCP connections),
 sar_policy (callable(spec) -> (allowed, reason) or a status dict),
 set_behavior(path_regex, status=None, delay=None, body=None, ...).
 """
@@ -181,6 +182,8 @@ class _Server(ThreadingHTTPServer):
         # The TLS handshake runs in the connection's thread, so one
         # stalled client cannot block the accept loop.
         request.settimeout(30)
+        with self.kube._lock:
+            self.kube.connections += 1
         try:
             tls = self.ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -209,6 +212,7 @@ class Kube:
         self.host = host
         self.token = "kube-token-" + _secrets.token_hex(16)
         self.requests = []
+        self.connections = 0  # TCP connections accepted
         self.sar_policy = lambda spec: (True, "allowed by the stand-in")
         self._secrets = {}
         self._configmaps = {}

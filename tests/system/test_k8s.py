@@ -478,6 +478,25 @@ def test_parallel_calls(kc, kube):
     assert kube.count("GET", "/secrets/") == 1 + 16 * 10
 
 
+def test_connection_reuse(kc, kube):
+    """Calls of one client share a kept-alive connection (no TLS handshake
+    per call)."""
+    proc = _session("--kubeconfig", kc)
+    try:
+        for _ in range(5):
+            assert _ask(proc, "secret %s %s binary" % (NS, SECRET)) == \
+                "ok " + BINARY.hex()
+        assert _ask(proc, "review alice --path get,/healthz") == \
+            "ok allowed allowed by the stand-in"
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()
+        proc.stderr.close()
+    assert kube.count() == 6
+    assert kube.connections == 1
+
+
 # --- the secrets directory -------------------------------------------------
 def _volume(root, ns, name, files):
     """A Secret volume as the kubelet mounts it: ..data -> timestamped dir,
