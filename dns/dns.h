@@ -22,19 +22,19 @@ enum {
 	DNS_EKEY_SYNTAX = -1000, /* a key file or secret is malformed */
 	DNS_EKEY_ALG,		 /* unknown or missing TSIG algorithm */
 	DNS_EKEY_NAME,		 /* missing or invalid key name */
-	DNS_EKEY_NOTFOUND,	 /* no key with the requested name in the file */
-	DNS_EKEY_CONFLICT,	 /* a given name/algorithm contradicts the file */
-	DNS_EADDR,		 /* malformed nameserver address */
-	DNS_ERESOLVE,		 /* a nameserver host name does not resolve */
-	DNS_ENAME,		 /* malformed domain name */
-	DNS_ENOTSUB,		 /* the record name is not inside the zone */
-	DNS_EVALUE,		 /* TXT value empty or too long */
-	DNS_ERCODE,		 /* the server answered with an error RCODE */
-	DNS_ETSIG,		 /* TSIG error in the answer, or it did not verify */
-	DNS_EUNSIGNED,		 /* a signed request got an unsigned answer */
-	DNS_EFORMAT,		 /* the answer is not a valid DNS message */
-	DNS_EMISMATCH,		 /* the answer does not belong to the request */
-	DNS_ETRUNC,		 /* the answer is truncated even over TCP */
+	DNS_EKEY_NOTFOUND, /* no key with the requested name in the file */
+	DNS_EKEY_CONFLICT, /* a given name/algorithm contradicts the file */
+	DNS_EADDR,	   /* malformed nameserver address */
+	DNS_ERESOLVE,	   /* a nameserver host name does not resolve */
+	DNS_ENAME,	   /* malformed domain name */
+	DNS_ENOTSUB,	   /* the record name is not inside the zone */
+	DNS_EVALUE,	   /* TXT value empty or too long */
+	DNS_ERCODE,	   /* the server answered with an error RCODE */
+	DNS_ETSIG,	   /* TSIG error in the answer, or it did not verify */
+	DNS_EUNSIGNED,	   /* a signed request got an unsigned answer */
+	DNS_EFORMAT,	   /* the answer is not a valid DNS message */
+	DNS_EMISMATCH,	   /* the answer does not belong to the request */
+	DNS_ETRUNC,	   /* the answer is truncated even over TCP */
 	DNS_ELAST
 };
 
@@ -65,7 +65,8 @@ int dns_alg_from_text(const char *text);
 /* Canonical name of an algorithm ("hmac-sha256"), "" for DNS_ALG_NONE. */
 const char *dns_alg_to_text(enum dns_alg alg);
 
-#define DNS_NAME_LEN 256 /* a domain name in presentation form, NUL included */
+#define DNS_NAME_LEN 256 /* a domain name in presentation form, NUL included   \
+			  */
 
 /* A TSIG key.  Caller-owned; dns_key_release() wipes and frees the secret. */
 struct dns_key {
@@ -133,23 +134,26 @@ char *dns_addr_format(const struct dns_addr *addr, char *buf, size_t len);
 
 /* ------------------------------------------------------------ exchange */
 
-enum dns_proto { DNS_PROTO_UDP = 0, DNS_PROTO_TCP };
+enum dns_proto {
+	DNS_PROTO_UDP = 0,
+	DNS_PROTO_TCP
+};
 
 /* How to talk to the servers. */
 struct dns_opts {
-	enum dns_proto proto;	    /* UDP (TCP retry on TC=1) or TCP only */
-	unsigned timeout_ms;	    /* per attempt; 0 means 5000 */
-	const struct dns_key *key;  /* NULL: unsigned messages */
+	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
+	unsigned timeout_ms;	   /* per attempt; 0 means 5000 */
+	const struct dns_key *key; /* NULL: unsigned messages */
 };
 
 /* What one attempt at one server address gave. */
 struct dns_outcome {
 	char server[DNS_NAME_LEN + 64]; /* "host (addr:port)" or "addr:port" */
-	int code;	    /* 0, -ETIMEDOUT, -ECONNREFUSED, DNS_E* ... */
-	bool answered;	    /* a matching answer arrived */
-	bool tcp;	    /* the answer came over TCP */
-	int rcode;	    /* RCODE of the answer (extended with TSIG), -1: none */
-	int tsig_error;	    /* TSIG error field (16 BADSIG, 17 BADKEY, ...) */
+	int code;	/* 0, -ETIMEDOUT, -ECONNREFUSED, DNS_E* ... */
+	bool answered;	/* a matching answer arrived */
+	bool tcp;	/* the answer came over TCP */
+	int rcode;	/* RCODE of the answer (extended with TSIG), -1: none */
+	int tsig_error; /* TSIG error field (16 BADSIG, 17 BADKEY, ...) */
 	bool tsig_present;  /* the answer carried a TSIG record */
 	bool tsig_verified; /* ... and it verified against our request */
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
@@ -166,7 +170,10 @@ struct dns_result {
 	struct dns_outcome attempts[DNS_ATTEMPTS_MAX];
 };
 
-enum dns_action { DNS_ADD = 0, DNS_DELETE };
+enum dns_action {
+	DNS_ADD = 0,
+	DNS_DELETE
+};
 
 #define DNS_TXT_MAX 4096 /* longest TXT value we publish, in bytes */
 
@@ -192,7 +199,8 @@ struct dns_reply {
 	struct dns_outcome outcome;
 	bool aa;	 /* authoritative answer */
 	size_t nanswers; /* RRs of the asked type in the answer section */
-	/* TXT answers: each value's character-strings joined, NUL-terminated. */
+	/* TXT answers: each value's character-strings joined, NUL-terminated.
+	 */
 	size_t ntxt;
 	char *txt[DNS_REPLY_TXT_MAX];
 };

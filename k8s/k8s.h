@@ -17,15 +17,16 @@
 #include <stdint.h>
 
 enum {
-	K8S_ECONFIG = -2000, /* no usable configuration (kubeconfig, in-cluster) */
-	K8S_ENOTFOUND,	     /* 404: the object does not exist */
-	K8S_ENOKEY,	     /* the object exists but has no such data key */
-	K8S_EUNAUTHORIZED,   /* 401: our credentials were rejected */
-	K8S_EFORBIDDEN,	     /* 403: RBAC does not allow the call */
-	K8S_EHTTP,	     /* any other HTTP error status */
-	K8S_ERESPONSE,	     /* the response is not what the API returns */
-	K8S_ETOOBIG,	     /* the response exceeds the size cap */
-	K8S_ETRANSPORT,	     /* connection, TLS or timeout failure */
+	K8S_ECONFIG =
+	    -2000,     /* no usable configuration (kubeconfig, in-cluster) */
+	K8S_ENOTFOUND, /* 404: the object does not exist */
+	K8S_ENOKEY,    /* the object exists but has no such data key */
+	K8S_EUNAUTHORIZED, /* 401: our credentials were rejected */
+	K8S_EFORBIDDEN,	   /* 403: RBAC does not allow the call */
+	K8S_EHTTP,	   /* any other HTTP error status */
+	K8S_ERESPONSE,	   /* the response is not what the API returns */
+	K8S_ETOOBIG,	   /* the response exceeds the size cap */
+	K8S_ETRANSPORT,	   /* connection, TLS or timeout failure */
 	K8S_ELAST
 };
 
@@ -50,8 +51,8 @@ int k8s_client_new(struct k8s_client **client, const char *kubeconfig,
  * Secret volumes: @dir/<namespace>/<name>/<key> holds the stored bytes.
  * Only k8s_secret_get() works on it; the other calls return K8S_ECONFIG.
  */
-int k8s_client_new_dir(struct k8s_client **client, const char *dir,
-		       char *err, size_t errlen);
+int k8s_client_new_dir(struct k8s_client **client, const char *dir, char *err,
+		       size_t errlen);
 
 /* Free a client.  NULL-safe. */
 void k8s_client_free(struct k8s_client *client);
@@ -66,9 +67,9 @@ const char *k8s_client_describe(const struct k8s_client *client);
  * not exist, K8S_ENOKEY when it lacks @key, K8S_EFORBIDDEN when RBAC
  * forbids the read; @err names the namespace, Secret and key.
  */
-int k8s_secret_get(struct k8s_client *client, const char *ns,
-		   const char *name, const char *key, uint8_t **value,
-		   size_t *len, char *err, size_t errlen);
+int k8s_secret_get(struct k8s_client *client, const char *ns, const char *name,
+		   const char *key, uint8_t **value, size_t *len, char *err,
+		   size_t errlen);
 
 /* Wipe and free a value from k8s_secret_get().  NULL-safe. */
 void k8s_secret_free(uint8_t *value, size_t len);
@@ -84,7 +85,7 @@ int k8s_configmap_get(struct k8s_client *client, const char *ns,
 /* One user's request to authorize, as a SubjectAccessReview spec. */
 struct k8s_review {
 	const char *user;
-	const char *uid;	  /* may be NULL */
+	const char *uid; /* may be NULL */
 	const char *const *groups;
 	size_t ngroups;
 	/* extra: pairs (extra_keys[i], extra_values[i]); a key may repeat */
@@ -108,7 +109,6 @@ struct k8s_review {
  */
 int k8s_access_review(struct k8s_client *client,
 		      const struct k8s_review *review, bool *allowed,
-		      char *reason, size_t reasonlen, char *err,
-		      size_t errlen);
+		      char *reason, size_t reasonlen, char *err, size_t errlen);
 
 #endif /* RFC2136_K8S_H */

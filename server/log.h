@@ -18,8 +18,16 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
-enum log_format { LOG_TEXT = 0, LOG_JSON };
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG
+};
+enum log_format {
+	LOG_TEXT = 0,
+	LOG_JSON
+};
 
 /* Verbosity (--v): debug lines with v <= this are written. */
 extern atomic_int log_verbosity;
@@ -29,11 +37,11 @@ void log_init(enum log_format format);
 
 /* Write one line.  @v is the verbosity of a debug line (0 otherwise). */
 void log_emit(enum log_level level, int v, const char *msg, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 
 #define log_error(...) log_emit(LOG_ERROR, 0, __VA_ARGS__, (char *)NULL)
-#define log_warn(...) log_emit(LOG_WARN, 0, __VA_ARGS__, (char *)NULL)
-#define log_info(...) log_emit(LOG_INFO, 0, __VA_ARGS__, (char *)NULL)
+#define log_warn(...)  log_emit(LOG_WARN, 0, __VA_ARGS__, (char *)NULL)
+#define log_info(...)  log_emit(LOG_INFO, 0, __VA_ARGS__, (char *)NULL)
 #define log_debug(V, ...)                                                      \
 	do {                                                                   \
 		if ((V) <= atomic_load_explicit(&log_verbosity,                \

@@ -14,9 +14,10 @@ struct k8s_client;
 
 struct solver_opts {
 	struct k8s_client *secrets; /* API or --secrets-dir client; borrowed */
-	unsigned dns_timeout_ms;    /* per attempt unless config.timeout; 0: 5000 */
-	unsigned deadline_ms;	    /* whole call, all attempts; 0: 25000 */
-	unsigned secret_cache_ms;   /* how long a secret is reused; 0: 5000 */
+	unsigned
+	    dns_timeout_ms;   /* per attempt unless config.timeout; 0: 5000 */
+	unsigned deadline_ms; /* whole call, all attempts; 0: 25000 */
+	unsigned secret_cache_ms; /* how long a secret is reused; 0: 5000 */
 };
 
 struct solver;
