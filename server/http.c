@@ -205,7 +205,8 @@ static void log_request(const struct req *r, int code,
 	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
 		? NULL
 		: "connection ended before the answer was sent";
-	const char *error = code >= 400 ? r->message : outcome;
+	const char *error =
+	    code >= 400 && r->message[0] != '\0' ? r->message : outcome;
 	if ((v == 0 || code == 401 || code == 403) && error != NULL)
 		log_info("request", "request_id", r->id, "method", r->method,
 			 "path", r->path, "user", r->user.name, "status",
@@ -589,6 +590,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 				: "other";
 		snprintf(r->path, sizeof(r->path), "%s", url);
 		request_id(mc, r->id, sizeof(r->id));
+		log_debug(5, "request started", "request_id", r->id, "method",
+			  r->method, "path", r->path);
 		request_decide(srv, mc, r, url, method);
 		return MHD_YES;
 	}
