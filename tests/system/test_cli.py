@@ -337,6 +337,20 @@ def test_ipv6_nameserver(dns_server, tmp_path):
     assert srv.txt(fqdn) == []
 
 
+def test_host_name_nameserver(bind, tmp_path):
+    """A host name is resolved (localhost: 127.0.0.1 and/or ::1, where the
+    server listens on the same port)."""
+    args = key_args(tmp_path, bind.keys["acme256"], "bind")
+    fqdn = unique_fqdn("host")
+    r = ok(update("present", bind, fqdn, "byname", args,
+                  nameservers=["localhost:%d" % bind.port]), bind)
+    assert "via localhost" in r.out, r
+    assert bind.txt(fqdn) == ["byname"]
+    ok(update("cleanup", bind, fqdn, "byname", args,
+              nameservers=["localhost:%d" % bind.port]), bind)
+    assert bind.txt(fqdn) == []
+
+
 def test_bare_ipv6_nameserver_means_port_53(bind, tmp_path):
     """'::1' is an IPv6 address (port 53, where nothing listens here), not
     host ':' port."""
