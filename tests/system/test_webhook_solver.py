@@ -455,3 +455,62 @@ def test_fifty_concurrent_pairs(tmp_path, pki, request, server):
     # error report).
     wh.stop()
     assert "Sanitizer" not in wh.log(), wh.log()[-3000:]
+
+
+# ------------------------------------------------------ misbehaving servers
+
+def test_truncated_answer_retried_over_tcp(tmp_path, pki, bind,
+                                           truncating_dns):
+    """UDP (the default) answered with TC=1 is retried over TCP."""
+    fake = truncating_dns(upstream=bind)
+    wh = start_for(tmp_path, pki, bind)
+    fqdn, value = unique_fqdn("tc"), "value-tc"
+    cfg = signed_config(bind, nameserver=fake.addr)
+    ok(wh, "Present", fqdn, value, cfg)
+    assert fake.udp_queries and fake.tcp_queries
+    assert bind.txt(fqdn) == [value]
+    ok(wh, "CleanUp", fqdn, value, cfg)
+    assert bind.txt(fqdn) == []
+
+
+def test_refused_then_failover(tmp_path, pki, bind, rcode_dns):
+    """A REFUSED from the first nameserver moves on to the next; from the
+    only one, it is the diagnosis."""
+    refusing = rcode_dns(5)
+    wh = start_for(tmp_path, pki, bind)
+    fqdn, value = unique_fqdn("refused"), "value-refused"
+    cfg = signed_config(bind)
+    del cfg["nameserver"]
+    cfg["nameservers"] = [refusing.addr, bind.addr]
+    ok(wh, "Present", fqdn, value, cfg)
+    assert bind.txt(fqdn) == [value]
+    ok(wh, "CleanUp", fqdn, value, cfg)
+    msg = failure(wh, "Present", fqdn, value,
+                  signed_config(bind, nameserver=refusing.addr))
+    assert msg.startswith("update of %s in zone %s at %s failed: REFUSED"
+                          % (fqdn, ZONE, refusing.addr)), msg
+
+
+def test_silent_servers_bounded_and_isolated(tmp_path, pki, bind,
+                                             blackhole_dns):
+    """Eight nameservers that never answer, each with a 60 s timeout: the
+    call still answers (the client gives up at 30 s) with what was tried,
+    and meanwhile calls for a working server go through."""
+    wh = start_for(tmp_path, pki, bind)
+    silent_cfg = signed_config(bind, timeout="60s")
+    del silent_cfg["nameserver"]
+    silent_cfg["nameservers"] = [blackhole_dns.addr] * 8
+    slow_fqdn = unique_fqdn("silent")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(failure, wh, "Present", slow_fqdn, "v",
+                           silent_cfg)
+        fqdn, value = unique_fqdn("beside"), "value-beside"
+        ok(wh, "Present", fqdn, value, signed_config(bind))
+        ok(wh, "CleanUp", fqdn, value, signed_config(bind))
+        # The working server's calls completed while the silent one is
+        # still being waited for.
+        assert not slow.done()
+        msg = slow.result()
+    assert msg.startswith("update of %s in zone %s failed at" %
+                          (slow_fqdn, ZONE)), msg
+    assert "no answer from %s" % blackhole_dns.addr in msg
