@@ -423,8 +423,7 @@ static char *body_build(const struct rig *r, const struct solver_case *c)
 	return body_build_ports(port, r->ok.port, c);
 }
 
-/* Check one answer against its row; the message is returned (freed by
- * the caller) for further checks. */
+/* Check one answer against its row: status, shape, message words. */
 static void answer_check(const struct solver_case *c, int status,
 			 const char *out, size_t outlen)
 {
