@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import CHART, ROOT
+from chartlib import CHART, ROOT, merge
 
 # (apiVersion, kind) -> namespaced? Served by Kubernetes 1.22 to 1.32 (the
 # built-ins) and by cert-manager 1.x / Prometheus Operator (the CRDs).
@@ -514,7 +514,7 @@ def jsonschema_errors(values):
     with open(os.path.join(CHART, "values.schema.json")) as fh:
         schema = json.load(fh)
     with open(os.path.join(CHART, "values.yaml")) as fh:
-        from conftest import merge
+
         merged = merge(yaml.safe_load(fh), values)
     v = jsonschema.Draft7Validator(schema)
     return [e.message for e in v.iter_errors(merged)]
