@@ -765,13 +765,16 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		snprintf(err, errlen, "cannot build the discovery document");
 		goto out;
 	}
-	if (gnutls_priority_init2(&(gnutls_priority_t){NULL},
-				  srv->opts.tls_priorities, NULL, 0) < 0) {
+	/* A bad priority string is a start-up error, not a handshake one. */
+	gnutls_priority_t prio = NULL;
+	if (gnutls_priority_init2(&prio, srv->opts.tls_priorities, NULL, 0) <
+	    0) {
 		snprintf(err, errlen, "bad TLS priority string '%s'",
 			 srv->opts.tls_priorities);
 		ret = -EINVAL;
 		goto out;
 	}
+	gnutls_priority_deinit(prio);
 	the_server = srv;
 	if (addr == NULL || addr[0] == '\0') {
 		/* All addresses: IPv6 and IPv4, or IPv4 where no IPv6. */
