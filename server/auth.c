@@ -52,7 +52,8 @@ const char *auth_strerror(int code)
 {
 	if (code >= AUTH_ENOCA && code < AUTH_ELAST)
 		return auth_errors[code - AUTH_ENOCA];
-	if (code < 0 && code > -4096)
+	/* errno values stay far below the module ranges (-2000, -3000). */
+	if (code < 0 && code > -1000)
 		return strerror(-code);
 	return "unknown error";
 }
