@@ -435,6 +435,27 @@ static bool name_from_kfile(const char *source, char out[DNS_NAME_LEN])
 	return name_normalize(base + 1, (size_t)(p - base - 1), out) == NULL;
 }
 
+/*
+ * A key name from the text as a message shows it: normalised when valid,
+ * and never when it looks like key material (fields swapped).
+ */
+static const char *name_for_msg(char *buf, size_t size, const char *s,
+				size_t len)
+{
+	char norm[DNS_NAME_LEN];
+
+	size_t n;
+
+	if (looks_secret(s, len) || name_normalize(s, len, norm) != NULL)
+		return quote(buf, size, s, len);
+	n = strlen(norm);
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, norm, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* ------------------------------------------------------- candidates */
 
 static int cands_add(struct kctx *c, struct cands *cs, struct cand **out)
@@ -643,10 +664,12 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 				    quote(q1, sizeof(q1), k->name, k->name_len),
 				    why);
 		if (c->name != NULL && strcmp(c->name, key->name) != 0)
-			return fail(c, DNS_EKEY_CONFLICT, k->name_line,
-				    "the key name given, %s, differs from the "
-				    "name in the file, %s",
-				    c->name, key->name);
+			return fail(
+			    c, DNS_EKEY_CONFLICT, k->name_line,
+			    "the key name given, %s, differs from the "
+			    "name in the file, %s",
+			    c->name,
+			    name_for_msg(q1, sizeof(q1), k->name, k->name_len));
 	} else if (c->name != NULL) {
 		memcpy(key->name, c->name, strlen(c->name) + 1);
 	} else if (fmt == FMT_KFILE && c->fname[0] != '\0') {
@@ -667,18 +690,21 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 			return fail(c, DNS_EKEY_CONFLICT, k->alg_line,
 				    "the algorithm given, %s, differs from "
 				    "the algorithm of key %s in the file, %s",
-				    alg_names[c->alg], key->name,
+				    alg_names[c->alg],
+				    name_for_msg(q1, sizeof(q1), key->name,
+						 strlen(key->name)),
 				    alg_names[alg]);
 	} else if (c->alg != DNS_ALG_NONE) {
 		alg = c->alg;
 	} else if (k->alg_default != DNS_ALG_NONE) {
 		alg = k->alg_default;
 	} else {
-		return fail(c, DNS_EKEY_ALG, 0,
-			    "the TSIG algorithm of key %s is missing: set "
-			    "--tsig-algorithm (tsigAlgorithm in the solver "
-			    "config) to " ALG_LIST,
-			    key->name);
+		return fail(
+		    c, DNS_EKEY_ALG, 0,
+		    "the TSIG algorithm of key %s is missing: set "
+		    "--tsig-algorithm (tsigAlgorithm in the solver "
+		    "config) to " ALG_LIST,
+		    name_for_msg(q1, sizeof(q1), key->name, strlen(key->name)));
 	}
 	key->alg = (enum dns_alg)alg;
 	return 0;
@@ -903,7 +929,8 @@ static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 
 			return fail(c, DNS_EKEY_SYNTAX, t.line,
 				    "unknown clause %s in key %s; expected "
-				    "'algorithm' or 'secret'",
+				    "'algorithm', 'secret' or '};' closing "
+				    "the block",
 				    quote(w, sizeof(w), t.s, t.len), q);
 		}
 		if ((is_alg && k->alg != NULL) || (!is_alg && k->sec != NULL))
@@ -1425,17 +1452,17 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 		trim(&s, &n);
 		if (n == 0) {
 			ret = fail(&c, DNS_EKEY_SYNTAX, 0,
-				   c.len ? "it holds only white space, no key"
+				   c.len ? "it is empty (only white space)"
 					 : "it is empty");
 			goto out;
 		}
-		if (has_col0(&c, "key:", true)) {
-			fmt = FMT_YAML;
-			ret = yaml_parse(&c, &cs);
-		} else if (has_col0(&c, "private-key-format:", false) ||
-			   has_col0(&c, "algorithm:", false)) {
+		if (has_col0(&c, "private-key-format:", false) ||
+		    has_col0(&c, "algorithm:", false)) {
 			fmt = FMT_KFILE;
 			ret = kfile_parse(&c, &cs);
+		} else if (has_col0(&c, "key:", true)) {
+			fmt = FMT_YAML;
+			ret = yaml_parse(&c, &cs);
 		} else if (bind_detect(&c)) {
 			fmt = FMT_BIND;
 			ret = bind_parse(&c, &cs);
