@@ -1369,9 +1369,67 @@ static bool contains_nocase(const char *s, size_t len, const char *word)
 
 /* ------------------------------------------------------------- API */
 
+static int key_parse(struct dns_key *key, const char *text, size_t len,
+		     const char *source, const char *name, const char *alg,
+		     char *err, size_t errlen, int depth);
+
+/*
+ * A bare "secret" that is the base64 of a whole key file (the file's text
+ * put in stringData: after base64 -w0): decode it and parse the file.
+ * Returns 1 when @k is not that, else the result of parsing the file.
+ */
+static int bare_nested(struct kctx *c, const struct cand *k,
+		       struct dns_key *key, const char *name, const char *alg)
+{
+	char src[48], inner[512];
+	size_t cap = k->sec_len * 3 / 4 + 3, n = 0, bad;
+	const char *why;
+	char *buf = malloc(cap);
+	int ret = 1;
+
+	if (buf == NULL)
+		return fail(c, -ENOMEM, 0, "out of memory");
+	/*
+	 * Key bytes are random: 16 or more of them are printable text naming
+	 * key fields with a probability far below 1e-12.
+	 */
+	if (b64_decode(k->sec, k->sec_len, false, (uint8_t *)buf, &n, &bad,
+		       &why) < 0 ||
+	    n < INNER_MIN || first_binary(buf, n) != NULL ||
+	    !(memchr(buf, ':', n) || contains_nocase(buf, n, "key") ||
+	      contains_nocase(buf, n, "secret")))
+		goto out;
+	ret = key_parse(key, buf, n, c->source, name, alg, inner, sizeof(inner),
+			1);
+	if (ret < 0) {
+		fail(c, ret, 0,
+		     "the base64 text decodes to a key file, and in that "
+		     "file: %s",
+		     inner);
+		goto out;
+	}
+	snprintf(src, sizeof(src), "%s", c->source);
+	snprintf(key->warning, sizeof(key->warning),
+		 "%s holds a key file base64-encoded once more; it was "
+		 "decoded. Store the file's text itself (stringData:, or "
+		 "kubectl create secret generic NAME --from-file=secret=FILE)",
+		 src);
+out:
+	explicit_bzero(buf, cap);
+	free(buf);
+	return ret;
+}
+
 int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 		  const char *source, const char *name, const char *alg,
 		  char *err, size_t errlen)
+{
+	return key_parse(key, text, len, source, name, alg, err, errlen, 0);
+}
+
+static int key_parse(struct dns_key *key, const char *text, size_t len,
+		     const char *source, const char *name, const char *alg,
+		     char *err, size_t errlen, int depth)
 {
 	struct kctx c = {0};
 	struct cands cs = {0};
@@ -1472,6 +1530,12 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 		} else {
 			fmt = FMT_BARE;
 			ret = bare_parse(&c, &cs);
+			if (ret == 0 && depth == 0) {
+				ret = bare_nested(&c, &cs.v[0], key, name, alg);
+				if (ret <= 0)
+					goto out;
+				ret = 0;
+			}
 		}
 		if (ret < 0)
 			goto out;

@@ -62,6 +62,17 @@ static const struct {
 	"yT2FVaWpa\n"                                                          \
 	"Y1FSbjJtRXV2Uk9HdFZlRmxVNkNTUDdTTFc2Smc9PQo=\n"
 
+/* base64 -w0 of whole key files (the second one malformed). */
+#define B64_FILE                                                               \
+	"a2V5ICJmaWxlLWtleSIgewoJYWxnb3JpdGhtIGhtYWMtc2hhMjU2OwoJc2VjcmV0ICIz" \
+	"Wk0yaTFzbVdXRnliMGVLM2x0UTNqbWhYYnNnckpJOGdmY2tIU2gvUk5FPSI7Cn07Cg=="
+#define B64_LINE                                                               \
+	"aG1hYy1zaGEyNTY6bGluZS1rZXk6M1pNMmkxc21XV0Z5YjBlSzNsdFEzam1oWGJzZ3JK" \
+	"SThnZmNrSFNoL1JORT0K"
+#define B64_BADFILE                                                            \
+	"a2V5ICJmaWxlLWtleSIgewoJYWxnb3JpdGhtIGhtYWMtc2hhMjU2OwoJc2VjcmV0ICIz" \
+	"Wk0yaTFzbVdXRnliMGVLM2x0UTNqbWhYYnNnckpJOGdmY2tIU2gvUk5FPSEiOwp9Owo="
+
 /* Raw key bytes as a Secret's data: field gives them (NULs included). */
 static const char RAW32[] = "\x9f\x9b\xff\xdd\x81\x05\x63\x6f\xa8\x96\xf5"
 			    "\x3b\xf8\xe8\xb7\x96\x32\xe7\x69\x46\x00\x0a"
