@@ -3,7 +3,7 @@
 # Stage "build": Debian bookworm with the -dev packages; a hardened build
 # (FORTIFY_SOURCE, stack protector and clash protection, PIE, full RELRO,
 # non-executable stack) with warnings as errors; the unit tests run here, a
-# failing one fails the image; `make install`; then scripts/image-rootfs.sh
+# failing (or hung: 15 min) one fails the image; `make install`; then scripts/image-rootfs.sh
 # gathers what the binary needs at run time.
 #
 # Stage "runtime": from scratch, with only that: the binary, the shared
@@ -41,7 +41,7 @@ RUN set -eu; \
 	pass=0; fail=0; \
 	for t in build/tests/test_*; do \
 		[ -x "$t" ] || continue; \
-		if "$t" >"$t.log" 2>&1; then pass=$((pass+1)); \
+		if timeout 900 "$t" >"$t.log" 2>&1; then pass=$((pass+1)); \
 		else fail=$((fail+1)); cat "$t.log"; echo "FAILED: $t"; fi; \
 	done; \
 	echo "unit: $pass passed, $fail failed"; \

@@ -229,6 +229,8 @@ def check_invariants(r):
     # Resources and security context.
     for part in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][part]), part
+    # The server drains requests for 25 s on SIGTERM; the kubelet must wait.
+    assert pod["spec"]["terminationGracePeriodSeconds"] >= 30
     psc = pod["spec"]["securityContext"]
     sc = c["securityContext"]
     assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0
@@ -417,7 +419,7 @@ MATRIX = [
      or pytest.fail("RSA usages / cluster domain")),
     ("server-flags",
      {"webhook": {"securePort": 9443, "bindAddress": "::", "authorizationMode":
-                  "AllowAuthenticated", "logLevel": 3, "logFormat": "json", "dnsTimeout": 5,
+                  "AllowAuthenticated", "logLevel": 3, "logFormat": "json", "dnsTimeout": "1500ms",
                   "extraArgs": ["--requestheader-allowed-names=front-proxy-client"],
                   "extraEnv": [{"name": "TZ", "value": "UTC"}]},
       "service": {"port": 8443}, "networkPolicy": {"enabled": True}}, {},
@@ -426,7 +428,7 @@ MATRIX = [
          "tls-cert-file": "/tls/tls.crt", "tls-private-key-file": "/tls/tls.key",
          "group-name": "acme.rfc2136-webhook.example", "solver-name": "rfc2136",
          "authorization-mode": "AllowAuthenticated", "v": "3", "logging-format": "json",
-         "dns-timeout": "5", "requestheader-allowed-names": "front-proxy-client"}
+         "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client"}
      or pytest.fail(str(r.flags()))),
     ("labels-annotations-scheduling",
      {"commonLabels": {"team": "dns"}, "podLabels": {"tier": "infra"},
