@@ -107,8 +107,11 @@ build()
 		--build-arg REVISION="$revision" \
 		--build-arg CREATED="$created" \
 		-t "$tag" .
-	# Dangling intermediate images of earlier builds only take disk.
-	podman image prune -f >/dev/null 2>&1 || true
+	# Dangling images of earlier builds of this project only take disk:
+	# build stages (they carry the base's label) and replaced images.
+	for f in "label=$BASE_LABEL" "label=org.opencontainers.image.title=rfc2136-webhook"; do
+		podman image prune -f --filter "$f" >/dev/null 2>&1 || true
+	done
 	echo "image: $tag is $(size "$tag") bytes"
 }
 
