@@ -75,6 +75,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 
+# Keep intermediate objects of tests and tools (no relinking on every run).
+.SECONDARY:
+
 .PHONY: all check check-unit check-system unit tools demo lint install clean help deps-test
 
 all: $(BIN)
