@@ -687,8 +687,13 @@ out:
 	pthread_mutex_unlock(&z->lock);
 }
 
-int authz_check(struct authz *authz, const struct auth_user *user,
-		const struct authz_attrs *attrs, char *reason, size_t reasonlen)
+/*
+ * The verdict for @user and @attrs; with @may_block false, -EWOULDBLOCK
+ * when it takes a review (a call to the API).
+ */
+static int authz_decide(struct authz *authz, const struct auth_user *user,
+			const struct authz_attrs *attrs, char *reason,
+			size_t reasonlen, bool may_block)
 {
 	const char **groups = NULL;
 	char *key = NULL, err[256];
@@ -712,6 +717,10 @@ int authz_check(struct authz *authz, const struct auth_user *user,
 	ret = cache_get(authz, key, keylen, reason, reasonlen);
 	if (ret >= 0)
 		goto out;
+	if (!may_block) {
+		ret = -EWOULDBLOCK;
+		goto out;
+	}
 
 	groups = calloc(user->ngroups + 1, sizeof(*groups));
 	if (groups == NULL) {
@@ -753,6 +762,18 @@ out:
 	free(groups);
 	free(key);
 	return ret;
+}
+
+int authz_check(struct authz *authz, const struct auth_user *user,
+		const struct authz_attrs *attrs, char *reason, size_t reasonlen)
+{
+	return authz_decide(authz, user, attrs, reason, reasonlen, true);
+}
+
+int authz_peek(struct authz *authz, const struct auth_user *user,
+	       const struct authz_attrs *attrs, char *reason, size_t reasonlen)
+{
+	return authz_decide(authz, user, attrs, reason, reasonlen, false);
 }
 
 const char *authz_forbidden_message(const struct auth_user *user,

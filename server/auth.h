@@ -161,6 +161,14 @@ int authz_check(struct authz *authz, const struct auth_user *user,
 		const struct authz_attrs *attrs, char *reason,
 		size_t reasonlen);
 
+/*
+ * authz_check() without calling the API: the verdict when it is known
+ * without a review (AllowAuthenticated, system:masters, a cached verdict),
+ * else -EWOULDBLOCK.  For callers that must not block.
+ */
+int authz_peek(struct authz *authz, const struct auth_user *user,
+	       const struct authz_attrs *attrs, char *reason, size_t reasonlen);
+
 /* How many reviews were sent to the API so far (for logs and tests). */
 unsigned long authz_reviews(struct authz *authz);
 

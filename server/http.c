@@ -1,23 +1,30 @@
 /*
  * http.c - the webhook's HTTPS server (see http.h).
  *
- * Threading: libmicrohttpd runs one thread per connection, up to
- * max_connections.  A solver call blocks on DNS for up to its deadline
- * (25 s), and the delegated authorization on the Kubernetes API for up to
- * its timeout; with a fixed thread pool, every connection that happens to
- * share a thread with such a call would wait too, so one slow nameserver
- * would stall unrelated requests.  A thread per connection isolates them,
- * and the connection limit and idle timeout bound what it costs (threads
- * are mostly idle kept-alive connections from kube-apiserver, a handful).
+ * Threading: a solver call blocks on DNS for up to its deadline (25 s),
+ * and a SubjectAccessReview on the Kubernetes API for up to its timeout.
+ * Run inline on libmicrohttpd's few polling threads, one such call would
+ * stall every connection sharing its thread.  So the polling threads (a
+ * fixed pool, epoll) only do TLS, parsing and cheap checks; a request that
+ * must wait is suspended (MHD_suspend_connection) and handed to a fixed
+ * pool of workers, which resume it with the answer.  One slow nameserver
+ * then holds one worker per call to it, and the others go on.
+ *
+ * Why not a thread per connection: GnuTLS 3.7 keeps every thread's random
+ * generator state on a global list until gnutls_global_deinit(), so a
+ * fresh thread per connection grows the process by a few hundred bytes per
+ * connection, forever.  All threads here live as long as the server.
  *
  * Each request owns a struct req from its first callback to the
- * completion callback; each connection owns a struct conn (the serving
- * credentials its handshake used, its cached client verdict) from
+ * completion callback (a worker touches it only between suspend and
+ * resume); each connection owns a struct conn (the serving credentials its
+ * handshake used, its cached client verdict) from
  * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +52,8 @@
 #define HTTP_CONN_MEMORY (64 * 1024)
 /* A body beyond the cap is read and dropped up to this, then cut off. */
 #define HTTP_DISCARD_MAX (1024 * 1024)
+/* Polling threads: TLS and parsing only, so a few are plenty. */
+#define HTTP_POLL_THREADS 2
 
 enum route {
 	ROUTE_NONE = 0,
@@ -66,6 +75,15 @@ struct http_server {
 	atomic_bool quiescing;
 	char start_error[256]; /* MHD's last word while starting */
 	bool starting;
+
+	/* The workers and their queue of suspended requests. */
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct req *qhead, *qtail;
+	unsigned queued;
+	bool stopping; /* under qlock: workers finish and leave */
 };
 
 /* Per connection (MHD's socket context). */
@@ -88,7 +106,23 @@ struct req {
 	char id[64];
 	struct timespec start;
 	const char *method;
-	char path[256];
+	char path[320]; /* fits every path routed anywhere but 404 */
+
+	/* Work done by a worker while the connection is suspended. */
+	struct MHD_Connection *mc;
+	struct req *next; /* in the queue */
+	enum {
+		JOB_NONE = 0,
+		JOB_QUEUED,
+		JOB_DONE
+	} job;
+	enum {
+		JOB_AUTHZ = 0,
+		JOB_SOLVE
+	} kind;
+	int answer_code; /* its answer: status, body, content type */
+	char *answer;
+	size_t answer_len;
 };
 
 /*
@@ -181,6 +215,7 @@ static void req_free(struct req *r)
 		return;
 	auth_user_release(&r->user);
 	free(r->body);
+	free(r->answer);
 	free(r);
 }
 
@@ -325,23 +360,6 @@ static bool authenticate(struct http_server *srv, struct MHD_Connection *mc,
 	return false;
 }
 
-static void authorize(struct http_server *srv, struct req *r,
-		      const struct authz_attrs *attrs)
-{
-	char reason[512], msg[768];
-	int ret = authz_check(srv->opts.authz, &r->user, attrs, reason,
-			      sizeof(reason));
-
-	if (ret == 1)
-		return;
-	if (ret < 0)
-		log_warn("authorization failed", "request_id", r->id, "user",
-			 r->user.name, "error", reason);
-	authz_forbidden_message(&r->user, attrs, reason, msg, sizeof(msg));
-	snprintf(r->message, sizeof(r->message), "%s", msg);
-	r->code = MHD_HTTP_FORBIDDEN;
-}
-
 /* application/json, any parameters (charset=utf-8) allowed. */
 static bool content_type_json(const char *ct)
 {
@@ -368,80 +386,6 @@ static bool is_get(const char *m)
 {
 	return method_is(m, MHD_HTTP_METHOD_GET) ||
 	       method_is(m, MHD_HTTP_METHOD_HEAD);
-}
-
-/* Everything decided from the request line and headers, before a body. */
-static void request_decide(struct http_server *srv, struct MHD_Connection *mc,
-			   struct req *r, const char *url, const char *method)
-{
-	size_t plen = strlen(srv->prefix);
-
-	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0 ||
-	    strcmp(url, "/readyz") == 0) {
-		r->route = ROUTE_HEALTH;
-		if (!is_get(method)) {
-			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
-			r->allow = "GET, HEAD";
-		}
-		return;
-	}
-	if (strcmp(url, srv->prefix) == 0 ||
-	    (strncmp(url, srv->prefix, plen) == 0 &&
-	     strcmp(url + plen, "/") == 0))
-		r->route = ROUTE_DISCOVERY;
-	else if (strcmp(url, srv->solver_path) == 0)
-		r->route = ROUTE_SOLVER;
-	else
-		r->route = ROUTE_OTHER;
-
-	/* Fail closed: nobody but a verified front proxy gets further. */
-	if (!authenticate(srv, mc, r))
-		return;
-
-	switch (r->route) {
-	case ROUTE_DISCOVERY:
-		if (!is_get(method)) {
-			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
-			r->allow = "GET, HEAD";
-			return;
-		}
-		authorize(srv, r,
-			  &(struct authz_attrs){.verb = "get", .path = url});
-		return;
-	case ROUTE_SOLVER:
-		if (!method_is(method, MHD_HTTP_METHOD_POST)) {
-			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
-			r->allow = "POST";
-			return;
-		}
-		authorize(srv, r,
-			  &(struct authz_attrs){
-			      .verb = "create",
-			      .group = srv->opts.group,
-			      .version = "v1alpha1",
-			      .resource = srv->opts.solver_name,
-			  });
-		if (r->code != 0)
-			return;
-		if (!content_type_json(MHD_lookup_connection_value(
-			mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-			r->code = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-			return;
-		}
-		const char *cl = MHD_lookup_connection_value(
-		    mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL) {
-			char *end = NULL;
-			errno = 0;
-			unsigned long long n = strtoull(cl, &end, 10);
-			if (errno != 0 || end == cl || n > srv->opts.body_max)
-				r->code = MHD_HTTP_CONTENT_TOO_LARGE;
-		}
-		return;
-	default:
-		r->code = MHD_HTTP_NOT_FOUND;
-		return;
-	}
 }
 
 static enum MHD_Result respond(struct http_server *srv,
@@ -550,22 +494,237 @@ static enum MHD_Result respond_health(struct http_server *srv,
 		       body, strlen(body), "text/plain; charset=utf-8");
 }
 
-static enum MHD_Result respond_solver(struct http_server *srv,
-				      struct MHD_Connection *mc, struct req *r)
+/* What a route asks of authorization; false for routes that need none. */
+static bool route_attrs(struct http_server *srv, const struct req *r,
+			struct authz_attrs *attrs)
 {
-	char *out = NULL;
-	size_t outlen = 0;
-	int code =
-	    solver_handle(srv->opts.solver, r->body != NULL ? r->body : "",
-			  r->len, r->id, &out, &outlen);
+	if (r->route == ROUTE_DISCOVERY) {
+		*attrs = (struct authz_attrs){.verb = "get", .path = r->path};
+		return true;
+	}
+	if (r->route == ROUTE_SOLVER) {
+		*attrs = (struct authz_attrs){
+		    .verb = "create",
+		    .group = srv->opts.group,
+		    .version = "v1alpha1",
+		    .resource = srv->opts.solver_name,
+		};
+		return true;
+	}
+	return false;
+}
 
-	if (out == NULL) {
+/* Apply a verdict of authz_check()/authz_peek() to the request. */
+static void authz_apply(struct req *r, const struct authz_attrs *attrs, int ret,
+			const char *reason)
+{
+	char msg[768];
+
+	if (ret == 1)
+		return;
+	if (ret < 0)
+		log_warn("authorization failed", "request_id", r->id, "user",
+			 r->user.name, "error", reason);
+	authz_forbidden_message(&r->user, attrs, reason, msg, sizeof(msg));
+	snprintf(r->message, sizeof(r->message), "%s", msg);
+	r->code = MHD_HTTP_FORBIDDEN;
+}
+
+/* Routing, authentication and method: from the request line and headers. */
+static void request_route(struct http_server *srv, struct MHD_Connection *mc,
+			  struct req *r, const char *url, const char *method)
+{
+	size_t plen = strlen(srv->prefix);
+
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0 ||
+	    strcmp(url, "/readyz") == 0) {
+		r->route = ROUTE_HEALTH;
+		if (!is_get(method)) {
+			r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+			r->allow = "GET, HEAD";
+		}
+		return;
+	}
+	if (strcmp(url, srv->prefix) == 0 ||
+	    (strncmp(url, srv->prefix, plen) == 0 &&
+	     strcmp(url + plen, "/") == 0))
+		r->route = ROUTE_DISCOVERY;
+	else if (strcmp(url, srv->solver_path) == 0)
+		r->route = ROUTE_SOLVER;
+	else
+		r->route = ROUTE_OTHER;
+
+	/* Fail closed: nobody but a verified front proxy gets further. */
+	if (!authenticate(srv, mc, r))
+		return;
+
+	if (r->route == ROUTE_DISCOVERY && !is_get(method)) {
+		r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+		r->allow = "GET, HEAD";
+	} else if (r->route == ROUTE_SOLVER &&
+		   !method_is(method, MHD_HTTP_METHOD_POST)) {
+		r->code = MHD_HTTP_METHOD_NOT_ALLOWED;
+		r->allow = "POST";
+	} else if (r->route == ROUTE_OTHER) {
+		r->code = MHD_HTTP_NOT_FOUND;
+	}
+}
+
+/* The solver's checks of the headers, once the caller is authorized. */
+static void request_check_body_headers(struct http_server *srv,
+				       struct MHD_Connection *mc, struct req *r)
+{
+	if (r->code != 0 || r->route != ROUTE_SOLVER)
+		return;
+	if (!content_type_json(MHD_lookup_connection_value(
+		mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		r->code = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		return;
+	}
+	const char *cl = MHD_lookup_connection_value(
+	    mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		char *end = NULL;
+		errno = 0;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || n > srv->opts.body_max)
+			r->code = MHD_HTTP_CONTENT_TOO_LARGE;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Workers: what may block runs here, with its connection suspended.  */
+/* ------------------------------------------------------------------ */
+
+/* Do the request's blocking part and store the outcome in it. */
+static void job_run(struct http_server *srv, struct req *r, bool stopping)
+{
+	struct authz_attrs attrs;
+	char reason[512];
+
+	if (stopping) {
+		/* Not started before the end of the grace period: refuse. */
+		r->code = MHD_HTTP_SERVICE_UNAVAILABLE;
+		snprintf(r->message, sizeof(r->message),
+			 "the server is shutting down");
+		return;
+	}
+	if (r->kind == JOB_AUTHZ) {
+		/* Before the body: the authorization review. */
+		route_attrs(srv, r, &attrs);
+		int ret = authz_check(srv->opts.authz, &r->user, &attrs, reason,
+				      sizeof(reason));
+		authz_apply(r, &attrs, ret, reason);
+		return;
+	}
+	r->answer_code =
+	    solver_handle(srv->opts.solver, r->body != NULL ? r->body : "",
+			  r->len, r->id, &r->answer, &r->answer_len);
+	if (r->answer == NULL) {
+		r->code = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		snprintf(r->message, sizeof(r->message),
 			 "the solver gave no answer");
-		return respond_status(srv, mc, r,
-				      MHD_HTTP_INTERNAL_SERVER_ERROR);
 	}
-	return respond(srv, mc, r, code, out, outlen, "application/json");
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+
+	pthread_mutex_lock(&srv->qlock);
+	for (;;) {
+		while (srv->qhead == NULL && !srv->stopping)
+			pthread_cond_wait(&srv->qcond, &srv->qlock);
+		struct req *r = srv->qhead;
+		if (r == NULL)
+			break; /* stopping and nothing left */
+		srv->qhead = r->next;
+		if (srv->qhead == NULL)
+			srv->qtail = NULL;
+		srv->queued--;
+		bool stopping = srv->stopping;
+		pthread_mutex_unlock(&srv->qlock);
+
+		struct MHD_Connection *mc = r->mc;
+		job_run(srv, r, stopping);
+		r->job = JOB_DONE;
+		/* The last touch: from here the request is MHD's again. */
+		MHD_resume_connection(mc);
+
+		pthread_mutex_lock(&srv->qlock);
+	}
+	pthread_mutex_unlock(&srv->qlock);
+	return NULL;
+}
+
+/*
+ * Suspend the connection and queue its request for a worker; false when
+ * the queue is full (the caller answers 429 instead).
+ */
+static bool job_submit(struct http_server *srv, struct MHD_Connection *mc,
+		       struct req *r, int kind)
+{
+	pthread_mutex_lock(&srv->qlock);
+	if (srv->queued >= srv->opts.max_queued || srv->stopping) {
+		pthread_mutex_unlock(&srv->qlock);
+		return false;
+	}
+	/* Suspended before any worker can see it, so resume follows it. */
+	r->mc = mc;
+	r->kind = kind;
+	r->job = JOB_QUEUED;
+	r->next = NULL;
+	MHD_suspend_connection(mc);
+	if (srv->qtail != NULL)
+		srv->qtail->next = r;
+	else
+		srv->qhead = r;
+	srv->qtail = r;
+	srv->queued++;
+	pthread_cond_signal(&srv->qcond);
+	pthread_mutex_unlock(&srv->qlock);
+	return true;
+}
+
+/* Stop the workers once the queue is empty; queued work is refused. */
+static void workers_stop(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->qlock);
+	srv->stopping = true;
+	pthread_cond_broadcast(&srv->qcond);
+	pthread_mutex_unlock(&srv->qlock);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	srv->nworkers = 0;
+}
+
+static int workers_start(struct http_server *srv, unsigned n)
+{
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	if (srv->workers == NULL)
+		return -ENOMEM;
+	for (; srv->nworkers < n; srv->nworkers++) {
+		int ret = pthread_create(&srv->workers[srv->nworkers], NULL,
+					 worker_main, srv);
+		if (ret != 0) {
+			workers_stop(srv);
+			return -ret;
+		}
+	}
+	return 0;
+}
+
+static enum MHD_Result respond_busy(struct http_server *srv,
+				    struct MHD_Connection *mc, struct req *r)
+{
+	if (atomic_load(&srv->quiescing)) {
+		snprintf(r->message, sizeof(r->message),
+			 "the server is shutting down");
+		return respond_status(srv, mc, r, MHD_HTTP_SERVICE_UNAVAILABLE);
+	}
+	snprintf(r->message, sizeof(r->message),
+		 "too many requests in flight, please try again later");
+	return respond_status(srv, mc, r, MHD_HTTP_TOO_MANY_REQUESTS);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
@@ -575,10 +734,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 {
 	struct http_server *srv = cls;
 	struct req *r = *req_cls;
+	struct authz_attrs attrs;
+	char reason[512];
 
 	(void)version;
 	if (r == NULL) {
-		/* First call: headers only. */
+		/* First call: the request line and headers only. */
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
@@ -592,8 +753,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 		request_id(mc, r->id, sizeof(r->id));
 		log_debug(5, "request started", "request_id", r->id, "method",
 			  r->method, "path", r->path);
-		request_decide(srv, mc, r, url, method);
+		request_route(srv, mc, r, url, method);
+		if (r->code == 0 && route_attrs(srv, r, &attrs)) {
+			/*
+			 * Authorize before reading a body, as Kubernetes
+			 * does; a verdict that needs the API is fetched by a
+			 * worker.
+			 */
+			int ret = authz_peek(srv->opts.authz, &r->user, &attrs,
+					     reason, sizeof(reason));
+			if (ret == -EWOULDBLOCK) {
+				if (!job_submit(srv, mc, r, JOB_AUTHZ))
+					r->code = MHD_HTTP_TOO_MANY_REQUESTS;
+				return MHD_YES;
+			}
+			authz_apply(r, &attrs, ret, reason);
+		}
+		request_check_body_headers(srv, mc, r);
 		return MHD_YES;
+	}
+	if (r->job == JOB_DONE && r->kind == JOB_AUTHZ) {
+		/* Back from the authorization review. */
+		r->job = JOB_NONE;
+		request_check_body_headers(srv, mc, r);
 	}
 
 	if (*upload_data_size > 0) {
@@ -629,6 +811,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 	}
 
 	/* The whole request is in. */
+	if (r->code == MHD_HTTP_TOO_MANY_REQUESTS)
+		return respond_busy(srv, mc, r);
 	if (r->code != 0)
 		return respond_status(srv, mc, r, r->code);
 	switch (r->route) {
@@ -642,7 +826,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 			       srv->discovery_len, "application/json");
 	}
 	case ROUTE_SOLVER:
-		return respond_solver(srv, mc, r);
+		if (r->job == JOB_NONE) {
+			if (!job_submit(srv, mc, r, JOB_SOLVE))
+				return respond_busy(srv, mc, r);
+			return MHD_YES;
+		}
+		/* Back from the solver. */
+		char *answer = r->answer;
+		r->answer = NULL;
+		return respond(srv, mc, r, r->answer_code, answer,
+			       r->answer_len, "application/json");
 	default:
 		return respond_status(srv, mc, r, MHD_HTTP_NOT_FOUND);
 	}
@@ -709,7 +902,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 				       const struct sockaddr *sa)
 {
 	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+			 MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | extra_flags;
 	struct MHD_OptionItem sockopt[] = {
 	    {sa != NULL ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)sa},
@@ -724,6 +917,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES, srv->opts.tls_priorities,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_POLL_THREADS,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
@@ -756,6 +950,12 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		srv->opts.connection_timeout_s = 30;
 	if (srv->opts.body_max == 0)
 		srv->opts.body_max = 64 * 1024;
+	if (srv->opts.workers == 0)
+		srv->opts.workers = 16;
+	if (srv->opts.max_queued == 0)
+		srv->opts.max_queued = 256;
+	pthread_mutex_init(&srv->qlock, NULL);
+	pthread_cond_init(&srv->qcond, NULL);
 	snprintf(srv->prefix, sizeof(srv->prefix), "/apis/%s/v1alpha1",
 		 opts->group);
 	snprintf(srv->solver_path, sizeof(srv->solver_path), "%s/%s",
@@ -775,6 +975,12 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		goto out;
 	}
 	gnutls_priority_deinit(prio);
+	ret = workers_start(srv, srv->opts.workers);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot start worker threads: %s",
+			 strerror(-ret));
+		goto out;
+	}
 	the_server = srv;
 	if (addr == NULL || addr[0] == '\0') {
 		/* All addresses: IPv6 and IPv4, or IPv4 where no IPv6. */
@@ -808,12 +1014,7 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	srv = NULL;
 	ret = 0;
 out:
-	if (srv != NULL) {
-		if (the_server == srv)
-			the_server = NULL;
-		free(srv->discovery);
-		free(srv);
-	}
+	http_server_stop(srv);
 	return ret;
 }
 
@@ -848,10 +1049,15 @@ void http_server_stop(struct http_server *server)
 {
 	if (server == NULL)
 		return;
+	/* Every suspended connection is resumed before MHD stops. */
+	workers_stop(server);
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
 	if (the_server == server)
 		the_server = NULL;
+	free(server->workers);
+	pthread_cond_destroy(&server->qcond);
+	pthread_mutex_destroy(&server->qlock);
 	free(server->discovery);
 	free(server);
 }

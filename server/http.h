@@ -39,12 +39,15 @@ struct http_opts {
 	unsigned max_connections;      /* 0: 256 */
 	unsigned connection_timeout_s; /* idle timeout; 0: 30 */
 	size_t body_max;	       /* 0: 64 KiB */
+	unsigned workers;    /* threads for solver calls and reviews; 0: 16 */
+	unsigned max_queued; /* requests waiting for a worker; 0: 256 */
 };
 
 struct http_server;
 
 /*
- * Start serving on a thread of its own (and one per connection).  The
+ * Start serving: a few polling threads for TLS and HTTP, and a pool of
+ * workers for what blocks (solver calls, authorization reviews).  The
  * options' borrowed objects must outlive the server.  Errors name the
  * address and the cause.  Returns 0 or a negative code.
  */
@@ -67,7 +70,11 @@ void http_server_quiesce(struct http_server *server);
  */
 bool http_server_drain(struct http_server *server, unsigned grace_ms);
 
-/* Stop the server (closing what connections are left) and free it. */
+/*
+ * Stop the server and free it: requests waiting for a worker are answered
+ * 503, requests a worker is on are finished, then what connections are
+ * left are closed.
+ */
 void http_server_stop(struct http_server *server);
 
 #endif /* RFC2136_HTTP_H */

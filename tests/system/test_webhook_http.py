@@ -780,7 +780,9 @@ def test_in_flight_request_finishes_on_sigterm(tmp_path, pki):
         conn.putheader("Content-Length", str(len(body)))
         conn.endheaders(body[:10])
         # The request is in flight once the server has its headers.
-        hook.wait_log(lambda t: "request started" in t)
+        hook.wait_log(lambda t: any("request started" in line and
+                                    SOLVER in line
+                                    for line in t.splitlines()))
         hook.proc.send_signal(signal.SIGTERM)
         hook.wait_log(lambda t: "shutting down" in t)
         conn.send(body[10:])
