@@ -8,6 +8,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -341,6 +342,40 @@ def test_sar_failure_is_403_never_allow(tmp_path, pki, kube):
     status, _, body = w.request("GET", DISCOVERY)
     assert status == 403
     assert "authorization review failed" in status_of(body)["message"]
+    w.stop()
+
+
+def test_pending_review_blocks_nobody_else(tmp_path, pki, kube):
+    """A review the API has not answered yet holds its own request only:
+    health checks, system:masters and solver calls go on meanwhile."""
+    release = threading.Event()
+    asked = threading.Event()
+
+    def policy(spec):
+        asked.set()
+        release.wait(30)
+        return True, ""
+
+    kube.sar_policy = policy
+    w = _sar_hook(tmp_path, pki, kube)
+    result = []
+    slow = threading.Thread(
+        target=lambda: result.append(w.request("GET", DISCOVERY)[0]))
+    slow.start()
+    try:
+        assert asked.wait(15)
+        for _ in range(3):
+            assert w.request("GET", "/readyz", cert=None)[0] == 200
+            assert w.request("GET", DISCOVERY, user="system:admin",
+                             groups=("system:masters",))[0] == 200
+            status, _, _ = w.request("POST", SOLVER, body=present_body(),
+                                     groups=("system:masters",))
+            assert status in (201, 400)
+        assert result == []  # still waiting for its review
+    finally:
+        release.set()
+        slow.join(30)
+    assert result == [200]
     w.stop()
 
 
