@@ -701,6 +701,8 @@ FLAG_ERRORS = [
     (["--dns-timeout", "fast"], False, 2, "--dns-timeout"),
     (["--group-name", "Not_A_Group"], False, 2, "--group-name"),
     (["--solver-name", "a.b"], False, 2, "--solver-name"),
+    (["--bind-address", "localhost"], False, 2, "--bind-address"),
+    (["--bind-address", "[127.0.0.1]"], False, 2, "--bind-address"),
     (["stray"], False, 2, "stray"),
     (["--tls-cert-file"], False, 2, "--tls-cert-file"),
     (["--tls-private-key-file", "k", "--group-name", "g.example"], True, 2,
