@@ -2,12 +2,12 @@
  * log.c - one line per event on stderr, text or JSON (see log.h).
  *
  * Each line is built in a buffer of its own and written with a single
- * write(2), so lines from concurrent threads never interleave (O_APPEND
- * files and pipes keep each write whole; lines are capped below
- * LOG_LINE_MAX).  Values are escaped so that a value can never forge a
- * field or a line: control characters, quotes and backslashes are written
- * as escapes, and bytes that are not valid UTF-8 are written as \xNN (text)
- * or U+FFFD (JSON).
+ * write(2), so lines from concurrent threads never interleave: a pipe (a
+ * container runtime's) keeps writes of up to PIPE_BUF bytes whole, and
+ * lines are capped at that size.  Values are escaped so that a value can never
+ * forge a field or a line: control characters, quotes and backslashes are
+ * written as escapes, and bytes that are not valid UTF-8 are written as \xNN
+ * (text) or U+FFFD (JSON).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -19,8 +19,8 @@
 
 #include "server/log.h"
 
-/* Longest line written; a longer one is cut and marked. */
-#define LOG_LINE_MAX 8192
+/* Longest line written (POSIX PIPE_BUF); a longer one is cut and marked. */
+#define LOG_LINE_MAX 4096
 
 atomic_int log_verbosity = 0;
 static atomic_int log_fmt = LOG_TEXT;
