@@ -1,0 +1,520 @@
+#!/usr/bin/python3
+"""make bench / make soak: the webhook measured against a bare signed UPDATE.
+
+make bench: for each of BIND, Knot and PowerDNS on loopback (started by
+tests/system/dnsservers.py, the system tests' own servers), in one run:
+
+  1. the bare TSIG-signed UPDATE round trip (bench/bare_update.c, the
+     project's dns/ with no HTTP, TLS or JSON): Present/CleanUp pairs, at
+     1, 8 and 64 concurrent clients;
+  2. the same pairs through a fresh `rfc2136-webhook serve` over kept-alive
+     HTTPS with the front proxy's client certificate (bench/load.c), at 1,
+     8 and 64 concurrent clients;
+  3. the webhook's resident memory from /proc/PID/status: VmRSS at rest
+     (ready, before any call), VmHWM (peak) after each load, VmRSS after
+     the load (steady);
+  4. its start-up time: exec to the first 200 on /readyz, polled every
+     millisecond by bench/load.c --wait-ready (best and median of several
+     starts, and each per-server start).
+
+The webhook runs with --secrets-dir (the TSIG secret as a file) and
+--authorization-mode AllowAuthenticated: no Kubernetes API, so what is
+measured is the webhook itself (TLS, front-proxy authentication, JSON,
+secret lookup, the UPDATE).  With SubjectAccessReview a review is made once
+per user and cached 10 s, so it changes the steady state very little.
+
+make soak: 100 000 pairs at 64 concurrent clients against PowerDNS; every
+call must succeed, no TXT record may be left (a query for every name used
+and a count of TXT rows in the PowerDNS database), resident memory must
+be flat after warm-up (least-squares slope over the samples taken every
+--soak-sample calls, in KB per 10 000 calls, under --soak-max-slope) and
+the open file descriptors the same at rest before and after.
+
+Latencies are per call, measured by the client (curl_easy_perform or
+dns_update), so the client's own cost is in both columns alike.
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "system"))
+
+import dnsservers  # noqa: E402  (the system tests' servers)
+from dnsservers import ZONE, dns_query, free_port, key_text  # noqa: E402
+from webhook import PKI, DEFAULT_GROUP  # noqa: E402
+
+SERVERS = {"bind": dnsservers.BindServer, "knot": dnsservers.KnotServer,
+           "pdns": dnsservers.PdnsServer}
+NS = "cert-manager"
+SECRET = ("tsig-secret", "secret")
+MB = 1024.0
+
+# Targets (DESIGN.md section 5, issue 7), checked at the end of make bench.
+TARGET_RATIO = 1.3      # webhook p50 / bare p50, BIND, sequential
+TARGET_REST_KB = 6 * 1024
+TARGET_PEAK_KB = 16 * 1024
+TARGET_READY_MS = 50.0
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def proc_status(pid):
+    """VmRSS, VmHWM (KB) and open descriptors of a process."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "Threads"):
+                out[k] = int(v.split()[0])
+    out["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    return out
+
+
+def run_json(cmd, what):
+    """Run a bench client; return its JSON result line (errors included)."""
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    lines = [x for x in r.stdout.splitlines() if x.startswith("{")]
+    if not lines:
+        raise RuntimeError("%s: exit %d, no result:\n%s" % (
+            what, r.returncode, r.stderr[-3000:]))
+    res = json.loads(lines[-1])
+    if r.stderr.strip():
+        log("%s: %s" % (what, r.stderr.strip()[-2000:]))
+    return res
+
+
+class Webhook:
+    """One `rfc2136-webhook serve` reading the TSIG secret from a dir."""
+
+    def __init__(self, args, pki, workdir, secret):
+        self.args, self.pki, self.dir = args, pki, workdir
+        self.secrets = os.path.join(workdir, "secrets")
+        d = os.path.join(self.secrets, NS, SECRET[0])
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, SECRET[1]), "w") as f:
+            f.write(secret + "\n")
+        self.proc = None
+        self.n = 0
+
+    def start(self):
+        """Start it; returns milliseconds from exec to the first 200 on
+        /readyz (measured by load --wait-ready, polling every ms)."""
+        self.n += 1
+        self.port = free_port()
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.solver_url = "%s/apis/%s/v1alpha1/rfc2136" % (self.url,
+                                                           DEFAULT_GROUP)
+        poll = subprocess.Popen(
+            [os.path.join(self.args.tools, "load"), "--wait-ready",
+             self.url + "/readyz", "--cacert", self.pki.ca_file],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if poll.stdout.readline().strip() != "polling":
+            raise RuntimeError("load --wait-ready: " + poll.stderr.read())
+        self.logpath = os.path.join(self.dir, "webhook-%d.log" % self.n)
+        with open(self.logpath, "wb") as logf:
+            t0 = time.monotonic_ns()
+            self.proc = subprocess.Popen(
+                [self.args.webhook, "serve",
+                 "--secure-port", str(self.port),
+                 "--bind-address", "127.0.0.1",
+                 "--tls-cert-file", self.pki.serving_cert,
+                 "--tls-private-key-file", self.pki.serving_key,
+                 "--group-name", DEFAULT_GROUP,
+                 "--requestheader-client-ca-file", self.pki.front_proxy_ca,
+                 "--authorization-mode", "AllowAuthenticated",
+                 "--secrets-dir", self.secrets],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        out, err = poll.communicate(timeout=15)
+        lines = [x for x in out.splitlines() if x.startswith("{")]
+        if poll.returncode != 0 or not lines:
+            self.stop()
+            raise RuntimeError("webhook not ready: %s\n%s" % (
+                err, self.log()[-3000:]))
+        return (json.loads(lines[-1])["ready_ns"] - t0) / 1e6
+
+    def status(self):
+        return proc_status(self.proc.pid)
+
+    def log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        """SIGTERM by PID; the exit status must be 0."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(40)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        if rc != 0:
+            raise RuntimeError("webhook exited %s:\n%s" % (
+                rc, self.log()[-3000:]))
+
+    def load(self, srv, key, pairs, conc, prefix, progress=None):
+        """Run bench/load; with @progress, yield ("progress", calls,
+        errors) as it goes, and ("result", dict) at the end."""
+        cfg = json.dumps({"nameserver": srv.addr, "tsigKeyName": key.name,
+                          "tsigAlgorithm": key.algorithm,
+                          "tsigSecretSecretRef": {"name": SECRET[0],
+                                                  "key": SECRET[1]}},
+                         separators=(",", ":"))
+        cmd = [os.path.join(self.args.tools, "load"),
+               "--url", self.solver_url, "--cacert", self.pki.ca_file,
+               "--cert", self.pki.client_cert, "--key", self.pki.client_key,
+               "--config", cfg, "--zone", srv.zone, "--namespace", NS,
+               "--pairs", str(pairs), "--concurrency", str(conc),
+               "--prefix", prefix]
+        if progress is None:
+            return run_json(cmd, "load")
+        return self._load_progress(cmd + ["--progress", str(progress)])
+
+    def _load_progress(self, cmd):
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        result = None
+        for line in p.stdout:
+            if line.startswith("progress "):
+                _, calls, errors = line.split()
+                yield ("progress", int(calls), int(errors))
+            elif line.startswith("{"):
+                result = json.loads(line)
+        p.wait()
+        if result is None:
+            raise RuntimeError("load exited %d without a result"
+                               % p.returncode)
+        yield ("result", result)
+
+
+def bare(args, srv, keyfile, pairs, conc, prefix):
+    return run_json([os.path.join(args.tools, "bare_update"),
+                     "--server", srv.addr, "--zone", srv.zone,
+                     "--key", keyfile, "--pairs", str(pairs),
+                     "--concurrency", str(conc), "--prefix", prefix,
+                     "--sign-loops", "100000"], "bare_update")
+
+
+def leftovers(srv, prefix, conc):
+    """TXT values still served at the names a run used."""
+    left = []
+    for t in range(conc):
+        name = "_acme-challenge.%s-%d.%s" % (prefix, t, srv.zone)
+        ans = dns_query(srv.host, srv.port, name, "TXT", timeout=3.0)
+        left += ["%s %s" % (name, v) for v in ans.txt]
+    return left
+
+
+def start_server(kind):
+    log("starting %s" % kind)
+    return SERVERS[kind]().start()
+
+
+def key_file(srv, workdir):
+    key = srv.keys["acme256"]
+    path = os.path.join(workdir, "%s.key" % srv.kind)
+    with open(path, "w") as f:
+        f.write(key_text(key, "bind"))
+    return key, path
+
+
+def pairs_for(args, kind, conc):
+    """Knot serialises updates (about 10 ms each): fewer pairs there."""
+    n = args.pairs * (conc if conc > 1 else 1)
+    n = min(n, args.pairs * 4)
+    return max(20, n // 10) if kind == "knot" else n
+
+
+def bench_server(args, pki, kind, workdir):
+    srv = start_server(kind)
+    rows, mem = [], {}
+    try:
+        key, kfile = key_file(srv, workdir)
+        wh = Webhook(args, pki, workdir, key.secret)
+        mem["ready_ms"] = wh.start()
+        time.sleep(0.2)
+        mem["rest"] = wh.status()
+        try:
+            for conc in args.concurrency:
+                n = pairs_for(args, kind, conc)
+                tag = "%s%d" % (kind[0], conc)
+                log("%s: bare update, %d pairs, %d clients" % (kind, n, conc))
+                b = bare(args, srv, kfile, n, conc, "b" + tag)
+                log("%s: webhook, %d pairs, %d clients" % (kind, n, conc))
+                w = wh.load(srv, key, n, conc, "w" + tag)
+                st = wh.status()
+                left = leftovers(srv, "b" + tag, conc) + \
+                    leftovers(srv, "w" + tag, conc)
+                rows.append({"server": kind, "clients": conc, "bare": b,
+                             "webhook": w, "hwm": st["VmHWM"],
+                             "rss": st["VmRSS"], "threads": st["Threads"],
+                             "left": left})
+            time.sleep(0.5)
+            mem["after"] = wh.status()
+        finally:
+            wh.stop()
+    finally:
+        srv.stop()
+    return rows, mem
+
+
+def ready_times(args, pki, workdir, n):
+    """Start-up to ready of @n fresh webhooks (no DNS server needed)."""
+    wh = Webhook(args, pki, workdir, "c2VjcmV0")
+    times = []
+    for _ in range(n):
+        times.append(wh.start())
+        wh.stop()
+    return times
+
+
+def ms(us):
+    return "%.2f" % (us / 1000.0)
+
+
+def table(rows, mems, ready, conditions):
+    out = []
+    out.append("| server | clients | bare p50 ms | webhook p50 / p90 / p99 ms"
+               " | p50 ratio | bare calls/s | webhook calls/s | errors |"
+               " webhook VmHWM MB |")
+    out.append("|---|---:|---:|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        b, w = r["bare"], r["webhook"]
+        ratio = w["p50_us"] / b["p50_us"] if b["p50_us"] else 0
+        out.append("| %s | %d | %s | %s / %s / %s | %.2fx | %.0f | %.0f |"
+                   " %d | %.1f |" % (
+                       r["server"], r["clients"], ms(b["p50_us"]),
+                       ms(w["p50_us"]), ms(w["p90_us"]), ms(w["p99_us"]),
+                       ratio, b["calls_per_s"], w["calls_per_s"],
+                       b["errors"] + w["errors"], r["hwm"] / MB))
+    out.append("")
+    out.append("| webhook for | ready ms | VmRSS at rest MB | VmHWM peak MB"
+               " | VmRSS after load MB | threads |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for kind, m in mems.items():
+        out.append("| %s | %.1f | %.2f | %.2f | %.2f | %d |" % (
+            kind, m["ready_ms"], m["rest"]["VmRSS"] / MB,
+            m["after"]["VmHWM"] / MB, m["after"]["VmRSS"] / MB,
+            m["after"]["Threads"]))
+    out.append("")
+    out.append("Start-up to ready (exec to first 200 on /readyz), %d fresh "
+               "starts: best %.1f ms, median %.1f ms, worst %.1f ms." % (
+                   len(ready), min(ready), statistics.median(ready),
+                   max(ready)))
+    sign = [r["bare"]["sign_ns"] for r in rows]
+    out.append("Building and signing one UPDATE (dns/, no I/O): %.2f us." %
+               (statistics.median(sign) / 1000.0))
+    out.append("")
+    out.append(conditions)
+    return "\n".join(out)
+
+
+def targets(rows, mems, ready):
+    checks = []
+    seq = [r for r in rows if r["server"] == "bind" and r["clients"] == 1]
+    if seq:
+        ratio = seq[0]["webhook"]["p50_us"] / seq[0]["bare"]["p50_us"]
+        checks.append(("webhook p50 within %.1fx of the bare update to BIND"
+                       % TARGET_RATIO, ratio <= TARGET_RATIO,
+                       "%.2fx" % ratio))
+    errs = sum(r["webhook"]["errors"] + r["bare"]["errors"] for r in rows)
+    c64 = [r for r in rows if r["clients"] == 64]
+    checks.append(("no failed call (64 concurrent clients included)",
+                   errs == 0 and bool(c64), "%d errors" % errs))
+    left = sum(len(r["left"]) for r in rows)
+    checks.append(("no TXT record left behind", left == 0,
+                   "%d left" % left))
+    rest = max(m["rest"]["VmRSS"] for m in mems.values())
+    checks.append(("VmRSS at rest under %d MB" % (TARGET_REST_KB // 1024),
+                   rest < TARGET_REST_KB, "%.2f MB" % (rest / MB)))
+    peak = max(m["after"]["VmHWM"] for m in mems.values())
+    checks.append(("VmHWM at 64 clients under %d MB" %
+                   (TARGET_PEAK_KB // 1024), peak < TARGET_PEAK_KB,
+                   "%.2f MB" % (peak / MB)))
+    med = statistics.median(ready)
+    checks.append(("ready in under %d ms (median of %d starts)" %
+                   (TARGET_READY_MS, len(ready)), med < TARGET_READY_MS,
+                   "%.1f ms" % med))
+    return checks
+
+
+def conditions_text(args):
+    load1, load5, _ = os.getloadavg()
+    return ("Conditions: %s, %d CPUs, load average %.2f (1 min) %.2f "
+            "(5 min) at the end; %s; %d pairs per sequential run (Knot: a "
+            "tenth); webhook with --secrets-dir and --authorization-mode "
+            "AllowAuthenticated." % (
+                platform.platform(terse=True), os.cpu_count(), load1, load5,
+                time.strftime("%Y-%m-%d %H:%M %Z"), args.pairs))
+
+
+def do_bench(args):
+    t0 = time.monotonic()
+    work = tempfile.mkdtemp(prefix="rfc2136-bench-")
+    pki = PKI(work)
+    log("load average before: %.2f %.2f %.2f" % os.getloadavg())
+    ready = ready_times(args, pki, work, args.starts)
+    rows, mems = [], {}
+    for kind in args.servers:
+        r, m = bench_server(args, pki, kind, work)
+        rows += r
+        mems[kind] = m
+        ready.append(m["ready_ms"])
+    text = table(rows, mems, ready, conditions_text(args))
+    checks = targets(rows, mems, ready)
+    lines = ["", "Targets:"]
+    for what, ok, value in checks:
+        lines.append("- %s %s: %s" % ("PASS" if ok else "FAIL", what, value))
+    text += "\n" + "\n".join(lines) + "\n"
+    print(text)
+    log("bench took %.0f s" % (time.monotonic() - t0))
+    if args.results:
+        with open(args.results, "w") as f:
+            f.write("# Benchmark results (`make bench`)\n\n"
+                    "Written by bench/bench.py; see its docstring for what "
+                    "each column means.\nLatencies are per call as the "
+                    "client sees it; a pair is a Present (add one TXT "
+                    "value) and a CleanUp (delete exactly that value); "
+                    "the ratio is the webhook's p50 over the bare "
+                    "signed UPDATE's p50 at the same concurrency.\n\n")
+            f.write(text)
+    subprocess.run(["rm", "-rf", work])
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+def slope(points):
+    """Least-squares slope of (x, y) points."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    sxy = sum((x - mx) * (y - my) for x, y in points)
+    return sxy / sxx if sxx else 0.0
+
+
+def do_soak(args):
+    t0 = time.monotonic()
+    work = tempfile.mkdtemp(prefix="rfc2136-soak-")
+    pki = PKI(work)
+    srv = start_server("pdns")
+    ok = False
+    try:
+        key, _ = key_file(srv, work)
+        wh = Webhook(args, pki, work, key.secret)
+        wh.start()
+        time.sleep(0.2)
+        rest = wh.status()
+        samples = []  # (calls, rss KB, fds, seconds)
+        calls = 2 * args.soak_pairs
+        log("soak: %d pairs at %d clients against PowerDNS" % (
+            args.soak_pairs, args.soak_concurrency))
+        try:
+            for ev in wh.load(srv, key, args.soak_pairs,
+                              args.soak_concurrency, "soak",
+                              progress=args.soak_sample):
+                if ev[0] == "progress":
+                    st = wh.status()
+                    samples.append((ev[1], st["VmRSS"], st["fds"],
+                                    time.monotonic() - t0))
+                    if ev[1] % (calls // 10) < args.soak_sample:
+                        log("soak: %d calls, %d failed, VmRSS %d KB, "
+                            "%d fds" % (ev[1], ev[2], st["VmRSS"],
+                                        st["fds"]))
+                else:
+                    result = ev[1]
+            time.sleep(0.5)
+            after = wh.status()
+        finally:
+            wh.stop()
+        left = leftovers(srv, "soak", args.soak_concurrency)
+        db = sqlite3.connect(srv.path("pdns.sqlite3"))
+        try:
+            rows = db.execute("SELECT count(*) FROM records WHERE "
+                              "type = 'TXT'").fetchone()[0]
+        finally:
+            db.close()
+    finally:
+        srv.stop()
+    warm = [s for s in samples if s[0] > calls * args.soak_warmup]
+    kb_per_10k = slope([(c, r) for c, r, _, _ in warm]) * 10000
+    fds_during = [f for _, _, f, _ in warm]
+    rss = [r for _, r, _, _ in warm]
+    checks = [
+        ("every call succeeded", result["errors"] == 0 and
+         result["calls"] == calls, "%d of %d failed" % (result["errors"],
+                                                        result["calls"])),
+        ("no TXT left (a query for each of the %d names, and the "
+         "database)" % args.soak_concurrency, not left and rows == 0,
+         "%d served, %d TXT rows" % (len(left), rows)),
+        ("VmRSS flat after warm-up (slope under %g KB per 10k calls)" %
+         args.soak_max_slope, kb_per_10k < args.soak_max_slope,
+         "%.2f KB per 10k calls; %d..%d KB over %d samples" % (
+             kb_per_10k, min(rss), max(rss), len(rss))),
+        ("open descriptors the same at rest before and after",
+         after["fds"] == rest["fds"], "%d before, %d after, %d..%d during" %
+         (rest["fds"], after["fds"], min(fds_during), max(fds_during))),
+    ]
+    print("soak: %d pairs (%d calls) at %d clients against PowerDNS in "
+          "%.0f s: %.0f calls/s, p50 %s ms, p90 %s ms, p99 %s ms, max %s ms,"
+          " %d connections" % (
+              args.soak_pairs, calls, args.soak_concurrency,
+              result["wall_s"], result["calls_per_s"], ms(result["p50_us"]),
+              ms(result["p90_us"]), ms(result["p99_us"]),
+              ms(result["max_us"]), result["connects"]))
+    print("soak: webhook VmRSS %d KB at rest, %d KB after, VmHWM %d KB; "
+          "%d threads" % (rest["VmRSS"], after["VmRSS"], after["VmHWM"],
+                          after["Threads"]))
+    print("soak: VmRSS samples (calls: KB): " + ", ".join(
+        "%d: %d" % (c, r) for c, r, _, _ in samples[::max(1, len(samples)
+                                                         // 10)]))
+    for what, good, value in checks:
+        print("soak: %s %s: %s" % ("PASS" if good else "FAIL", what, value))
+    print("soak: %s" % conditions_text(args).replace(
+        "%d pairs per sequential run (Knot: a tenth); " % args.pairs, ""))
+    ok = all(good for _, good, _ in checks)
+    log("soak took %.0f s" % (time.monotonic() - t0))
+    subprocess.run(["rm", "-rf", work])
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--webhook", required=True, help="rfc2136-webhook binary")
+    ap.add_argument("--tools", required=True, help="dir of bare_update, load")
+    ap.add_argument("--results", help="write the table (Markdown) here")
+    ap.add_argument("--servers", default="bind,knot,pdns",
+                    type=lambda s: s.split(","))
+    ap.add_argument("--concurrency", default="1,8,64",
+                    type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--pairs", type=int, default=1000,
+                    help="pairs of a sequential run (concurrent: more)")
+    ap.add_argument("--starts", type=int, default=10,
+                    help="fresh starts timed to ready")
+    ap.add_argument("--soak", action="store_true")
+    ap.add_argument("--soak-pairs", type=int, default=100000)
+    ap.add_argument("--soak-concurrency", type=int, default=64)
+    ap.add_argument("--soak-sample", type=int, default=2000,
+                    help="calls between memory samples")
+    ap.add_argument("--soak-warmup", type=float, default=0.2,
+                    help="share of the calls before the slope is taken")
+    ap.add_argument("--soak-max-slope", type=float, default=8.0,
+                    help="KB per 10 000 calls")
+    args = ap.parse_args()
+    return do_soak(args) if args.soak else do_bench(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+# Measurements (not tests; not part of `make check`).
+#
+#   make bench   bare signed UPDATE vs Present/CleanUp through the webhook,
+#                against BIND, Knot and PowerDNS on loopback: latency
+#                percentiles, calls per second, memory, start-up time;
+#                writes the table to bench/RESULTS.md
+#   make soak    100 000 Present/CleanUp pairs at 64 concurrent clients
+#                against PowerDNS: no failure, nothing left behind, memory
+#                and file descriptors flat
+#
+#   BENCH_ARGS=  extra options for bench/bench.py (--help lists them)
+
+BENCH_TOOLS := $(O)/bench/bare_update $(O)/bench/load
+BENCH_ARGS ?=
+
+.PHONY: bench soak bench-tools
+
+# bare_update uses the project's dns/; load only libcurl and jansson.
+$(O)/bench/bare_update: $(O)/bench/bare_update.o $(O)/bench/stats.o $(LIBA)
+$(O)/bench/load: $(O)/bench/load.o $(O)/bench/stats.o
+$(BENCH_TOOLS):
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-tools: $(BENCH_TOOLS)
+
+bench: deps-test $(BIN) $(BENCH_TOOLS)
+	$(Q)$(PYTHON) bench/bench.py --webhook $(abspath $(BIN)) \
+		--tools $(abspath $(O)/bench) --results bench/RESULTS.md $(BENCH_ARGS)
+
+soak: deps-test $(BIN) $(BENCH_TOOLS)
+	$(Q)$(PYTHON) bench/bench.py --soak --webhook $(abspath $(BIN)) \
+		--tools $(abspath $(O)/bench) $(BENCH_ARGS)
+
+-include $(O)/bench/bare_update.d $(O)/bench/load.d $(O)/bench/stats.d
