@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <gnutls/x509.h>
+#include <jansson.h>
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
@@ -58,7 +59,7 @@ const char *auth_strerror(int code)
 	return "unknown error";
 }
 
-/* A comma list split into trimmed, non-empty, malloc'ed items. */
+/* A list of trimmed, non-empty, malloc'ed strings. */
 struct strlist {
 	char **items;
 	size_t n;
@@ -83,6 +84,24 @@ static int strlist_push(char ***items, size_t *n, char *s)
 	return 0;
 }
 
+/* Append [a, b) trimmed of blanks, unless that leaves nothing. */
+static int strlist_add_trimmed(struct strlist *l, const char *a, const char *b)
+{
+	while (a < b && (*a == ' ' || *a == '\t'))
+		a++;
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+		b--;
+	if (b == a)
+		return 0;
+	char *item = strndup(a, (size_t)(b - a));
+	if (item == NULL || strlist_push(&l->items, &l->n, item)) {
+		free(item);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* A comma list (the --requestheader-* flags). */
 static int strlist_parse(struct strlist *l, const char *text)
 {
 	const char *p = text != NULL ? text : "";
@@ -91,32 +110,171 @@ static int strlist_parse(struct strlist *l, const char *text)
 		const char *end = strchr(p, ',');
 		if (end == NULL)
 			end = p + strlen(p);
-		const char *a = p, *b = end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (b > a) {
-			char *item = strndup(a, (size_t)(b - a));
-			if (item == NULL ||
-			    strlist_push(&l->items, &l->n, item)) {
-				free(item);
-				strlist_release(l);
-				return -ENOMEM;
-			}
+		if (strlist_add_trimmed(l, p, end) < 0) {
+			strlist_release(l);
+			return -ENOMEM;
 		}
 		p = *end == ',' ? end + 1 : end;
 	}
 	return 0;
 }
 
-struct authn {
-	pthread_rwlock_t lock; /* guards tl */
-	gnutls_x509_trust_list_t tl;
-	atomic_uint generation;
-	struct strlist allowed;
-	struct strlist user_hdrs, group_hdrs, extra_prefixes, uid_hdrs;
+static int strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		char *s = strdup(src->items[i]);
+		if (s == NULL || strlist_push(&dst->items, &dst->n, s)) {
+			free(s);
+			strlist_release(dst);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int auth_json_list(const char *json, char ***items, size_t *n, char *err,
+		   size_t errlen)
+{
+	struct strlist l = {NULL, 0};
+	json_error_t jerr;
+	json_t *root = NULL;
+	int ret = -EINVAL;
+
+	*items = NULL;
+	*n = 0;
+	if (json == NULL)
+		return 0;
+	/* An empty value is an empty list, as Kubernetes reads it. */
+	const char *p = json;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '\0')
+		return 0;
+	if (strlen(json) > AUTH_JSON_LIST_BYTES) {
+		snprintf(err, errlen, "longer than %d bytes",
+			 AUTH_JSON_LIST_BYTES);
+		return -EINVAL;
+	}
+	root = json_loads(json, JSON_DECODE_ANY, &jerr);
+	if (root == NULL) {
+		snprintf(err, errlen, "not JSON: %s", jerr.text);
+		goto out;
+	}
+	if (json_is_null(root)) {
+		ret = 0;
+		goto out;
+	}
+	if (!json_is_array(root)) {
+		snprintf(err, errlen, "not a JSON array of strings");
+		goto out;
+	}
+	if (json_array_size(root) > AUTH_JSON_LIST_MAX) {
+		snprintf(err, errlen, "more than %d items", AUTH_JSON_LIST_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(root); i++) {
+		json_t *v = json_array_get(root, i);
+		if (!json_is_string(v)) {
+			snprintf(err, errlen,
+				 "item %zu is not a string (a JSON array of "
+				 "strings is expected)",
+				 i);
+			goto out;
+		}
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+		if (memchr(s, '\0', len) != NULL) {
+			snprintf(err, errlen, "item %zu contains a NUL", i);
+			goto out;
+		}
+		if (strlist_add_trimmed(&l, s, s + len) < 0) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	*items = l.items;
+	*n = l.n;
+	l.items = NULL;
+	l.n = 0;
+	ret = 0;
+out:
+	strlist_release(&l);
+	json_decref(root);
+	return ret;
+}
+
+static const char *const list_keys[AUTHN_NLISTS] = {
+    [AUTHN_ALLOWED_NAMES] = "requestheader-allowed-names",
+    [AUTHN_USERNAME_HEADERS] = "requestheader-username-headers",
+    [AUTHN_GROUP_HEADERS] = "requestheader-group-headers",
+    [AUTHN_EXTRA_PREFIXES] = "requestheader-extra-headers-prefix",
+    [AUTHN_UID_HEADERS] = "requestheader-uid-headers",
 };
+
+const char *authn_list_key(enum authn_list which)
+{
+	return (unsigned)which < AUTHN_NLISTS ? list_keys[which] : "";
+}
+
+/*
+ * One request-header configuration: built whole, then published, never
+ * changed.  A request takes a reference for as long as it reads it, so a
+ * re-read ConfigMap replaces it without a lock held across verification.
+ */
+struct authn_conf {
+	atomic_int refs;
+	gnutls_x509_trust_list_t tl; /* NULL: no CA, nobody is trusted */
+	struct strlist lists[AUTHN_NLISTS];
+	char *source; /* the inputs it came from, to spot a re-read no-op */
+	size_t source_len;
+};
+
+struct authn {
+	pthread_mutex_t lock; /* guards conf (the pointer) and status */
+	struct authn_conf *conf;
+	atomic_uint generation;
+	struct strlist flags[AUTHN_NLISTS]; /* flag values or defaults */
+	char status[256];		    /* why there is no CA */
+};
+
+static void conf_free(struct authn_conf *c)
+{
+	if (c == NULL)
+		return;
+	if (c->tl != NULL)
+		gnutls_x509_trust_list_deinit(c->tl, 1);
+	for (int i = 0; i < AUTHN_NLISTS; i++)
+		strlist_release(&c->lists[i]);
+	free(c->source);
+	free(c);
+}
+
+static void conf_put(struct authn_conf *c)
+{
+	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+		conf_free(c);
+}
+
+static struct authn_conf *conf_get(struct authn *a)
+{
+	pthread_mutex_lock(&a->lock);
+	struct authn_conf *c = a->conf;
+	atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&a->lock);
+	return c;
+}
+
+/* Publish @c (the authenticator takes the caller's reference). */
+static void conf_publish(struct authn *a, struct authn_conf *c)
+{
+	pthread_mutex_lock(&a->lock);
+	struct authn_conf *old = a->conf;
+	a->conf = c;
+	atomic_fetch_add(&a->generation, 1);
+	pthread_mutex_unlock(&a->lock);
+	conf_put(old);
+}
 
 void auth_user_release(struct auth_user *user)
 {
@@ -177,13 +335,15 @@ out:
 	return ret;
 }
 
-int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
-		 size_t errlen)
+/* A trust list of the PEM bundle @pem; an error when it holds no CA. */
+static int trust_list_load(gnutls_x509_trust_list_t *out, const char *pem,
+			   size_t len, char *err, size_t errlen)
 {
-	gnutls_x509_trust_list_t tl = NULL, old;
+	gnutls_x509_trust_list_t tl = NULL;
 	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)len};
 	int ret;
 
+	*out = NULL;
 	if (len > CA_FILE_MAX) {
 		snprintf(err, errlen, "CA bundle larger than %d bytes",
 			 CA_FILE_MAX);
@@ -200,14 +360,118 @@ int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
 		gnutls_x509_trust_list_deinit(tl, 1);
 		return -EINVAL;
 	}
-	pthread_rwlock_wrlock(&authn->lock);
-	old = authn->tl;
-	authn->tl = tl;
-	atomic_fetch_add(&authn->generation, 1);
-	pthread_rwlock_unlock(&authn->lock);
-	if (old != NULL)
-		gnutls_x509_trust_list_deinit(old, 1);
+	*out = tl;
 	return 0;
+}
+
+int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
+		 size_t errlen)
+{
+	struct authn_conf *c = NULL, *cur = NULL;
+	int ret;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	atomic_init(&c->refs, 1);
+	ret = trust_list_load(&c->tl, pem, len, err, errlen);
+	if (ret < 0)
+		goto out;
+	cur = conf_get(authn);
+	for (int i = 0; i < AUTHN_NLISTS; i++) {
+		ret = strlist_copy(&c->lists[i], &cur->lists[i]);
+		if (ret < 0)
+			goto out;
+	}
+	conf_publish(authn, c);
+	c = NULL;
+out:
+	conf_put(cur);
+	conf_free(c);
+	return ret;
+}
+
+/* Append a length-prefixed field, so no value can imitate another. */
+static int key_add(char **key, size_t *len, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	char *grown = realloc(*key, *len + n + 24);
+	if (grown == NULL)
+		return -ENOMEM;
+	/* NULL and "" differ: "-:" against "0:". */
+	if (s == NULL)
+		*len += (size_t)snprintf(grown + *len, 24, "-:");
+	else
+		*len += (size_t)snprintf(grown + *len, 24, "%zu:", n);
+	memcpy(grown + *len, s != NULL ? s : "", n);
+	*len += n;
+	*key = grown;
+	return 0;
+}
+
+int authn_update(struct authn *authn, const char *pem, size_t len,
+		 const char *const json[AUTHN_NLISTS], char *err, size_t errlen)
+{
+	struct authn_conf *c = NULL, *cur = NULL;
+	char detail[256];
+	int ret = -ENOMEM;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	atomic_init(&c->refs, 1);
+	/* What this configuration is made of, to recognise a repeat. */
+	ret = key_add(&c->source, &c->source_len, pem != NULL ? "" : NULL);
+	if (pem != NULL && ret == 0) {
+		char *grown = realloc(c->source, c->source_len + len);
+		if (grown == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(grown + c->source_len, pem, len);
+		c->source = grown;
+		c->source_len += len;
+	}
+	for (int i = 0; i < AUTHN_NLISTS && ret == 0; i++)
+		ret = key_add(&c->source, &c->source_len, json[i]);
+	if (ret < 0)
+		goto out;
+	cur = conf_get(authn);
+	if (cur->source != NULL && cur->source_len == c->source_len &&
+	    memcmp(cur->source, c->source, c->source_len) == 0) {
+		ret = 0; /* the same as in use: keep it (and its verdicts) */
+		goto out;
+	}
+
+	for (int i = 0; i < AUTHN_NLISTS; i++) {
+		if (json[i] == NULL) {
+			ret = strlist_copy(&c->lists[i], &authn->flags[i]);
+		} else {
+			ret = auth_json_list(json[i], &c->lists[i].items,
+					     &c->lists[i].n, detail,
+					     sizeof(detail));
+			if (ret < 0)
+				snprintf(err, errlen, "%s: %s", list_keys[i],
+					 detail);
+		}
+		if (ret < 0)
+			goto out;
+	}
+	if (pem != NULL) {
+		ret = trust_list_load(&c->tl, pem, len, detail, sizeof(detail));
+		if (ret < 0) {
+			snprintf(err, errlen,
+				 "requestheader-client-ca-file: %s", detail);
+			goto out;
+		}
+	}
+	conf_publish(authn, c);
+	c = NULL;
+	ret = 1;
+out:
+	conf_put(cur);
+	conf_free(c);
+	return ret;
 }
 
 int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
@@ -217,33 +481,47 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 	char *pem = NULL, detail[256];
 	size_t len = 0;
 	int ret = -ENOMEM;
+	const char *flags[AUTHN_NLISTS] = {
+	    [AUTHN_ALLOWED_NAMES] = opts->allowed_names,
+	    [AUTHN_USERNAME_HEADERS] = opts->username_headers != NULL
+					   ? opts->username_headers
+					   : "X-Remote-User",
+	    [AUTHN_GROUP_HEADERS] = opts->group_headers != NULL
+					? opts->group_headers
+					: "X-Remote-Group",
+	    [AUTHN_EXTRA_PREFIXES] = opts->extra_prefixes != NULL
+					 ? opts->extra_prefixes
+					 : "X-Remote-Extra-",
+	    [AUTHN_UID_HEADERS] =
+		opts->uid_headers != NULL ? opts->uid_headers : "X-Remote-Uid",
+	};
 
 	*out = NULL;
 	if (a == NULL)
 		return -ENOMEM;
-	pthread_rwlock_init(&a->lock, NULL);
+	pthread_mutex_init(&a->lock, NULL);
 	atomic_init(&a->generation, 1);
-	if (strlist_parse(&a->allowed, opts->allowed_names) ||
-	    strlist_parse(&a->user_hdrs, opts->username_headers != NULL
-					     ? opts->username_headers
-					     : "X-Remote-User") ||
-	    strlist_parse(&a->group_hdrs, opts->group_headers != NULL
-					      ? opts->group_headers
-					      : "X-Remote-Group") ||
-	    strlist_parse(&a->extra_prefixes, opts->extra_prefixes != NULL
-						  ? opts->extra_prefixes
-						  : "X-Remote-Extra-") ||
-	    strlist_parse(&a->uid_hdrs, opts->uid_headers != NULL
-					    ? opts->uid_headers
-					    : "X-Remote-Uid")) {
+	snprintf(a->status, sizeof(a->status),
+		 "no request-header CA (give --requestheader-client-ca-file)");
+	a->conf = calloc(1, sizeof(*a->conf));
+	if (a->conf == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
+	}
+	atomic_init(&a->conf->refs, 1);
+	for (int i = 0; i < AUTHN_NLISTS; i++) {
+		if (strlist_parse(&a->flags[i], flags[i]) ||
+		    strlist_copy(&a->conf->lists[i], &a->flags[i])) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
 	}
 	if (opts->ca_file != NULL) {
 		ret = file_read(opts->ca_file, &pem, &len, CA_FILE_MAX);
 		if (ret < 0) {
 			snprintf(err, errlen, "%s: %s", opts->ca_file,
-				 strerror(-ret));
+				 ret == -EFBIG ? "larger than 1 MiB"
+					       : strerror(-ret));
 			goto out;
 		}
 		ret = authn_set_ca(a, pem, len, detail, sizeof(detail));
@@ -265,22 +543,35 @@ void authn_free(struct authn *authn)
 {
 	if (authn == NULL)
 		return;
-	if (authn->tl != NULL)
-		gnutls_x509_trust_list_deinit(authn->tl, 1);
-	strlist_release(&authn->allowed);
-	strlist_release(&authn->user_hdrs);
-	strlist_release(&authn->group_hdrs);
-	strlist_release(&authn->extra_prefixes);
-	strlist_release(&authn->uid_hdrs);
-	pthread_rwlock_destroy(&authn->lock);
+	conf_put(authn->conf);
+	for (int i = 0; i < AUTHN_NLISTS; i++)
+		strlist_release(&authn->flags[i]);
+	pthread_mutex_destroy(&authn->lock);
 	free(authn);
 }
 
 bool authn_has_ca(struct authn *authn)
 {
-	pthread_rwlock_rdlock(&authn->lock);
-	bool has = authn->tl != NULL;
-	pthread_rwlock_unlock(&authn->lock);
+	pthread_mutex_lock(&authn->lock);
+	bool has = authn->conf->tl != NULL;
+	pthread_mutex_unlock(&authn->lock);
+	return has;
+}
+
+void authn_set_status(struct authn *authn, const char *why)
+{
+	pthread_mutex_lock(&authn->lock);
+	snprintf(authn->status, sizeof(authn->status), "%s",
+		 why != NULL ? why : "");
+	pthread_mutex_unlock(&authn->lock);
+}
+
+bool authn_status(struct authn *authn, char *buf, size_t buflen)
+{
+	pthread_mutex_lock(&authn->lock);
+	bool has = authn->conf->tl != NULL;
+	snprintf(buf, buflen, "%s", has ? "ok" : authn->status);
+	pthread_mutex_unlock(&authn->lock);
 	return has;
 }
 
@@ -306,6 +597,7 @@ int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
 		       unsigned ncerts, char *why, size_t whylen)
 {
 	gnutls_x509_crt_t chain[CHAIN_MAX] = {NULL};
+	struct authn_conf *conf = NULL;
 	unsigned n = 0, status = 0;
 	char cn[256];
 	int ret;
@@ -335,15 +627,13 @@ int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
 	    .type = GNUTLS_DT_KEY_PURPOSE_OID,
 	    .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
 	};
-	pthread_rwlock_rdlock(&authn->lock);
-	if (authn->tl == NULL) {
-		pthread_rwlock_unlock(&authn->lock);
+	conf = conf_get(authn);
+	if (conf->tl == NULL) {
 		ret = AUTH_ENOCA;
 		goto out;
 	}
-	ret = gnutls_x509_trust_list_verify_crt2(authn->tl, chain, n, &purpose,
+	ret = gnutls_x509_trust_list_verify_crt2(conf->tl, chain, n, &purpose,
 						 1, 0, &status, NULL);
-	pthread_rwlock_unlock(&authn->lock);
 	if (ret < 0) {
 		snprintf(why, whylen, "CN \"%s\": %s", cn,
 			 gnutls_strerror(ret));
@@ -365,10 +655,11 @@ int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
 			  : AUTH_EUNTRUSTED;
 		goto out;
 	}
-	if (authn->allowed.n > 0) {
+	const struct strlist *allowed = &conf->lists[AUTHN_ALLOWED_NAMES];
+	if (allowed->n > 0) {
 		bool ok = false;
-		for (size_t i = 0; i < authn->allowed.n && !ok; i++)
-			ok = strcmp(authn->allowed.items[i], cn) == 0;
+		for (size_t i = 0; i < allowed->n && !ok; i++)
+			ok = strcmp(allowed->items[i], cn) == 0;
 		if (!ok) {
 			snprintf(why, whylen,
 				 "CN \"%s\" is not one of the allowed names",
@@ -380,6 +671,7 @@ int authn_verify_chain(struct authn *authn, const gnutls_datum_t *certs,
 	snprintf(why, whylen, "%s", cn);
 	ret = 0;
 out:
+	conf_put(conf);
 	for (unsigned i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(chain[i]);
 	return ret;
@@ -455,33 +747,36 @@ fail:
 	return NULL;
 }
 
-int authn_header(const struct authn *authn, struct auth_user *user,
-		 const char *name, const char *value)
+int authn_header(struct authn *authn, struct auth_user *user, const char *name,
+		 const char *value)
 {
+	struct authn_conf *conf;
 	char *v = NULL, *k = NULL;
+	int ret = 0;
 
 	if (name == NULL || value == NULL)
 		return 0;
-	if (in_list(&authn->user_hdrs, name)) {
-		if (user->name != NULL)
-			return 0;
-		user->name = strdup(value);
-		return user->name != NULL ? 0 : -ENOMEM;
+	conf = conf_get(authn);
+	if (in_list(&conf->lists[AUTHN_USERNAME_HEADERS], name)) {
+		if (user->name == NULL && (user->name = strdup(value)) == NULL)
+			ret = -ENOMEM;
+		goto out;
 	}
-	if (in_list(&authn->uid_hdrs, name)) {
-		if (user->uid != NULL)
-			return 0;
-		user->uid = strdup(value);
-		return user->uid != NULL ? 0 : -ENOMEM;
+	if (in_list(&conf->lists[AUTHN_UID_HEADERS], name)) {
+		if (user->uid == NULL && (user->uid = strdup(value)) == NULL)
+			ret = -ENOMEM;
+		goto out;
 	}
-	if (in_list(&authn->group_hdrs, name)) {
+	if (in_list(&conf->lists[AUTHN_GROUP_HEADERS], name)) {
 		v = strdup(value);
 		if (v == NULL || strlist_push(&user->groups, &user->ngroups, v))
 			goto nomem;
-		return 0;
+		v = NULL;
+		goto out;
 	}
-	for (size_t i = 0; i < authn->extra_prefixes.n; i++) {
-		const char *prefix = authn->extra_prefixes.items[i];
+	const struct strlist *prefixes = &conf->lists[AUTHN_EXTRA_PREFIXES];
+	for (size_t i = 0; i < prefixes->n; i++) {
+		const char *prefix = prefixes->items[i];
 		size_t plen = strlen(prefix);
 		if (strncasecmp(name, prefix, plen) != 0 || name[plen] == '\0')
 			continue;
@@ -499,14 +794,18 @@ int authn_header(const struct authn *authn, struct auth_user *user,
 			free(user->extra_keys[user->nextra]);
 			goto nomem;
 		}
+		v = NULL;
 		user->nextra++;
-		return 0;
+		goto out;
 	}
-	return 0;
+	goto out;
 nomem:
+	ret = -ENOMEM;
+out:
+	conf_put(conf);
 	free(k);
 	free(v);
-	return -ENOMEM;
+	return ret;
 }
 
 int auth_user_check(const struct auth_user *user)
@@ -585,20 +884,6 @@ unsigned long authz_reviews(struct authz *authz)
 	return atomic_load(&authz->reviews);
 }
 
-/* Append a length-prefixed field, so no value can imitate another. */
-static int key_add(char **key, size_t *len, const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-	char *grown = realloc(*key, *len + n + 12);
-	if (grown == NULL)
-		return -ENOMEM;
-	*len += (size_t)snprintf(grown + *len, 12, "%zu:", n);
-	memcpy(grown + *len, s != NULL ? s : "", n);
-	*len += n;
-	*key = grown;
-	return 0;
-}
-
 static int review_key(const struct auth_user *u, const struct authz_attrs *a,
 		      char **key, size_t *len)
 {
@@ -606,11 +891,15 @@ static int review_key(const struct auth_user *u, const struct authz_attrs *a,
 
 	*key = NULL;
 	*len = 0;
+	char count[48];
+
+	/* Counts first: no list can borrow a field of the next one. */
+	snprintf(count, sizeof(count), "%zu,%zu", u->ngroups, u->nextra);
+	ret |= key_add(key, len, count);
 	ret |= key_add(key, len, u->name);
 	ret |= key_add(key, len, u->uid);
 	for (size_t i = 0; i < u->ngroups; i++)
 		ret |= key_add(key, len, u->groups[i]);
-	ret |= key_add(key, len, "|");
 	for (size_t i = 0; i < u->nextra; i++) {
 		ret |= key_add(key, len, u->extra_keys[i]);
 		ret |= key_add(key, len, u->extra_values[i]);

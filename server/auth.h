@@ -77,14 +77,65 @@ int authn_new(struct authn **authn, const struct authn_opts *opts, char *err,
 void authn_free(struct authn *authn);
 
 /*
- * Replace the request-header CA with the PEM bundle @pem (for a CA that
- * comes from the cluster and changes).  On error the old CA is kept.
+ * Replace the request-header CA with the PEM bundle @pem, keeping the
+ * names and headers.  On error the old CA is kept.
  */
 int authn_set_ca(struct authn *authn, const char *pem, size_t len, char *err,
 		 size_t errlen);
 
+/* The lists of the request-header configuration. */
+enum authn_list {
+	AUTHN_ALLOWED_NAMES = 0,
+	AUTHN_USERNAME_HEADERS,
+	AUTHN_GROUP_HEADERS,
+	AUTHN_EXTRA_PREFIXES,
+	AUTHN_UID_HEADERS,
+	AUTHN_NLISTS
+};
+
+/*
+ * The key of list @which in kube-system/extension-apiserver-authentication,
+ * e.g. "requestheader-allowed-names".
+ */
+const char *authn_list_key(enum authn_list which);
+
+/* Bounds of one JSON list value. */
+#define AUTH_JSON_LIST_BYTES 16384
+#define AUTH_JSON_LIST_MAX   64
+
+/*
+ * Parse a ConfigMap list value: a JSON array of strings, e.g.
+ * "[\"X-Remote-User\"]".  Items are trimmed and empty ones dropped; an empty
+ * value or JSON null is an empty list.  *@items (malloc'ed strings in a
+ * malloc'ed array, NULL when empty) and *@n on success; -EINVAL with the
+ * reason in @err, or -ENOMEM.
+ */
+int auth_json_list(const char *json, char ***items, size_t *n, char *err,
+		   size_t errlen);
+
+/*
+ * Replace the whole request-header configuration at once, as read from the
+ * extension-apiserver-authentication ConfigMap: @pem the CA bundle (NULL:
+ * none, so nobody is trusted), @json each list as a JSON array string
+ * (NULL: the flag's value or Kubernetes' default).  Returns 1 when the
+ * configuration changed, 0 when it is the one in use (nothing is done, so
+ * connections keep their verdicts), or a negative code with @err naming
+ * the key at fault, in which case the old configuration stays.
+ */
+int authn_update(struct authn *authn, const char *pem, size_t len,
+		 const char *const json[AUTHN_NLISTS], char *err,
+		 size_t errlen);
+
 /* Whether a request-header CA is loaded (without one everything is 401). */
 bool authn_has_ca(struct authn *authn);
+
+/* Set the text authn_status() gives while there is no CA. */
+void authn_set_status(struct authn *authn, const char *why);
+
+/*
+ * Whether a CA is loaded; @buf gets "ok" or why not (for /readyz).
+ */
+bool authn_status(struct authn *authn, char *buf, size_t buflen);
 
 /*
  * A number that changes whenever the CA changes, so that a connection can
@@ -114,8 +165,8 @@ int authn_verify_session(struct authn *authn, gnutls_session_t session,
  * percent-decoded, as Kubernetes does).  Call it for every header, and
  * only for a request whose peer verified.  Returns 0 or -ENOMEM.
  */
-int authn_header(const struct authn *authn, struct auth_user *user,
-		 const char *name, const char *value);
+int authn_header(struct authn *authn, struct auth_user *user, const char *name,
+		 const char *value);
 
 /* AUTH_ENOUSER when @user has no (or an empty) name, else 0. */
 int auth_user_check(const struct auth_user *user);

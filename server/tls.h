@@ -67,4 +67,21 @@ struct tls_creds *tls_store_get(struct tls_store *store);
 /* "CN=..., expires 2026-...", the current pair for log lines. */
 void tls_store_describe(struct tls_store *store, char *buf, size_t buflen);
 
+/*
+ * The GnuTLS priority string of the Kubernetes flags --tls-min-version
+ * (@min_version: "VersionTLS12" or "VersionTLS13"; NULL: TLS 1.2) and
+ * --tls-cipher-suites (@suites: a comma list of Go/IANA names such as
+ * TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256; NULL or "": the default, every
+ * ECDHE AEAD suite).  Only forward-secret AEAD suites are offered: a known
+ * name outside them (CBC, RC4, 3DES, RSA key exchange) is refused, and so
+ * is an unknown name; @err names every such name.  TLS 1.3 suites are not
+ * configurable, as in Go: their names are accepted and ignored.  GnuTLS
+ * enables key exchanges and ciphers as sets, so the named suites' ciphers
+ * also bound TLS 1.3 (all of them are AEAD), and with both ECDSA and RSA
+ * suites named each cipher goes with either; the serving key's type picks
+ * one.  Returns 0 or -EINVAL.
+ */
+int tls_priorities_build(const char *min_version, const char *suites, char *out,
+			 size_t outlen, char *err, size_t errlen);
+
 #endif /* RFC2136_TLS_H */

@@ -1,0 +1,200 @@
+/*
+ * authwatch.c - the request-header configuration from the
+ * extension-apiserver-authentication ConfigMap (see authwatch.h).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "k8s/k8s.h"
+#include "server/auth.h"
+#include "server/authwatch.h"
+#include "server/log.h"
+
+/* While no CA is known, try again at least this often. */
+#define AUTHWATCH_RETRY_MS 5000
+
+struct authn_watch {
+	struct authn *authn;
+	struct k8s_client *api;
+	unsigned interval_ms;
+	pthread_t thread;
+	pthread_mutex_t lock; /* guards stop */
+	pthread_cond_t cond;
+	bool stop;
+};
+
+/* One data key; *@value NULL when the ConfigMap lacks it. */
+static int key_get(struct k8s_client *api, const char *key, char **value,
+		   char *err, size_t errlen)
+{
+	int ret =
+	    k8s_configmap_get(api, AUTHWATCH_NAMESPACE, AUTHWATCH_CONFIGMAP,
+			      key, value, err, errlen);
+	if (ret == K8S_ENOKEY) {
+		*value = NULL;
+		return 0;
+	}
+	return ret;
+}
+
+int authn_watch_read(struct authn *authn, struct k8s_client *api, char *err,
+		     size_t errlen)
+{
+	char *pem = NULL, *lists[AUTHN_NLISTS] = {NULL};
+	char why[512], detail[512];
+	int ret;
+
+	/*
+	 * Key by key, the API's only ConfigMap call; a change between two
+	 * reads mixes versions for one interval at most.
+	 */
+	ret = key_get(api, AUTHWATCH_CA_KEY, &pem, detail, sizeof(detail));
+	for (int i = 0; i < AUTHN_NLISTS && ret == 0; i++)
+		ret = key_get(api, authn_list_key(i), &lists[i], detail,
+			      sizeof(detail));
+	if (ret < 0) {
+		snprintf(err, errlen, "%s", detail);
+		goto out;
+	}
+	ret = authn_update(authn, pem, pem != NULL ? strlen(pem) : 0,
+			   (const char *const *)lists, err, errlen);
+	if (ret < 0) {
+		/* Name the object, so the operator knows where to look. */
+		snprintf(detail, sizeof(detail), "%s", err);
+		snprintf(err, errlen, "ConfigMap %s/%s: %s",
+			 AUTHWATCH_NAMESPACE, AUTHWATCH_CONFIGMAP, detail);
+		goto out;
+	}
+	if (pem == NULL) {
+		snprintf(why, sizeof(why),
+			 "no request-header CA: ConfigMap %s/%s has no key %s "
+			 "(kube-apiserver writes it when started with "
+			 "--requestheader-client-ca-file)",
+			 AUTHWATCH_NAMESPACE, AUTHWATCH_CONFIGMAP,
+			 AUTHWATCH_CA_KEY);
+		authn_set_status(authn, why);
+	}
+	if (ret == 1)
+		log_info("request-header configuration loaded", "configmap",
+			 AUTHWATCH_NAMESPACE "/" AUTHWATCH_CONFIGMAP, "ca",
+			 pem != NULL ? "present" : "absent", "allowed_names",
+			 lists[AUTHN_ALLOWED_NAMES] != NULL
+			     ? lists[AUTHN_ALLOWED_NAMES]
+			     : "(not set)",
+			 "username_headers",
+			 lists[AUTHN_USERNAME_HEADERS] != NULL
+			     ? lists[AUTHN_USERNAME_HEADERS]
+			     : "(default)");
+	else
+		log_debug(4, "request-header configuration unchanged",
+			  "configmap",
+			  AUTHWATCH_NAMESPACE "/" AUTHWATCH_CONFIGMAP);
+out:
+	free(pem);
+	for (int i = 0; i < AUTHN_NLISTS; i++)
+		free(lists[i]);
+	return ret;
+}
+
+/* Read and log what went wrong; the old configuration stays. */
+static void watch_read_logged(struct authn_watch *w)
+{
+	char err[600], why[700];
+
+	if (authn_watch_read(w->authn, w->api, err, sizeof(err)) >= 0)
+		return;
+	if (authn_has_ca(w->authn)) {
+		log_error("request-header configuration not re-read, the old "
+			  "one stays in use",
+			  "error", err);
+		return;
+	}
+	snprintf(why, sizeof(why), "no request-header CA: %s", err);
+	authn_set_status(w->authn, why);
+	log_error("request-header configuration not read: every request but "
+		  "the health checks is refused (401) until it is",
+		  "error", err);
+}
+
+static void *watch_main(void *arg)
+{
+	struct authn_watch *w = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop) {
+		unsigned ms = w->interval_ms;
+		if (!authn_has_ca(w->authn) && ms > AUTHWATCH_RETRY_MS)
+			ms = AUTHWATCH_RETRY_MS;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += ms / 1000;
+		deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		int rc = 0;
+		while (!w->stop && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&w->cond, &w->lock,
+						    &deadline);
+		if (w->stop)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		watch_read_logged(w);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int authn_watch_start(struct authn_watch **out, struct authn *authn,
+		      struct k8s_client *api, unsigned interval_ms)
+{
+	struct authn_watch *w = calloc(1, sizeof(*w));
+	pthread_condattr_t attr;
+	int ret;
+
+	*out = NULL;
+	if (w == NULL)
+		return -ENOMEM;
+	w->authn = authn;
+	w->api = api;
+	w->interval_ms = interval_ms != 0 ? interval_ms : 60000;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&attr);
+	/* Timed waits on the monotonic clock: a clock step changes nothing. */
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+
+	watch_read_logged(w);
+	ret = pthread_create(&w->thread, NULL, watch_main, w);
+	if (ret != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return -ret;
+	}
+	*out = w;
+	return 0;
+}
+
+void authn_watch_stop(struct authn_watch *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
