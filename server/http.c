@@ -74,6 +74,7 @@ struct http_server {
 	atomic_int in_flight; /* requests between first call and completion */
 	atomic_bool quiescing;
 	char start_error[256]; /* MHD's last word while starting */
+	char read_timeout_text[24];
 	bool starting;
 
 	/* The workers and their queue of suspended requests. */
@@ -84,12 +85,33 @@ struct http_server {
 	struct req *qhead, *qtail;
 	unsigned queued;
 	bool stopping; /* under qlock: workers finish and leave */
+
+	/*
+	 * The slow-client watchdog: every connection is on this list, with
+	 * the time by which it must have sent its request (see conn).
+	 */
+	pthread_mutex_t clock; /* guards conns and watchdog_stop */
+	pthread_cond_t ccond;
+	struct conn *conns;
+	pthread_t watchdog;
+	bool watchdog_on, watchdog_stop;
 };
 
 /* Per connection (MHD's socket context). */
 struct conn {
-	struct tls_creds *creds; /* what the handshake served; one reference */
-	unsigned auth_gen;	 /* authn generation of the verdict below */
+	/*
+	 * Monotonic ms by which the client must have sent its request (from
+	 * the accept or the previous answer); 0 while a worker holds the
+	 * request.  Past it, the watchdog shuts the socket down, so a client
+	 * that dribbles its handshake, headers or body (slowloris), which
+	 * the idle timeout alone never ends, holds a connection that long at
+	 * most.
+	 */
+	_Atomic uint64_t deadline_ms;
+	int fd;
+	struct conn *prev, *next; /* on http_server.conns */
+	struct tls_creds *creds;  /* what the handshake served; one reference */
+	unsigned auth_gen;	  /* authn generation of the verdict below */
 	int auth_ret;
 	char auth_why[256];
 };
@@ -110,7 +132,8 @@ struct req {
 
 	/* Work done by a worker while the connection is suspended. */
 	struct MHD_Connection *mc;
-	struct req *next; /* in the queue */
+	struct conn *conn; /* its connection's context (may be NULL) */
+	struct req *next;  /* in the queue */
 	enum {
 		JOB_NONE = 0,
 		JOB_QUEUED,
@@ -179,16 +202,87 @@ static int cert_retrieve(gnutls_session_t session,
 	return 0;
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A new window for the client to send its next request in. */
+static void conn_deadline_renew(struct http_server *srv, struct conn *c)
+{
+	if (c != NULL)
+		atomic_store(&c->deadline_ms,
+			     monotonic_ms() + srv->opts.read_timeout_ms);
+}
+
+/* The watchdog: shut down connections past their deadline. */
+static void *watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+	unsigned tick_ms = srv->opts.read_timeout_ms / 4;
+	struct timespec until;
+
+	if (tick_ms > 1000)
+		tick_ms = 1000;
+	if (tick_ms < 20)
+		tick_ms = 20;
+	pthread_mutex_lock(&srv->clock);
+	while (!srv->watchdog_stop) {
+		uint64_t now = monotonic_ms();
+		for (struct conn *c = srv->conns; c != NULL; c = c->next) {
+			uint64_t d = atomic_load(&c->deadline_ms);
+			if (d == 0 || d > now || c->fd < 0)
+				continue;
+			/*
+			 * The list lock keeps the socket open: MHD closes it
+			 * only after MHD_CONNECTION_NOTIFY_CLOSED, which takes
+			 * the lock to leave the list.  The polling thread sees
+			 * the shutdown and closes the connection itself.
+			 */
+			atomic_store(&c->deadline_ms, 0);
+			shutdown(c->fd, SHUT_RDWR);
+			log_debug(1,
+				  "connection closed: the request did not "
+				  "arrive in time",
+				  "limit_ms", srv->read_timeout_text);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += (long)tick_ms * 1000000;
+		while (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&srv->ccond, &srv->clock, &until);
+	}
+	pthread_mutex_unlock(&srv->clock);
+	return NULL;
+}
+
 static void notify_connection(void *cls, struct MHD_Connection *mc,
 			      void **socket_context,
 			      enum MHD_ConnectionNotificationCode code)
 {
+	struct http_server *srv = cls;
 	struct conn *c = *socket_context;
 
-	(void)cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		c = calloc(1, sizeof(*c));
 		*socket_context = c;
+		if (c != NULL) {
+			const union MHD_ConnectionInfo *fi =
+			    MHD_get_connection_info(
+				mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+			c->fd = fi != NULL ? fi->connect_fd : -1;
+			conn_deadline_renew(srv, c);
+			pthread_mutex_lock(&srv->clock);
+			c->next = srv->conns;
+			if (srv->conns != NULL)
+				srv->conns->prev = c;
+			srv->conns = c;
+			pthread_mutex_unlock(&srv->clock);
+		}
 		/*
 		 * Ask for a client certificate but do not require one: the
 		 * front proxy sends one, kubelet probes do not.  Whether it is
@@ -203,6 +297,14 @@ static void notify_connection(void *cls, struct MHD_Connection *mc,
 		return;
 	}
 	if (c != NULL) {
+		pthread_mutex_lock(&srv->clock);
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			srv->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		pthread_mutex_unlock(&srv->clock);
 		tls_creds_unref(c->creds);
 		free(c);
 	}
@@ -264,6 +366,9 @@ static void request_completed(void *cls, struct MHD_Connection *mc,
 	struct req *r = *req_cls;
 	const union MHD_ConnectionInfo *ci;
 
+	/* The next request on this connection gets a window of its own. */
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	conn_deadline_renew(srv, ci != NULL ? ci->socket_context : NULL);
 	if (r == NULL)
 		return;
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_HTTP_STATUS);
@@ -456,9 +561,11 @@ static enum MHD_Result respond_health(struct http_server *srv,
 			   mc, MHD_GET_ARGUMENT_KIND, "verbose",
 			   strlen("verbose"), NULL, NULL) == MHD_YES;
 	bool ready = strcmp(url, "/readyz") != 0;
-	char text[512];
+	char text[1024];
 	struct tls_creds *creds = tls_store_get(srv->opts.tls);
-	bool has_cert = creds != NULL, has_ca = authn_has_ca(srv->opts.authn);
+	char ca_state[300];
+	bool has_cert = creds != NULL,
+	     has_ca = authn_status(srv->opts.authn, ca_state, sizeof(ca_state));
 	bool up = !atomic_load(&srv->quiescing);
 
 	tls_creds_unref(creds);
@@ -470,21 +577,17 @@ static enum MHD_Result respond_health(struct http_server *srv,
 		snprintf(text, sizeof(text), "[+]ping ok\n%s check passed\n",
 			 url + 1);
 	} else {
-		snprintf(
-		    text, sizeof(text),
-		    "[+]ping ok\n"
-		    "[%c]serving-certificate %s\n"
-		    "[%c]requestheader-client-ca %s\n"
-		    "[%c]shutdown %s\n"
-		    "readyz check %s\n",
-		    has_cert ? '+' : '-',
-		    has_cert ? "ok" : "failed: no serving certificate",
-		    has_ca ? '+' : '-',
-		    has_ca
-			? "ok"
-			: "failed: no request-header CA (give --requestheader-client-ca-file)",
-		    up ? '+' : '-', up ? "ok" : "failed: shutting down",
-		    ready ? "passed" : "failed");
+		snprintf(text, sizeof(text),
+			 "[+]ping ok\n"
+			 "[%c]serving-certificate %s\n"
+			 "[%c]requestheader-client-ca %s%s\n"
+			 "[%c]shutdown %s\n"
+			 "readyz check %s\n",
+			 has_cert ? '+' : '-',
+			 has_cert ? "ok" : "failed: no serving certificate",
+			 has_ca ? '+' : '-', has_ca ? "" : "failed: ", ca_state,
+			 up ? '+' : '-', up ? "ok" : "failed: shutting down",
+			 ready ? "passed" : "failed");
 	}
 	char *body = strdup(text);
 	if (body == NULL)
@@ -648,6 +751,8 @@ static void *worker_main(void *arg)
 		struct MHD_Connection *mc = r->mc;
 		job_run(srv, r, stopping);
 		r->job = JOB_DONE;
+		/* Back to the client's pace: the rest must come in time. */
+		conn_deadline_renew(srv, r->conn);
 		/* The last touch: from here the request is MHD's again. */
 		MHD_resume_connection(mc);
 
@@ -674,6 +779,8 @@ static bool job_submit(struct http_server *srv, struct MHD_Connection *mc,
 	r->kind = kind;
 	r->job = JOB_QUEUED;
 	r->next = NULL;
+	if (r->conn != NULL)
+		atomic_store(&r->conn->deadline_ms, 0);
 	MHD_suspend_connection(mc);
 	if (srv->qtail != NULL)
 		srv->qtail->next = r;
@@ -750,6 +857,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 				? method
 				: "other";
 		snprintf(r->path, sizeof(r->path), "%s", url);
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		r->conn = ci != NULL ? ci->socket_context : NULL;
 		request_id(mc, r->id, sizeof(r->id));
 		log_debug(5, "request started", "request_id", r->id, "method",
 			  r->method, "path", r->path);
@@ -948,6 +1058,10 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		srv->opts.max_connections = 256;
 	if (srv->opts.connection_timeout_s == 0)
 		srv->opts.connection_timeout_s = 30;
+	if (srv->opts.read_timeout_ms == 0)
+		srv->opts.read_timeout_ms = 30000;
+	snprintf(srv->read_timeout_text, sizeof(srv->read_timeout_text), "%u",
+		 srv->opts.read_timeout_ms);
 	if (srv->opts.body_max == 0)
 		srv->opts.body_max = 64 * 1024;
 	if (srv->opts.workers == 0)
@@ -956,6 +1070,14 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		srv->opts.max_queued = 256;
 	pthread_mutex_init(&srv->qlock, NULL);
 	pthread_cond_init(&srv->qcond, NULL);
+	pthread_mutex_init(&srv->clock, NULL);
+	pthread_cond_init(&srv->ccond, NULL);
+	if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the watchdog thread");
+		ret = -EAGAIN;
+		goto out;
+	}
+	srv->watchdog_on = true;
 	snprintf(srv->prefix, sizeof(srv->prefix), "/apis/%s/v1alpha1",
 		 opts->group);
 	snprintf(srv->solver_path, sizeof(srv->solver_path), "%s/%s",
@@ -1051,6 +1173,13 @@ void http_server_stop(struct http_server *server)
 		return;
 	/* Every suspended connection is resumed before MHD stops. */
 	workers_stop(server);
+	if (server->watchdog_on) {
+		pthread_mutex_lock(&server->clock);
+		server->watchdog_stop = true;
+		pthread_cond_signal(&server->ccond);
+		pthread_mutex_unlock(&server->clock);
+		pthread_join(server->watchdog, NULL);
+	}
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
 	if (the_server == server)
@@ -1058,6 +1187,8 @@ void http_server_stop(struct http_server *server)
 	free(server->workers);
 	pthread_cond_destroy(&server->qcond);
 	pthread_mutex_destroy(&server->qlock);
+	pthread_cond_destroy(&server->ccond);
+	pthread_mutex_destroy(&server->clock);
 	free(server->discovery);
 	free(server);
 }

@@ -38,6 +38,8 @@ struct http_opts {
 	const char *tls_priorities;    /* NULL: HTTP_TLS_PRIORITIES */
 	unsigned max_connections;      /* 0: 256 */
 	unsigned connection_timeout_s; /* idle timeout; 0: 30 */
+	unsigned read_timeout_ms;      /* a request (from the accept or the last
+					  answer) must be in by then; 0: 30000 */
 	size_t body_max;	       /* 0: 64 KiB */
 	unsigned workers;    /* threads for solver calls and reviews; 0: 16 */
 	unsigned max_queued; /* requests waiting for a worker; 0: 256 */

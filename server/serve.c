@@ -24,6 +24,7 @@
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
+#include "server/authwatch.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -45,12 +46,20 @@ static const char serve_usage[] =
     "  --tls-cert-file FILE            serving certificate chain, PEM (required;\n"
     "                                  re-read when it changes)\n"
     "  --tls-private-key-file FILE     its private key, PEM (required)\n"
+    "  --tls-min-version VERSION       VersionTLS12 (default) or VersionTLS13\n"
+    "  --tls-cipher-suites LIST        TLS 1.2 suites, Go/IANA names, comma list (default:\n"
+    "                                  the ECDHE AEAD suites; TLS 1.3 suites are fixed)\n"
     "  --group-name GROUP              API group of the solver (required; or env GROUP_NAME)\n"
     "  --solver-name NAME              solver name in the Issuer (default rfc2136)\n"
     "\n"
     "authentication and authorization:\n"
     "  --requestheader-client-ca-file FILE  CA of the front proxy's client certificate;\n"
-    "                                  without it every API request is refused (401)\n"
+    "                                  without it the request-header settings come from\n"
+    "                                  ConfigMap kube-system/extension-apiserver-authentication\n"
+    "                                  when a Kubernetes API is configured, else every API\n"
+    "                                  request is refused (401)\n"
+    "  --requestheader-reload-interval DURATION  how often that ConfigMap is re-read\n"
+    "                                  (default 1m)\n"
     "  --requestheader-allowed-names LIST   client certificate CNs allowed (comma list;\n"
     "                                  default: any signed by the CA)\n"
     "  --requestheader-username-headers LIST  (default X-Remote-User)\n"
@@ -67,6 +76,9 @@ static const char serve_usage[] =
     "\n"
     "other:\n"
     "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
+    "  --request-read-timeout DURATION  time a client has to send a whole request\n"
+    "                                  (handshake, headers, body) and to read the answer;\n"
+    "                                  slower clients are disconnected (default 30s)\n"
     "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM (default 25s)\n"
     "  --v N                           log verbosity (0: one line per challenge)\n"
     "  --logging-format FORMAT         text (default) or json\n"
@@ -87,6 +99,10 @@ enum {
 	OPT_RH_GROUP,
 	OPT_RH_EXTRA,
 	OPT_RH_UID,
+	OPT_RH_RELOAD,
+	OPT_TLS_MIN,
+	OPT_TLS_SUITES,
+	OPT_READ_TIMEOUT,
 	OPT_AUTHZ_MODE,
 	OPT_LOG_FORMAT,
 	OPT_DNS_TIMEOUT,
@@ -110,6 +126,10 @@ static const struct option serve_options[] = {
     {"requestheader-extra-headers-prefix", required_argument, NULL,
      OPT_RH_EXTRA},
     {"requestheader-uid-headers", required_argument, NULL, OPT_RH_UID},
+    {"requestheader-reload-interval", required_argument, NULL, OPT_RH_RELOAD},
+    {"tls-min-version", required_argument, NULL, OPT_TLS_MIN},
+    {"tls-cipher-suites", required_argument, NULL, OPT_TLS_SUITES},
+    {"request-read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
     {"authorization-mode", required_argument, NULL, OPT_AUTHZ_MODE},
     {"v", required_argument, NULL, 'v'},
     {"logging-format", required_argument, NULL, OPT_LOG_FORMAT},
@@ -130,6 +150,9 @@ struct serve_config {
 	enum log_format log_format;
 	int verbosity;
 	unsigned dns_timeout_ms, grace_ms;
+	unsigned rh_reload_ms, read_timeout_ms;
+	const char *tls_min_version, *tls_cipher_suites;
+	char tls_priorities[1024];
 };
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -242,6 +265,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 	c->dns_timeout_ms = 5000;
 	c->grace_ms = SHUTDOWN_GRACE_MS;
 	c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
+	c->rh_reload_ms = 60000;
 
 	optind = 1;
 	opterr = 0;
@@ -293,6 +317,24 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			break;
 		case OPT_RH_UID:
 			c->authn.uid_headers = optarg;
+			break;
+		case OPT_RH_RELOAD:
+			if (duration_parse(optarg, &c->rh_reload_ms) < 0)
+				return usage_error(
+				    "--requestheader-reload-interval: '%s' is not a duration (e.g. 1m, 10s)",
+				    optarg, NULL);
+			break;
+		case OPT_TLS_MIN:
+			c->tls_min_version = optarg;
+			break;
+		case OPT_TLS_SUITES:
+			c->tls_cipher_suites = optarg;
+			break;
+		case OPT_READ_TIMEOUT:
+			if (duration_parse(optarg, &c->read_timeout_ms) < 0)
+				return usage_error(
+				    "--request-read-timeout: '%s' is not a duration (e.g. 30s)",
+				    optarg, NULL);
 			break;
 		case OPT_AUTHZ_MODE:
 			if (strcmp(optarg, "SubjectAccessReview") == 0 ||
@@ -369,6 +411,11 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 		return usage_error(
 		    "--solver-name: '%s' is not a DNS label (lower-case letters, digits, '-')%s",
 		    c->solver_name, "");
+	char why[512];
+	if (tls_priorities_build(c->tls_min_version, c->tls_cipher_suites,
+				 c->tls_priorities, sizeof(c->tls_priorities),
+				 why, sizeof(why)) < 0)
+		return usage_error("%s%s", why, "");
 	return 0;
 }
 
@@ -380,8 +427,16 @@ struct clients {
 static int clients_open(const struct serve_config *c, struct clients *k)
 {
 	char err[512];
+	const char *incluster = getenv("KUBERNETES_SERVICE_HOST");
+	/*
+	 * Without a CA flag, the request-header settings come from the
+	 * cluster whenever one is configured (in-cluster or --kubeconfig).
+	 */
 	bool need_api = c->secrets_dir == NULL ||
-			c->authz_mode == AUTHZ_SUBJECT_ACCESS_REVIEW;
+			c->authz_mode == AUTHZ_SUBJECT_ACCESS_REVIEW ||
+			(c->authn.ca_file == NULL &&
+			 (c->kubeconfig != NULL ||
+			  (incluster != NULL && incluster[0] != '\0')));
 
 	if (c->secrets_dir != NULL &&
 	    k8s_client_new_dir(&k->dir, c->secrets_dir, err, sizeof(err)) < 0) {
@@ -400,7 +455,10 @@ static int clients_open(const struct serve_config *c, struct clients *k)
 			c->kubeconfig != NULL ? c->kubeconfig : "", err,
 			c->authz_mode == AUTHZ_SUBJECT_ACCESS_REVIEW
 			    ? "--authorization-mode SubjectAccessReview"
-			    : "reading secrets");
+			: c->secrets_dir == NULL
+			    ? "reading secrets"
+			    : "the request-header settings (or give "
+			      "--requestheader-client-ca-file)");
 		return 1;
 	}
 	return 0;
@@ -445,6 +503,7 @@ int serve_main(int argc, char **argv)
 	struct tls_store *tls = NULL;
 	struct authn *authn = NULL;
 	struct authz *authz = NULL;
+	struct authn_watch *watch = NULL;
 	struct solver *solver = NULL;
 	struct http_server *srv = NULL;
 	char err[512], desc[512], addr[300], port[8];
@@ -494,6 +553,23 @@ int serve_main(int argc, char **argv)
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
 		goto out;
 	}
+	if (c.authn.ca_file == NULL && k.api != NULL) {
+		/* The front-proxy CA and names from the cluster. */
+		if (authn_watch_start(&watch, authn, k.api, c.rh_reload_ms) <
+		    0) {
+			fprintf(stderr, "rfc2136-webhook serve: cannot start "
+					"the request-header watch\n");
+			ret = 1;
+			goto out;
+		}
+	} else if (!authn_has_ca(authn)) {
+		authn_set_status(authn, "no request-header CA: give "
+					"--requestheader-client-ca-file or a "
+					"Kubernetes API");
+		log_warn("no --requestheader-client-ca-file and no Kubernetes "
+			 "API: every request but the health checks is refused "
+			 "(401) and /readyz fails");
+	}
 	if (http_server_start(&srv,
 			      &(struct http_opts){
 				  .bind_address = c.bind_address,
@@ -504,6 +580,8 @@ int serve_main(int argc, char **argv)
 				  .authn = authn,
 				  .authz = authz,
 				  .solver = solver,
+				  .tls_priorities = c.tls_priorities,
+				  .read_timeout_ms = c.read_timeout_ms,
 			      },
 			      err, sizeof(err)) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
@@ -516,10 +594,6 @@ int serve_main(int argc, char **argv)
 			 "names may publish TXT records in your zones; use "
 			 "it only without a Kubernetes API, e.g. for local "
 			 "tests");
-	if (!authn_has_ca(authn))
-		log_warn("no --requestheader-client-ca-file: every request "
-			 "but the health checks is refused (401) and /readyz "
-			 "fails");
 	tls_store_describe(tls, desc, sizeof(desc));
 	snprintf(addr, sizeof(addr), "%s",
 		 c.bind_address != NULL ? c.bind_address : "");
@@ -541,6 +615,7 @@ int serve_main(int argc, char **argv)
 	ret = 0;
 out:
 	http_server_stop(srv);
+	authn_watch_stop(watch);
 	solver_free(solver);
 	authz_free(authz);
 	k8s_client_free(k.api);
