@@ -34,7 +34,8 @@ else
 Q := @
 endif
 
-PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl
+PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl \
+	krb5-gssapi
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral

@@ -35,6 +35,14 @@ enum {
 	DNS_EFORMAT,	   /* the answer is not a valid DNS message */
 	DNS_EMISMATCH,	   /* the answer does not belong to the request */
 	DNS_ETRUNC,	   /* the answer is truncated even over TCP */
+	DNS_EGSS_CRED,	   /* GSS-TSIG: no usable Kerberos credentials */
+	DNS_EGSS_KDC,	   /* GSS-TSIG: the KDC cannot be reached */
+	DNS_EGSS_CLIENT,   /* GSS-TSIG: the KDC does not know our principal */
+	DNS_EGSS_SERVICE,  /* GSS-TSIG: the KDC does not know DNS/<host> */
+	DNS_EGSS_SKEW,	   /* GSS-TSIG: clock skew with the KDC */
+	DNS_EGSS,	   /* GSS-TSIG: another GSS-API failure */
+	DNS_ETKEY,	   /* GSS-TSIG: the server rejected the TKEY exchange */
+	DNS_EECHO,	   /* the answer's MAC is our request's MAC, echoed */
 	DNS_ELAST
 };
 
@@ -144,6 +152,8 @@ struct dns_opts {
 	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
 	unsigned timeout_ms;	   /* per attempt; 0 means 5000 */
 	const struct dns_key *key; /* NULL: unsigned messages */
+	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
+	struct dns_gss_ctx *gss;
 };
 
 /* What one attempt at one server address gave. */
@@ -159,6 +169,10 @@ struct dns_outcome {
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
+	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
+	bool gss;		/* the attempt was signed with GSS-TSIG */
+	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
+	char gss_service[128];	 /* "DNS/ns1.example.com@EXAMPLE.COM" */
 };
 
 #define DNS_ATTEMPTS_MAX 16
@@ -253,6 +267,59 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 		  size_t querylen, const struct dns_key *key,
 		  const uint8_t *mac, size_t maclen, uint64_t now,
 		  struct dns_outcome *o);
+
+/* ------------------------------------------------------------ GSS-TSIG */
+
+/*
+ * GSS-TSIG (RFC 3645) through the system's GSS-API (MIT Kerberos): a
+ * security context is negotiated with TKEY (RFC 2930 mode 3) per server
+ * address and reused for every message until shortly before the expiry the
+ * server stated, or once after the server answered BADKEY (it restarted or
+ * dropped the key).  Messages are signed with gss_get_mic() over the TSIG
+ * input of RFC 8945 4.3.3 and answers verified with gss_verify_mic().
+ * Credentials come from a keytab (a file, or bytes such as a Secret's
+ * value, read through an anonymous memory file) or a password, into a
+ * private in-memory credential cache: no kinit, no file left behind.  The
+ * Kerberos configuration is the process's (KRB5_CONFIG).
+ */
+struct dns_gss_ctx;
+
+/* Where a GSS-TSIG client's identity comes from.  Strings are copied. */
+struct dns_gss_config {
+	const char *principal;	  /* "acme" or "acme@EXAMPLE.COM" */
+	const char *realm;	  /* appended to both names when given; NULL:
+				     the principal's, else the default realm */
+	const char *service_host; /* target DNS/<service_host>: the server's
+				     name in its keytab, never an address */
+	const char *keytab_path;  /* a keytab file, or ... */
+	const uint8_t *keytab;	  /* ... keytab bytes (a Secret's value), */
+	size_t keytab_len;	  /* or ... */
+	const char *password;	  /* ... a password (kept, wiped at free) */
+};
+
+/*
+ * Create a GSS-TSIG client for one principal.  Nothing is contacted yet:
+ * credentials are acquired and contexts negotiated by the first
+ * dns_update()/dns_query() that names it in dns_opts.gss, so every failure
+ * lands in the attempt's outcome for the diagnosis.  Exactly one of
+ * keytab_path, keytab and password must be set.  Returns 0, -ENOMEM, or
+ * -EINVAL with the problem in @err.  The handle is thread-safe: share it.
+ */
+int dns_gss_new(struct dns_gss_ctx **ctx, const struct dns_gss_config *cfg,
+		char *err, size_t errlen);
+
+/*
+ * Delete every negotiated key on its server (TKEY mode 5, signed, waiting
+ * at most @timeout_ms per server; 0 means 2000), release the contexts and
+ * credentials, wipe the password and keytab copies.  NULL-safe.
+ */
+void dns_gss_free(struct dns_gss_ctx *ctx, unsigned timeout_ms);
+
+/* TKEY negotiations completed by @ctx so far (all servers). */
+unsigned long dns_gss_negotiations(const struct dns_gss_ctx *ctx);
+
+/* The client principal as used: "acme@EXAMPLE.COM" ("" before known). */
+const char *dns_gss_principal(const struct dns_gss_ctx *ctx);
 
 /* ------------------------------------------------------------ diagnosis */
 

@@ -28,6 +28,18 @@ static const char *const dns_errors[] = {
     [DNS_EMISMATCH - DNS_EKEY_SYNTAX] =
 	"the answer does not belong to the request",
     [DNS_ETRUNC - DNS_EKEY_SYNTAX] = "the answer is truncated even over TCP",
+    [DNS_EGSS_CRED - DNS_EKEY_SYNTAX] = "no usable Kerberos credentials",
+    [DNS_EGSS_KDC - DNS_EKEY_SYNTAX] = "the Kerberos KDC cannot be reached",
+    [DNS_EGSS_CLIENT - DNS_EKEY_SYNTAX] =
+	"the KDC does not know the client principal",
+    [DNS_EGSS_SERVICE - DNS_EKEY_SYNTAX] =
+	"the KDC does not know the DNS service principal",
+    [DNS_EGSS_SKEW - DNS_EKEY_SYNTAX] = "clock skew too great for Kerberos",
+    [DNS_EGSS - DNS_EKEY_SYNTAX] = "GSS-API failure",
+    [DNS_ETKEY - DNS_EKEY_SYNTAX] =
+	"the server rejected the GSS-TSIG key negotiation (TKEY)",
+    [DNS_EECHO - DNS_EKEY_SYNTAX] =
+	"the answer's signature is our request's, echoed",
 };
 
 _Static_assert(sizeof(dns_errors) / sizeof(dns_errors[0]) ==

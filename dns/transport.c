@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dns/dns.h"
+#include "dns/gss_internal.h"
 #include "dns/msg_internal.h"
 
 #define TIMEOUT_DEFAULT_MS 5000
@@ -269,6 +270,21 @@ out:
 	return ret;
 }
 
+/* GSS-TSIG builds each message itself, to sign it with its context. */
+struct gss_build_arg {
+	const struct msg_spec *spec;
+	struct exchange *x;
+};
+
+static int gss_build(void *arg, uint8_t *buf, size_t *len)
+{
+	struct gss_build_arg *a = arg;
+
+	(void)buf; /* a->x->query */
+	(void)len; /* a->x->qlen */
+	return msg_build(a->spec, NULL, a->x);
+}
+
 /*
  * One attempt at one address: build, sign, send, check; a truncated UDP
  * answer is retried over TCP with a fresh message (RFC 1035 4.2.1,
@@ -285,6 +301,16 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 	int ret;
 
 	o->rcode = -1;
+	if (opts->gss != NULL) {
+		/* RFC 3645: always TCP, on the context's kept connection. */
+		struct gss_build_arg arg = {.spec = spec, .x = x};
+
+		ret = dns_gss_attempt(opts->gss, sa, salen, timeout, gss_build,
+				      &arg, x->query, &x->qlen, x->ans,
+				      &x->alen, o);
+		o->ms = (unsigned)(now_ms() - start);
+		return ret;
+	}
 	for (;;) {
 		int64_t deadline = now_ms() + timeout;
 
