@@ -162,6 +162,76 @@ static const struct rule rules[] = {
      "expect"},
 };
 
+/*
+ * GSS-TSIG (RFC 3645) attempts are read against these rows first: %P is
+ * the client principal, %H the service principal.  Kerberos failures
+ * happen before anything is sent; a TKEY error means the server could not
+ * accept our ticket; Windows answers some denials by echoing the request's
+ * MAC instead of signing (DNS_EECHO).
+ */
+static const struct rule gss_rules[] = {
+    {DNS_EGSS_CRED, ANY, ANY, SIG_ANY, KEY_ANY,
+     "no usable Kerberos credentials for %P (%D): the keytab must hold a "
+     "current key of %P ('klist -k -t -e KEYTAB' lists it; an account "
+     "whose password or key changed needs a new keytab), or the password "
+     "is wrong"},
+    {DNS_EGSS_KDC, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the Kerberos KDC for %P cannot be reached (%D): check the realm's "
+     "kdc lines in krb5.conf (--krb5-config or KRB5_CONFIG), that the KDC "
+     "runs, and that this host reaches it on port 88 (UDP and TCP)"},
+    {DNS_EGSS_CLIENT, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the KDC does not know the principal %P (%D): check the name and the "
+     "realm (upper case), or create the account"},
+    {DNS_EGSS_SERVICE, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the KDC does not know the service principal %H (%D): the service "
+     "host must be the DNS server's host name as registered in its "
+     "principal (DNS/<host>; for Active Directory the domain controller's "
+     "full name), not an alias or an address"},
+    {DNS_EGSS_SKEW, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the clocks of this host and the KDC differ by more than Kerberos "
+     "allows (5 minutes by default) (%D): synchronise both with NTP"},
+    {DNS_EGSS, ANY, ANY, SIG_ANY, KEY_ANY,
+     "GSS-API failure for %P with %H: %D"},
+    {DNS_ETKEY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
+     "%S could not accept the Kerberos ticket of %P for %H (TKEY "
+     "BADKEY): the server's keytab is stale (the service key changed "
+     "after it was exported), has no key for %H (a wrong service host or "
+     "SPN), or the server's clock is off; see the server's log"},
+    {DNS_ETKEY, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S rejected the GSS-TSIG key negotiation (TKEY error %E): it may "
+     "not accept GSS-TSIG at all (BIND needs tkey-gssapi-keytab or "
+     "tkey-gssapi-credential)"},
+    {DNS_EECHO, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S echoed our signature instead of signing its answer (a known "
+     "Windows DNS behaviour when it rejects a GSS-TSIG update, typically "
+     "because %P lacks permission on the secure zone): give the account "
+     "the right to create and write records in the zone, and see the "
+     "server's event log"},
+    {ANY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
+     "%S does not know the GSS-TSIG key of %P even after a fresh "
+     "negotiation: it forgets keys at once (restarts?), or it does not "
+     "accept GSS-TSIG updates for zone %Z"},
+    {ANY, ANY, 16 /* BADSIG */, SIG_ANY, KEY_ANY,
+     "%S does not accept the GSS-TSIG signature of %P; see the server's "
+     "log"},
+    {ANY, ANY, 18 /* BADTIME */, SIG_ANY, KEY_ANY,
+     "the clocks of this host and the server differ by %W s, more than "
+     "the 300 s fudge; synchronise both clocks (NTP)"},
+    {DNS_ETSIG, ANY, 0, SIG_BAD, KEY_ANY,
+     "the answer's GSS-TSIG signature does not verify with the context "
+     "negotiated for %P: it was forged or altered on the way; the result "
+     "cannot be trusted"},
+    {ANY, 5 /* REFUSED */, 0, SIG_OK, KEY_ANY,
+     "%P authenticated (GSS-TSIG) but the server's policy does not allow "
+     "it to change %N TXT: BIND: update-policy { grant \"%P\" name %N "
+     "TXT; } (or zonesub TXT); Active Directory: give the account the "
+     "right to create and write records in zone %Z"},
+    {ANY, 5 /* REFUSED */, 0, SIG_ANY, KEY_ANY,
+     "the update signed by %P was refused without a signature: the "
+     "server does not allow GSS-TSIG updates of zone %Z at all (BIND: "
+     "update-policy with a grant for %P)"},
+};
+
 /* Text appended to a bounded buffer, truncated silently. */
 struct out {
 	char *buf;
@@ -230,7 +300,14 @@ static void expand(struct out *out, const char *text,
 		}
 		switch (*++p) {
 		case 'K':
-			out_printf(out, "%s", key != NULL ? key->name : "");
+			out_printf(out, "%s",
+				   key != NULL ? key->name : o->gss_principal);
+			break;
+		case 'P':
+			out_printf(out, "%s", o->gss_principal);
+			break;
+		case 'H':
+			out_printf(out, "%s", o->gss_service);
 			break;
 		case 'Z':
 			out_printf(out, "%s", zone != NULL ? zone : "?");
@@ -279,8 +356,16 @@ static void explain(struct out *out, const struct dns_outcome *o,
 	bool answered = o->answered && o->rcode >= 0;
 	const struct rule *r = NULL;
 
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		if (rule_match(&rules[i], o, key != NULL)) {
+	for (size_t i = 0;
+	     o->gss && i < sizeof(gss_rules) / sizeof(gss_rules[0]); i++) {
+		if (rule_match(&gss_rules[i], o, true)) {
+			r = &gss_rules[i];
+			break;
+		}
+	}
+	for (size_t i = 0; r == NULL && i < sizeof(rules) / sizeof(rules[0]);
+	     i++) {
+		if (rule_match(&rules[i], o, key != NULL || o->gss)) {
 			r = &rules[i];
 			break;
 		}
@@ -290,7 +375,7 @@ static void explain(struct out *out, const struct dns_outcome *o,
 		if (o->tsig_error != 0)
 			out_printf(out, "/%s", dns_rcode_name(o->tsig_error));
 		out_printf(out, " (%s): ",
-			   key == NULL && sig_of(o) == SIG_BAD
+			   key == NULL && !o->gss && sig_of(o) == SIG_BAD
 			       ? "answer signed, not checked"
 			       : sig_text[sig_of(o)]);
 	}

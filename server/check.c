@@ -27,6 +27,9 @@ static const char check_usage[] =
     "KEY: --key-file PATH [--tsig-key-name NAME] [--tsig-algorithm ALG]\n"
     "     (name and algorithm are needed only when the file holds a bare "
     "secret)\n"
+    "  or GSS-TSIG: --gss-principal NAME --gss-service-host HOST\n"
+    "     (--gss-keytab PATH | --gss-password-file PATH) [--gss-realm "
+    "REALM]\n"
     "\n"
     "Test a nameserver, zone and key step by step, as cert-manager will "
     "use them:\n"
@@ -222,6 +225,36 @@ out:
 	return ret;
 }
 
+/*
+ * Step 4 with GSS-TSIG: a context is negotiated (TKEY, RFC 3645) and a
+ * signed SOA query comes back verified with it.
+ */
+static int check_gss(struct check *c)
+{
+	struct dns_reply reply;
+	struct dns_result r;
+	uint64_t t0 = cli_now_ms();
+	int ret;
+
+	ret = check_query(c, DNS_PROTO_TCP, NULL, c->o->zone, QTYPE_SOA, &reply,
+			  &r);
+	dns_reply_release(&reply);
+	if (ret != 0) {
+		step_line(c, "FAIL", cli_now_ms() - t0,
+			  "GSS-TSIG as %s with %s: signed SOA query",
+			  dns_gss_principal(c->dopts.gss),
+			  r.attempts[0].gss_service);
+		print_diagnosis(c, &r, "signed query", c->o->zone);
+		cli_hint_update(&r, c->o, NULL, c->fqdn);
+		return -1;
+	}
+	step_line(c, "ok", cli_now_ms() - t0,
+		  "GSS-TSIG as %s with %s: context negotiated, signed SOA "
+		  "answer verified",
+		  dns_gss_principal(c->dopts.gss), r.attempts[0].gss_service);
+	return 0;
+}
+
 /* Step 4: a signed SOA query comes back verified. */
 static int check_key(struct check *c)
 {
@@ -230,6 +263,8 @@ static int check_key(struct check *c)
 	uint64_t t0 = cli_now_ms();
 	int ret;
 
+	if (c->dopts.gss != NULL)
+		return check_gss(c);
 	if (c->key == NULL) {
 		step_line(c, "skip", 0,
 			  "key accepted (no --key-file: unsigned updates)");
@@ -392,7 +427,10 @@ static int check_add_delete(struct check *c)
 static int check_server(struct check *c)
 {
 	printf("check %s: zone %s, name %s, %s\n", c->server_text, c->o->zone,
-	       c->fqdn, c->key ? "signed" : "unsigned");
+	       c->fqdn,
+	       c->dopts.gss ? "signed with GSS-TSIG"
+	       : c->key	    ? "signed"
+			    : "unsigned");
 	if (c->key)
 		printf("  key %s (%s)\n", c->key->name,
 		       dns_alg_to_text(c->key->alg));
@@ -471,5 +509,6 @@ int cli_check_main(int argc, char **argv)
 		printf("check: %zu of %zu nameservers passed\n",
 		       o.nservers - nfailed, o.nservers);
 	dns_key_release(&key);
+	cli_release(&o);
 	return nfailed ? CLI_FAIL : CLI_OK;
 }

@@ -12,7 +12,10 @@
 #define KEY_USAGE                                                              \
 	"KEY: --key-file PATH [--tsig-key-name NAME] [--tsig-algorithm ALG]\n" \
 	"     (name and algorithm are needed only when the file holds a bare " \
-	"secret)\n"
+	"secret)\n"                                                            \
+	"  or GSS-TSIG: --gss-principal NAME --gss-service-host HOST\n"        \
+	"     (--gss-keytab PATH | --gss-password-file PATH) [--gss-realm "    \
+	"REALM]\n"
 
 #define OPTIONS_USAGE                                                          \
 	"\n"                                                                   \
@@ -41,6 +44,17 @@
 	"pick a block)\n"                                                      \
 	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "  \
 	"bare secret)\n"                                                       \
+	"  --gss-principal NAME sign with GSS-TSIG (RFC 3645, Kerberos) as "   \
+	"NAME\n"                                                               \
+	"                       (acme or acme@EXAMPLE.COM); always over TCP\n" \
+	"  --gss-service-host HOST the DNS server's host name in its "         \
+	"principal\n"                                                          \
+	"                       DNS/HOST (not an address)\n"                   \
+	"  --gss-keytab PATH    the principal's keytab (no kinit needed)\n"    \
+	"  --gss-password-file PATH  or its password, first line of PATH\n"    \
+	"  --gss-realm REALM    realm of both principals when not in NAME; "   \
+	"the\n"                                                                \
+	"                       Kerberos configuration is KRB5_CONFIG's\n"     \
 	"  --help               this text\n"                                   \
 	"\n"                                                                   \
 	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "    \
@@ -144,6 +158,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 	ret = CLI_FAIL;
 out:
 	dns_key_release(&key);
+	cli_release(&o);
 	return ret;
 }
 

@@ -25,6 +25,11 @@ enum {
 	OPT_KEY_FILE,
 	OPT_KEY_NAME,
 	OPT_KEY_ALG,
+	OPT_GSS_PRINCIPAL,
+	OPT_GSS_KEYTAB,
+	OPT_GSS_PASSWORD_FILE,
+	OPT_GSS_SERVICE_HOST,
+	OPT_GSS_REALM,
 	OPT_HELP = 'h',
 };
 
@@ -39,6 +44,11 @@ static const struct option long_options[] = {
     {"key-file", required_argument, NULL, OPT_KEY_FILE},
     {"tsig-key-name", required_argument, NULL, OPT_KEY_NAME},
     {"tsig-algorithm", required_argument, NULL, OPT_KEY_ALG},
+    {"gss-principal", required_argument, NULL, OPT_GSS_PRINCIPAL},
+    {"gss-keytab", required_argument, NULL, OPT_GSS_KEYTAB},
+    {"gss-password-file", required_argument, NULL, OPT_GSS_PASSWORD_FILE},
+    {"gss-service-host", required_argument, NULL, OPT_GSS_SERVICE_HOST},
+    {"gss-realm", required_argument, NULL, OPT_GSS_REALM},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -244,6 +254,21 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 						   optarg);
 			o->key_alg = optarg;
 			break;
+		case OPT_GSS_PRINCIPAL:
+			o->gss_principal = optarg;
+			break;
+		case OPT_GSS_KEYTAB:
+			o->gss_keytab = optarg;
+			break;
+		case OPT_GSS_PASSWORD_FILE:
+			o->gss_password_file = optarg;
+			break;
+		case OPT_GSS_SERVICE_HOST:
+			o->gss_service_host = optarg;
+			break;
+		case OPT_GSS_REALM:
+			o->gss_realm = optarg;
+			break;
 		case ':':
 			return usage_error(o, "option '%s' needs a value",
 					   argv[optind - 1]);
@@ -279,6 +304,29 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 	    (o->value[0] == '\0' || strlen(o->value) > DNS_TXT_MAX))
 		return usage_error(o, "--value: empty or longer than %d bytes",
 				   DNS_TXT_MAX);
+	if (o->gss_principal != NULL && o->key_file != NULL)
+		return usage_error(o, "--gss-principal (GSS-TSIG) and "
+				      "--key-file (TSIG key) exclude each "
+				      "other: sign with one or the other");
+	if (o->gss_principal == NULL &&
+	    (o->gss_keytab || o->gss_password_file || o->gss_service_host ||
+	     o->gss_realm))
+		return usage_error(o, "--gss-%s needs --gss-principal",
+				   o->gss_keytab	  ? "keytab"
+				   : o->gss_password_file ? "password-file"
+				   : o->gss_service_host  ? "service-host"
+							  : "realm");
+	if (o->gss_principal != NULL) {
+		if (o->gss_service_host == NULL)
+			return usage_error(
+			    o, "--gss-principal needs --gss-service-host: the "
+			       "DNS server's host name in its Kerberos "
+			       "principal DNS/<host>");
+		if ((o->gss_keytab != NULL) == (o->gss_password_file != NULL))
+			return usage_error(o, "--gss-principal needs exactly "
+					      "one of --gss-keytab and "
+					      "--gss-password-file");
+	}
 	if (o->key_file == NULL && (o->key_name || o->key_alg))
 		return usage_error(o, "--%s needs --key-file",
 				   o->key_name ? "tsig-key-name"
@@ -286,14 +334,76 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 	return CLI_OK;
 }
 
-int cli_key_load(const struct cli_opts *o, struct dns_key *key,
-		 bool *signed_out)
+/* A password file's first line, into @buf (wiped by the caller). */
+static int password_read(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "error: --gss-password-file %s: %s\n", path,
+			dns_strerror(-errno));
+		return -1;
+	}
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		fprintf(stderr, "error: --gss-password-file %s is empty\n",
+			path);
+		return -1;
+	}
+	return 0;
+}
+
+static int gss_load(struct cli_opts *o)
+{
+	struct dns_gss_config cfg = {
+	    .principal = o->gss_principal,
+	    .realm = o->gss_realm,
+	    .service_host = o->gss_service_host,
+	    .keytab_path = o->gss_keytab,
+	};
+	char password[1024], err[512];
+	int ret;
+
+	if (o->gss_password_file != NULL) {
+		if (password_read(o->gss_password_file, password,
+				  sizeof(password)) != 0) {
+			explicit_bzero(password, sizeof(password));
+			return CLI_FAIL;
+		}
+		cfg.password = password;
+	}
+	ret = dns_gss_new(&o->gss, &cfg, err, sizeof(err));
+	explicit_bzero(password, sizeof(password));
+	if (ret != 0) {
+		fprintf(stderr, "error: GSS-TSIG: %s\n",
+			ret == -EINVAL ? err : dns_strerror(ret));
+		return CLI_FAIL;
+	}
+	return 0;
+}
+
+void cli_release(struct cli_opts *o)
+{
+	if (o == NULL)
+		return;
+	/* RFC 2930 4.2: delete our keys on the servers, briefly. */
+	dns_gss_free(o->gss, o->timeout_ms < 2000 ? o->timeout_ms : 2000);
+	o->gss = NULL;
+}
+
+int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
 {
 	char err[512];
 	int ret;
 
 	memset(key, 0, sizeof(*key));
 	*signed_out = false;
+	if (o->gss_principal != NULL)
+		return gss_load(o);
 	if (o->key_file == NULL) {
 		fprintf(stderr,
 			"warning: no --key-file: the messages go unsigned; "
@@ -321,6 +431,9 @@ void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 	dopts->proto = o->proto;
 	dopts->timeout_ms = o->timeout_ms;
 	dopts->key = key;
+	dopts->gss = o->gss;
+	if (o->gss != NULL)
+		dopts->proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
 }
 
 char *cli_quote(const char *value, char *buf, size_t len)
@@ -539,6 +652,64 @@ void cli_hint(const struct dns_outcome *o, enum cli_stage stage,
 	}
 }
 
+/* The hint for a GSS-TSIG attempt: what to run to see the cause. */
+static void hint_gss(const struct dns_outcome *o, const struct cli_opts *opts,
+		     const char *fqdn)
+{
+	const char *p = opts->gss_principal;
+	char zone[DNS_NAME_LEN];
+
+	zone_display(opts->zone, zone, sizeof(zone));
+	switch (o->code) {
+	case DNS_EGSS_CRED:
+	case DNS_EGSS_CLIENT:
+		fprintf(stderr,
+			"hint: try the credentials by hand: 'kinit -k -t %s "
+			"%s' (or kinit with the password); 'klist -k -t -e "
+			"KEYTAB' lists the keytab's principals and key "
+			"versions\n",
+			opts->gss_keytab ? opts->gss_keytab : "KEYTAB", p);
+		return;
+	case DNS_EGSS_KDC:
+		fprintf(stderr,
+			"hint: krb5.conf (KRB5_CONFIG, or --krb5-config for "
+			"serve) must name the realm's KDC: [realms] REALM = "
+			"{ kdc = kdc.example.com }\n");
+		return;
+	case DNS_EGSS_SERVICE:
+	case DNS_ETKEY:
+		fprintf(stderr,
+			"hint: after kinit, 'kvno %s' shows whether the KDC "
+			"knows the service and its key version; on the DNS "
+			"server 'klist -k -t -e <its keytab>' must list the "
+			"same principal and version (Active Directory: "
+			"'setspn -L <domain controller>' lists its DNS/ "
+			"names)\n",
+			o->gss_service);
+		return;
+	case DNS_EGSS_SKEW:
+		fprintf(stderr, "hint: synchronise the clocks of this host, "
+				"the KDC and the DNS server (NTP)\n");
+		return;
+	default:
+		break;
+	}
+	if (o->rcode == 5 || o->rcode == 9 || o->code == DNS_EECHO) {
+		fprintf(stderr,
+			"hint: allow %s to update TXT at %s:\n"
+			"  BIND (zone \"%s\" in named.conf; exact principal, "
+			"no wildcard):\n"
+			"    update-policy { grant \"%s\" name %s TXT; };\n"
+			"  Active Directory: give the account 'Create all "
+			"child objects' on the zone (DNS Manager, zone "
+			"properties, Security); see deploy/gss-tsig.md\n",
+			p, fqdn, zone, o->gss_principal, fqdn);
+		return;
+	}
+	fprintf(stderr, "hint: run 'rfc2136-webhook check' with the same "
+			"options to test the setup step by step\n");
+}
+
 void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 		     const struct dns_key *key, const char *fqdn)
 {
@@ -546,6 +717,18 @@ void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 
 	if (res->nattempts == 0)
 		return;
+	if (opts->gss != NULL) {
+		const struct dns_outcome *last =
+		    &res->attempts[res->nattempts - 1];
+
+		/* Kerberos and TKEY failures have their own codes. */
+		if (last->answered ||
+		    (last->code >= DNS_EGSS_CRED && last->code < DNS_ELAST))
+			hint_gss(last, opts, fqdn);
+		else
+			cli_hint(last, CLI_STAGE_REACH, opts, key, fqdn);
+		return;
+	}
 	/* The most telling attempt: the last one that got an answer. */
 	for (size_t i = res->nattempts; i-- > 0;) {
 		if (res->attempts[i].answered) {

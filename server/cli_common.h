@@ -47,6 +47,13 @@ struct cli_opts {
 	const char *key_file;
 	const char *key_name;
 	const char *key_alg;
+	/* GSS-TSIG (RFC 3645) instead of a TSIG key file. */
+	const char *gss_principal;
+	const char *gss_keytab;
+	const char *gss_password_file;
+	const char *gss_service_host;
+	const char *gss_realm;
+	struct dns_gss_ctx *gss; /* made by cli_key_load(), cli_release() */
 };
 
 /*
@@ -62,14 +69,18 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
  * Load the key named by the options into @key.  Without --key-file, prints
  * a warning that the messages go unsigned and sets *@signed_out false.
  * Prints the key's own warning (double base64, raw bytes) as "warning: ...".
- * Returns 0, or CLI_FAIL after printing the error.
+ * With --gss-principal, sets up the GSS-TSIG client in o->gss instead
+ * (*@signed_out stays false: there is no HMAC key).  Returns 0, or
+ * CLI_FAIL after printing the error.
  */
-int cli_key_load(const struct cli_opts *o, struct dns_key *key,
-		 bool *signed_out);
+int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out);
 
-/* The dns_opts for a loaded key (@key NULL when unsigned). */
+/* The dns_opts for a loaded key (@key NULL when unsigned) or o->gss. */
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 		  struct dns_opts *dopts);
+
+/* Delete the GSS-TSIG keys on the servers and free o->gss.  NULL-safe. */
+void cli_release(struct cli_opts *o);
 
 /* What went wrong, for choosing a hint. */
 enum cli_stage {
