@@ -147,6 +147,15 @@ enum dns_proto {
 	DNS_PROTO_TCP
 };
 
+/*
+ * Called for each message sent and each answer received, for the caller's
+ * logs (dns/ itself never logs).  @event is "send" or "receive", @proto
+ * "udp" or "tcp", @server the attempt's "addr:port" (see dns_outcome), @wire
+ * the message.  Render it with dns_msg_dump().  Runs on the calling thread.
+ */
+typedef void dns_trace_fn(void *arg, const char *event, const char *proto,
+			  const char *server, const uint8_t *wire, size_t len);
+
 /* How to talk to the servers. */
 struct dns_opts {
 	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
@@ -154,6 +163,8 @@ struct dns_opts {
 	const struct dns_key *key; /* NULL: unsigned messages */
 	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
 	struct dns_gss_ctx *gss;
+	dns_trace_fn *trace;	   /* NULL: no trace */
+	void *trace_arg;	   /* passed to @trace */
 };
 
 /* What one attempt at one server address gave. */
@@ -267,6 +278,18 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 		  size_t querylen, const struct dns_key *key,
 		  const uint8_t *mac, size_t maclen, uint64_t now,
 		  struct dns_outcome *o);
+
+/*
+ * Render the message @wire in presentation format into @buf, the way
+ * `nsupdate -d` and kdig show it: a header line, the flags and section
+ * counts, each section (ZONE/PREREQ/UPDATE for an UPDATE), and the TSIG
+ * pseudosection.  A TSIG record carries the MAC, never the key's secret, so
+ * the text is safe to log.  A message that does not parse is shown as its
+ * size and the parser's complaint.  Always NUL-terminates @buf (a text that
+ * does not fit ends with "..."); returns the length written, or a negative
+ * code (-EINVAL for @buflen 0).
+ */
+int dns_msg_dump(const uint8_t *wire, size_t len, char *buf, size_t buflen);
 
 /* ------------------------------------------------------------ GSS-TSIG */
 

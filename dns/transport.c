@@ -318,12 +318,19 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 		if (ret != 0)
 			break;
 		o->tcp = tcp;
+		if (opts->trace != NULL)
+			opts->trace(opts->trace_arg, "send", tcp ? "tcp" : "udp",
+				    o->server, x->query, x->qlen);
 		if (tcp)
 			ret = tcp_exchange(sa, salen, x, deadline);
 		else
 			ret = udp_exchange(sa, salen, x, deadline);
 		if (ret != 0)
 			break;
+		if (opts->trace != NULL)
+			opts->trace(opts->trace_arg, "receive",
+				    tcp ? "tcp" : "udp", o->server, x->ans,
+				    x->alen);
 		if (!tcp && dns_msg_truncated(x->ans, x->alen)) {
 			tcp = true;
 			continue;

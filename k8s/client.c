@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "k8s/k8s_internal.h"
 
@@ -35,6 +36,8 @@ struct k8s_client {
 	pthread_mutex_t lock; /* guards idle[] and nidle */
 	CURL *idle[K8S_POOL];
 	size_t nidle;
+	k8s_observer_fn *observer; /* set before the client is shared */
+	void *observer_arg;
 };
 
 /* A response body, capped at K8S_MAX_BODY (curl DYNBUF's "toobig"). */
@@ -169,6 +172,42 @@ void k8s_client_free(struct k8s_client *c)
 	free(c->describe);
 	free(c->dir);
 	free(c);
+}
+
+void k8s_client_set_observer(struct k8s_client *c, k8s_observer_fn *fn,
+			     void *arg)
+{
+	if (c == NULL) {
+		return;
+	}
+	c->observer = fn;
+	c->observer_arg = arg;
+}
+
+/* What kind of call @method @path is, for metrics labels. */
+static const char *k8s_call_kind(const char *method, const char *path)
+{
+	if (strcmp(method, "GET") == 0 && strstr(path, "/secrets/") != NULL) {
+		return "get_secret";
+	}
+	if (strcmp(method, "GET") == 0 &&
+	    strstr(path, "/configmaps/") != NULL) {
+		return "get_configmap";
+	}
+	if (strcmp(method, "POST") == 0 &&
+	    strstr(path, "/subjectaccessreviews") != NULL) {
+		return "create_subjectaccessreview";
+	}
+	return "other";
+}
+
+static long k8s_ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)((now.tv_sec - start->tv_sec) * 1000 +
+		      (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
 const char *k8s_client_describe(const struct k8s_client *c)
@@ -407,9 +446,11 @@ static int k8s_call(struct k8s_client *c, const char *method, const char *path,
 	char *url = NULL;
 	CURL *h = NULL;
 	CURLcode rc;
+	struct timespec start;
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (asprintf(&url, "%s%s", c->cfg.server, path) < 0) {
 		url = NULL;
 		ret = -ENOMEM;
@@ -495,6 +536,17 @@ out:
 	k8s_handle_put(c, h);
 	k8s_headers_free(hdrs);
 	free(url);
+	if (c->observer != NULL) {
+		struct k8s_call_info info = {
+		    .call = k8s_call_kind(method, path),
+		    .method = method,
+		    .path = path,
+		    .status = ret == 0 ? resp->status : 0,
+		    .code = ret,
+		    .ms = (unsigned)k8s_ms_since(&start),
+		};
+		c->observer(c->observer_arg, &info);
+	}
 	if (ret != 0) {
 		k8s_resp_release(resp);
 	}

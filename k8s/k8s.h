@@ -57,6 +57,31 @@ int k8s_client_new_dir(struct k8s_client **client, const char *dir, char *err,
 /* Free a client.  NULL-safe. */
 void k8s_client_free(struct k8s_client *client);
 
+/* What one API call did, reported to the client's observer. */
+struct k8s_call_info {
+	const char *call;   /* "get_secret", "get_configmap",
+			       "create_subjectaccessreview", "other" */
+	const char *method; /* "GET", "POST" */
+	const char *path;   /* below the server URL, no query */
+	long status;	    /* HTTP status; 0 when no answer came */
+	int code;	    /* 0 when an answer came, else K8S_E* / -errno */
+	unsigned ms;	    /* duration of the exchange */
+};
+
+/*
+ * Called after every API call (not for directory clients), on the calling
+ * thread, with no lock held; for the caller's logs and metrics (k8s/ never
+ * logs).  @info never holds a credential or a response body.
+ */
+typedef void k8s_observer_fn(void *arg, const struct k8s_call_info *info);
+
+/*
+ * Set (or with NULL clear) the observer of @client.  Call it before the
+ * client is shared between threads.  NULL-safe.
+ */
+void k8s_client_set_observer(struct k8s_client *client, k8s_observer_fn *fn,
+			     void *arg);
+
 /* "https://host:port" or "dir:/path", for log lines.  Never a credential. */
 const char *k8s_client_describe(const struct k8s_client *client);
 

@@ -44,9 +44,11 @@
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/solver.h"
 #include "server/status.h"
 #include "server/tls.h"
+#include "server/trace.h"
 
 /* Request headers and MHD's own per-connection buffers fit in this. */
 #define HTTP_CONN_MEMORY (64 * 1024)
@@ -410,6 +412,44 @@ static void request_id(struct MHD_Connection *mc, char *id, size_t idlen)
 		 rnd[15]);
 }
 
+/* The request headers as one text, credentials left out. */
+struct header_text {
+	char buf[2048];
+	size_t len;
+};
+
+static enum MHD_Result header_append(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct header_text *h = cls;
+	/* A request to us carries no credential header, but never log one. */
+	bool secret = strcasecmp(key, "Authorization") == 0 ||
+		      strcasecmp(key, "Proxy-Authorization") == 0 ||
+		      strcasecmp(key, "Cookie") == 0;
+
+	(void)kind;
+	if (h->len < sizeof(h->buf)) {
+		int n = snprintf(h->buf + h->len, sizeof(h->buf) - h->len,
+				 "%s%s: %s", h->len > 0 ? "\n" : "", key,
+				 secret ? "(redacted)" : value);
+		if (n > 0)
+			h->len += (size_t)n;
+	}
+	return MHD_YES;
+}
+
+/* --v 6 and above: the request headers (HTTP details). */
+static void log_headers(struct MHD_Connection *mc, const struct req *r)
+{
+	struct header_text h = {.len = 0};
+
+	if (atomic_load_explicit(&log_verbosity, memory_order_relaxed) < 6)
+		return;
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, header_append, &h);
+	log_debug(6, "request headers", "request_id", r->id, "method",
+		  r->method, "path", r->path, "headers", h.buf);
+}
+
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
 				      const char *key, const char *value)
 {
@@ -455,6 +495,7 @@ static bool authenticate(struct http_server *srv, struct MHD_Connection *mc,
 	}
 	if (ret == 0)
 		return true;
+	metrics_authn_denial(ret);
 	/* The client reads only "Unauthorized", as from Kubernetes. */
 	log_debug(1, "authentication failed", "request_id", r->id, "path",
 		  r->path, "reason", auth_strerror(ret), "detail", why);
@@ -545,7 +586,12 @@ static enum MHD_Result respond_status(struct http_server *srv,
 		snprintf(r->message, sizeof(r->message), "%s",
 			 status_default_message(code));
 	}
-	body = status_body(code, msg, NULL, &len);
+	/* kube-apiserver's 403 on a resource names its group and kind. */
+	struct status_details forbidden = {.group = srv->opts.group,
+					   .kind = srv->opts.solver_name};
+	bool with_details =
+	    code == MHD_HTTP_FORBIDDEN && r->route == ROUTE_SOLVER;
+	body = status_body(code, msg, with_details ? &forbidden : NULL, &len);
 	if (body == NULL)
 		return MHD_NO;
 	return respond(srv, mc, r, code, body, len, "application/json");
@@ -567,8 +613,24 @@ static enum MHD_Result respond_health(struct http_server *srv,
 	bool has_cert = creds != NULL,
 	     has_ca = authn_status(srv->opts.authn, ca_state, sizeof(ca_state));
 	bool up = !atomic_load(&srv->quiescing);
+	time_t not_after = creds != NULL ? tls_creds_not_after(creds) : 0;
+	char cert_state[128] = "ok";
+	struct tm tm;
 
 	tls_creds_unref(creds);
+	if (!has_cert) {
+		snprintf(cert_state, sizeof(cert_state),
+			 "failed: no serving certificate");
+	} else if (not_after <= time(NULL)) {
+		/* An expired certificate fails every handshake: not ready. */
+		gmtime_r(&not_after, &tm);
+		snprintf(cert_state, sizeof(cert_state),
+			 "failed: the serving certificate expired at "
+			 "%04d-%02d-%02dT%02d:%02d:%02dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+		has_cert = false;
+	}
 	if (!ready)
 		ready = has_cert && has_ca && up;
 	if (!verbose && ready) {
@@ -583,10 +645,9 @@ static enum MHD_Result respond_health(struct http_server *srv,
 			 "[%c]requestheader-client-ca %s%s\n"
 			 "[%c]shutdown %s\n"
 			 "readyz check %s\n",
-			 has_cert ? '+' : '-',
-			 has_cert ? "ok" : "failed: no serving certificate",
-			 has_ca ? '+' : '-', has_ca ? "" : "failed: ", ca_state,
-			 up ? '+' : '-', up ? "ok" : "failed: shutting down",
+			 has_cert ? '+' : '-', cert_state, has_ca ? '+' : '-',
+			 has_ca ? "" : "failed: ", ca_state, up ? '+' : '-',
+			 up ? "ok" : "failed: shutting down",
 			 ready ? "passed" : "failed");
 	}
 	char *body = strdup(text);
@@ -625,6 +686,7 @@ static void authz_apply(struct req *r, const struct authz_attrs *attrs, int ret,
 
 	if (ret == 1)
 		return;
+	metrics_authz_denial(ret < 0);
 	if (ret < 0)
 		log_warn("authorization failed", "request_id", r->id, "user",
 			 r->user.name, "error", reason);
@@ -714,10 +776,14 @@ static void job_run(struct http_server *srv, struct req *r, bool stopping)
 	}
 	if (r->kind == JOB_AUTHZ) {
 		/* Before the body: the authorization review. */
+		struct trace_ctx tc = {.request_id = r->id};
+
+		trace_ctx_set(&tc);
 		route_attrs(srv, r, &attrs);
 		int ret = authz_check(srv->opts.authz, &r->user, &attrs, reason,
 				      sizeof(reason));
 		authz_apply(r, &attrs, ret, reason);
+		trace_ctx_set(NULL);
 		return;
 	}
 	r->answer_code =
@@ -863,6 +929,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 		request_id(mc, r->id, sizeof(r->id));
 		log_debug(5, "request started", "request_id", r->id, "method",
 			  r->method, "path", r->path);
+		log_headers(mc, r);
 		request_route(srv, mc, r, url, method);
 		if (r->code == 0 && route_attrs(srv, r, &attrs)) {
 			/*
@@ -886,6 +953,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 		/* Back from the authorization review. */
 		r->job = JOB_NONE;
 		request_check_body_headers(srv, mc, r);
+		/*
+		 * Resumed from the first call, MHD calls again before reading
+		 * the body: that call ends the header phase.  Answering now
+		 * would hand the solver an empty body.
+		 */
+		if (*upload_data_size == 0)
+			return MHD_YES;
 	}
 
 	if (*upload_data_size > 0) {

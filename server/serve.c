@@ -27,9 +27,11 @@
 #include "server/authwatch.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/solver.h"
 #include "server/tls.h"
+#include "server/trace.h"
 
 #define SHUTDOWN_GRACE_MS 25000 /* below the 30 s terminationGracePeriod */
 
@@ -80,6 +82,9 @@ static const char serve_usage[] =
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
     "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM (default 25s)\n"
+    "  --metrics-bind-address HOST:PORT  serve Prometheus metrics over plain HTTP at\n"
+    "                                  /metrics, e.g. 0.0.0.0:9402 or [::]:9402\n"
+    "                                  (default: off; 0 turns it off)\n"
     "  --v N                           log verbosity (0: one line per challenge)\n"
     "  --logging-format FORMAT         text (default) or json\n"
     "  --help                          this text\n";
@@ -107,6 +112,7 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_DNS_TIMEOUT,
 	OPT_GRACE,
+	OPT_METRICS,
 	OPT_HELP,
 };
 
@@ -135,6 +141,7 @@ static const struct option serve_options[] = {
     {"logging-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
+    {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -150,6 +157,7 @@ struct serve_config {
 	enum log_format log_format;
 	int verbosity;
 	unsigned dns_timeout_ms, grace_ms;
+	const char *metrics_address; /* NULL: no metrics */
 	unsigned rh_reload_ms, read_timeout_ms;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
@@ -376,6 +384,16 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    "--shutdown-grace-period: '%s' is not a duration (e.g. 25s)",
 				    optarg, NULL);
 			break;
+		case OPT_METRICS: {
+			bool off = false;
+
+			if (metrics_address_check(optarg, &off) < 0)
+				return usage_error(
+				    "--metrics-bind-address: '%s' is not HOST:PORT (e.g. 0.0.0.0:9402, [::]:9402, :9402) or 0%s",
+				    optarg, "");
+			c->metrics_address = off ? NULL : optarg;
+			break;
+		}
 		case OPT_HELP:
 			fputs(serve_usage, stdout);
 			return -1;
@@ -464,6 +482,16 @@ static int clients_open(const struct serve_config *c, struct clients *k)
 	return 0;
 }
 
+/* The serving certificate's expiry, for the metrics. */
+static void cert_expiry_publish(struct tls_store *tls)
+{
+	struct tls_creds *creds = tls_store_get(tls);
+
+	if (creds != NULL)
+		metrics_cert_expiry(tls_creds_not_after(creds));
+	tls_creds_unref(creds);
+}
+
 /* Wait for signals; look at the certificate files once a second. */
 static void serve_loop(struct tls_store *tls)
 {
@@ -483,7 +511,10 @@ static void serve_loop(struct tls_store *tls)
 			return;
 		}
 		int ret = tls_store_check(tls, sig == SIGHUP, err, sizeof(err));
+		if (ret != 0)
+			metrics_tls_reload(ret > 0);
 		if (ret > 0) {
+			cert_expiry_publish(tls);
 			tls_store_describe(tls, desc, sizeof(desc));
 			log_info("serving certificate loaded", "certificate",
 				 desc, "trigger",
@@ -506,6 +537,7 @@ int serve_main(int argc, char **argv)
 	struct authn_watch *watch = NULL;
 	struct solver *solver = NULL;
 	struct http_server *srv = NULL;
+	struct metrics_server *msrv = NULL;
 	char err[512], desc[512], addr[300], port[8];
 	sigset_t set;
 	int ret;
@@ -545,6 +577,9 @@ int serve_main(int argc, char **argv)
 	}
 	if (clients_open(&c, &k) != 0)
 		goto out;
+	/* Each API call: a metric, and a log line at --v 2. */
+	k8s_client_set_observer(k.api, trace_k8s, NULL);
+	cert_expiry_publish(tls);
 	if (authz_new(&authz, c.authz_mode, k.api, 10000) < 0 ||
 	    solver_new(&solver, &(struct solver_opts){
 				    .secrets = k.dir != NULL ? k.dir : k.api,
@@ -588,6 +623,16 @@ int serve_main(int argc, char **argv)
 		goto out;
 	}
 
+	if (c.metrics_address != NULL) {
+		if (metrics_server_start(&msrv, c.metrics_address, err,
+					 sizeof(err)) < 0) {
+			fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
+			goto out;
+		}
+		snprintf(port, sizeof(port), "%u", metrics_server_port(msrv));
+		log_info("serving metrics", "address", c.metrics_address,
+			 "port", port, "path", "/metrics");
+	}
 	if (c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED)
 		log_warn("AUTHORIZATION IS OFF (--authorization-mode "
 			 "AllowAuthenticated): any user the front proxy "
@@ -615,6 +660,7 @@ int serve_main(int argc, char **argv)
 	ret = 0;
 out:
 	http_server_stop(srv);
+	metrics_server_stop(msrv);
 	authn_watch_stop(watch);
 	solver_free(solver);
 	authz_free(authz);

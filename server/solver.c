@@ -23,7 +23,9 @@
 #include "server/codec.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/solver.h"
+#include "server/trace.h"
 
 #define DNS_TIMEOUT_DEFAULT 5000
 #define DEADLINE_DEFAULT    25000
@@ -330,10 +332,15 @@ static int key_get(struct solver *s, const struct challenge *ch,
 			 detail[0] != '\0' ? detail : dns_strerror(ret), hint);
 		goto out;
 	}
-	if (key->warning[0] != '\0')
+	if (key->warning[0] != '\0') {
+		const struct trace_ctx *tc = trace_ctx_get();
+
 		log_warn("TSIG secret stored in a wrong form", "namespace", ns,
 			 "secret", cfg->secret_name, "key", cfg->secret_key,
-			 "warning", key->warning, "request_id", rid);
+			 "warning", key->warning, "request_id", rid, "action",
+			 tc->action, "fqdn", tc->fqdn, "zone", tc->zone,
+			 "nameserver", tc->nameserver);
+	}
 out:
 	k8s_secret_free(value, len);
 	return ret;
@@ -348,6 +355,25 @@ static unsigned attempts_guess(const struct dns_addr *a)
 	    inet_pton(AF_INET6, a->host, buf) == 1)
 		return 1;
 	return 2;
+}
+
+/* Metrics of each exchange, by the nameserver as configured. */
+static void attempts_count(const struct dns_addr *server,
+			   const struct dns_result *one)
+{
+	char text[DNS_NAME_LEN + 16];
+
+	dns_addr_format(server, text, sizeof(text));
+	for (size_t k = 0; k < one->nattempts; k++) {
+		const struct dns_outcome *o = &one->attempts[k];
+
+		/* A name that does not resolve never reached a server. */
+		if (o->code == DNS_ERESOLVE)
+			continue;
+		metrics_dns_update(text, o->answered ? o->rcode : -1,
+				   o->tsig_present ? o->tsig_error : -1,
+				   (uint64_t)o->ms * 1000);
+	}
 }
 
 /*
@@ -387,6 +413,7 @@ static int update_send(const struct solver_config *cfg,
 
 		ret = dns_update(&cfg->servers[i], 1, &o, zone, fqdn, action,
 				 value, cfg->ttl, &one);
+		attempts_count(&cfg->servers[i], &one);
 		for (size_t k = 0;
 		     k < one.nattempts && res->nattempts < DNS_ATTEMPTS_MAX;
 		     k++)
@@ -421,7 +448,7 @@ static bool namespace_valid(const char *ns)
 static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			    const char *rid, uint64_t start,
 			    struct solver_config *cfg, const char **zone,
-			    char *msg, size_t msglen)
+			    struct trace_ctx *tc, char *msg, size_t msglen)
 {
 	struct dns_key key;
 	struct dns_opts opts;
@@ -434,6 +461,13 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 
 	memset(&key, 0, sizeof(key));
 	*zone = ch->resolved_zone;
+	*tc = (struct trace_ctx){
+	    .request_id = rid,
+	    .action = challenge_action_text(ch->action),
+	    .fqdn = ch->resolved_fqdn,
+	    .zone = *zone,
+	};
+	trace_ctx_set(tc);
 	if (solver_config_parse(cfg, ch->config, detail, sizeof(detail)) < 0) {
 		snprintf(msg, msglen,
 			 "invalid solver config (the Issuer's webhook.config): "
@@ -443,6 +477,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	}
 	if (cfg->zone[0] != '\0')
 		*zone = cfg->zone;
+	tc->zone = *zone;
+	tc->nameserver = cfg->servers_text;
 	if ((*zone)[0] == '\0') {
 		snprintf(msg, msglen,
 			 "no zone for %s: request.resolvedZone is empty; set "
@@ -466,7 +502,9 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		log_warn("sending an unsigned update: config has no "
 			 "tsigSecretSecretRef",
 			 "namespace", ch->resource_namespace, "fqdn",
-			 ch->resolved_fqdn, "request_id", rid);
+			 ch->resolved_fqdn, "request_id", rid, "action",
+			 tc->action, "zone", *zone, "nameserver",
+			 cfg->servers_text);
 	}
 
 	memset(&opts, 0, sizeof(opts));
@@ -474,6 +512,7 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	opts.timeout_ms =
 	    cfg->timeout_ms ? cfg->timeout_ms : s->opts.dns_timeout_ms;
 	opts.key = cfg->has_secret_ref ? &key : NULL;
+	opts.trace = trace_dns;
 	ret =
 	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
 			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
@@ -532,6 +571,7 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 	char ms[32];
 	const char *zone = "";
 	uint64_t start = now_ms();
+	struct trace_ctx tc;
 	bool ok;
 	int status;
 
@@ -543,14 +583,20 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 			 (unsigned long long)(now_ms() - start));
 		log_info("challenge rejected", "outcome", "rejected", "error",
 			 msg, "ms", ms, "request_id", request_id);
+		metrics_request(METRICS_ACTION_UNKNOWN, METRICS_REJECTED,
+				(now_ms() - start) * 1000);
 		if (codec_status_encode(400, "BadRequest", msg, out, outlen) <
 		    0)
 			return answer_oom(out, outlen);
 		return 400;
 	}
 
-	ok = challenge_solve(solver, &ch, request_id, start, &cfg, &zone, msg,
-			     sizeof(msg));
+	ok = challenge_solve(solver, &ch, request_id, start, &cfg, &zone, &tc,
+			     msg, sizeof(msg));
+	trace_ctx_set(NULL);
+	metrics_request(
+	    ch.action == CHALLENGE_CLEANUP ? METRICS_CLEANUP : METRICS_PRESENT,
+	    ok ? METRICS_SUCCESS : METRICS_FAILURE, (now_ms() - start) * 1000);
 	snprintf(ms, sizeof(ms), "%llu",
 		 (unsigned long long)(now_ms() - start));
 	if (ok)

@@ -1,0 +1,710 @@
+/*
+ * metrics.c - the registry and its exposition (see metrics.h).
+ *
+ * Every value is an _Atomic uint64_t updated with relaxed fetch-adds:
+ * a scrape may see one metric a moment ahead of another, which the
+ * Prometheus data model allows, and recording stays lock-free.  A
+ * histogram keeps per-bucket counts (made cumulative when rendered) and
+ * its sum in microseconds, so that adding is an integer fetch-add.
+ *
+ * Text format 0.0.4:
+ * https://prometheus.io/docs/instrumenting/exposition_formats/ (HELP and TYPE
+ * before each family, label values escaped: \\ \" \n).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "server/auth.h"
+#include "server/metrics.h"
+
+#ifndef VERSION
+#define VERSION "dev"
+#endif
+
+/* Upper bounds of the latency buckets, microseconds and as "le" text. */
+static const uint64_t bucket_usec[] = {
+    1000,   2500,   5000,    10000,   25000,   50000,	 100000,
+    250000, 500000, 1000000, 2500000, 5000000, 10000000, 30000000,
+};
+static const char *const bucket_le[] = {
+    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25",  "0.5",    "1",	"2.5",	"5",	 "10",	 "30",
+};
+#define NBUCKETS (sizeof(bucket_usec) / sizeof(bucket_usec[0]))
+
+struct histogram {
+	_Atomic uint64_t buckets[NBUCKETS + 1]; /* the last one: +Inf */
+	_Atomic uint64_t sum_usec;
+};
+
+/* Label values of at most this many bytes are kept; longer ones are cut. */
+#define LABEL_VALUE_MAX 128
+
+/*
+ * A counter with free-form labels: label sets are appended under the lock
+ * and published by storing the new count (release); readers scan the
+ * published ones without the lock.  The last slot is the overflow set.
+ */
+struct labelset {
+	char key[3 * LABEL_VALUE_MAX]; /* values joined by '\n', to compare */
+	char labels[4 * LABEL_VALUE_MAX + 64]; /* rendered: a="x",b="y" */
+	_Atomic uint64_t value;
+};
+
+struct family {
+	pthread_mutex_t lock;
+	_Atomic size_t n;
+	struct labelset sets[METRICS_LABELSETS_MAX];
+	struct labelset overflow;
+	const char *const *names; /* label names, NULL-terminated */
+};
+
+static const char *const action_names[METRICS_NACTIONS] = {"Present", "CleanUp",
+							   "unknown"};
+static const char *const result_names[METRICS_NRESULTS] = {"success", "failure",
+							   "rejected"};
+
+/* Kubernetes API calls by kind (k8s_call_info.call). */
+static const char *const call_names[] = {"get_secret", "get_configmap",
+					 "create_subjectaccessreview", "other"};
+#define NCALLS (sizeof(call_names) / sizeof(call_names[0]))
+
+/* Authentication denials by reason, from the AUTH_E* codes. */
+static const char *const authn_reasons[] = {
+    "no_ca",	       "no_certificate",   "bad_certificate", "untrusted",
+    "not_client_auth", "name_not_allowed", "no_user",	      "other",
+};
+#define NAUTHN (sizeof(authn_reasons) / sizeof(authn_reasons[0]))
+
+static const char *const authz_reasons[] = {"denied", "review_failed"};
+
+static const char *const dns_labels[] = {"server", "rcode", "tsig_error", NULL};
+static const char *const k8s_error_labels[] = {"call", "status", NULL};
+
+static struct {
+	_Atomic uint64_t requests[METRICS_NACTIONS][METRICS_NRESULTS];
+	struct histogram request_seconds[METRICS_NACTIONS];
+	struct family dns_updates;
+	struct histogram dns_seconds;
+	struct histogram k8s_seconds[NCALLS];
+	struct family k8s_errors;
+	_Atomic uint64_t authn_denials[NAUTHN];
+	_Atomic uint64_t authz_denials[2];
+	_Atomic uint64_t tls_reloads[2]; /* success, failure */
+	_Atomic int64_t cert_expiry;
+} reg = {
+    .dns_updates = {.lock = PTHREAD_MUTEX_INITIALIZER, .names = dns_labels},
+    .k8s_errors = {.lock = PTHREAD_MUTEX_INITIALIZER,
+		   .names = k8s_error_labels},
+};
+
+static void add(_Atomic uint64_t *v, uint64_t n)
+{
+	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void histogram_observe(struct histogram *h, uint64_t usec)
+{
+	size_t i = 0;
+
+	while (i < NBUCKETS && usec > bucket_usec[i])
+		i++;
+	add(&h->buckets[i], 1);
+	add(&h->sum_usec, usec);
+}
+
+/* Append @v to @out escaped as a label value (backslash, quote, newline). */
+static size_t label_escape(char *out, size_t outlen, const char *v)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; v[i] != '\0' && i < LABEL_VALUE_MAX; i++) {
+		const char *esc = v[i] == '\\'	 ? "\\\\"
+				  : v[i] == '"'	 ? "\\\""
+				  : v[i] == '\n' ? "\\n"
+						 : NULL;
+		size_t len = esc != NULL ? 2 : 1;
+
+		if (n + len >= outlen)
+			break;
+		memcpy(out + n, esc != NULL ? esc : v + i, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Render names[i]="values[i]",... into @ls. */
+static void labelset_fill(struct labelset *ls, const char *const *names,
+			  const char *const *values)
+{
+	size_t k = 0, l = 0;
+
+	for (size_t i = 0; names[i] != NULL; i++) {
+		k += (size_t)snprintf(ls->key + k, sizeof(ls->key) - k,
+				      "%s%.*s", i > 0 ? "\n" : "",
+				      LABEL_VALUE_MAX, values[i]);
+		if (k >= sizeof(ls->key))
+			k = sizeof(ls->key) - 1;
+		l += (size_t)snprintf(ls->labels + l, sizeof(ls->labels) - l,
+				      "%s%s=\"", i > 0 ? "," : "", names[i]);
+		if (l >= sizeof(ls->labels))
+			l = sizeof(ls->labels) - 1;
+		l += label_escape(ls->labels + l, sizeof(ls->labels) - l - 1,
+				  values[i]);
+		ls->labels[l++] = '"';
+		ls->labels[l] = '\0';
+	}
+}
+
+static struct labelset *family_find(struct family *f, const char *key)
+{
+	size_t n = atomic_load_explicit(&f->n, memory_order_acquire);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f->sets[i].key, key) == 0)
+			return &f->sets[i];
+	return NULL;
+}
+
+/* The label set of @values, made on first sight; "other" when full. */
+static struct labelset *family_get(struct family *f, const char *const *values)
+{
+	struct labelset probe;
+	struct labelset *ls;
+
+	labelset_fill(&probe, f->names, values);
+	ls = family_find(f, probe.key);
+	if (ls != NULL)
+		return ls;
+	pthread_mutex_lock(&f->lock);
+	ls = family_find(f, probe.key); /* another thread may have made it */
+	if (ls == NULL) {
+		size_t n = atomic_load_explicit(&f->n, memory_order_relaxed);
+
+		if (n < METRICS_LABELSETS_MAX) {
+			ls = &f->sets[n];
+			memcpy(ls->key, probe.key, sizeof(ls->key));
+			memcpy(ls->labels, probe.labels, sizeof(ls->labels));
+			atomic_store_explicit(&ls->value, 0,
+					      memory_order_relaxed);
+			atomic_store_explicit(&f->n, n + 1,
+					      memory_order_release);
+		} else {
+			ls = &f->overflow;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return ls;
+}
+
+static void family_reset(struct family *f)
+{
+	const char *other[4] = {"other", "other", "other", "other"};
+
+	pthread_mutex_lock(&f->lock);
+	atomic_store(&f->n, 0);
+	for (size_t i = 0; i < METRICS_LABELSETS_MAX; i++)
+		atomic_store(&f->sets[i].value, 0);
+	labelset_fill(&f->overflow, f->names, other);
+	atomic_store(&f->overflow.value, 0);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void metrics_request(enum metrics_action action, enum metrics_result result,
+		     uint64_t usec)
+{
+	if ((unsigned)action >= METRICS_NACTIONS)
+		action = METRICS_ACTION_UNKNOWN;
+	if ((unsigned)result >= METRICS_NRESULTS)
+		result = METRICS_FAILURE;
+	add(&reg.requests[action][result], 1);
+	histogram_observe(&reg.request_seconds[action], usec);
+}
+
+/* RCODE and TSIG error mnemonics (RFC 6895 2.3); numbers beyond. */
+static const char *rcode_text(int rcode, char *buf, size_t len)
+{
+	static const char *const names[] = {
+	    "NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN", "NOTIMP",
+	    "REFUSED", "YXDOMAIN", "YXRRSET",  "NXRRSET",  "NOTAUTH",
+	    "NOTZONE", NULL,	   NULL,       NULL,	   NULL,
+	    NULL,      "BADSIG",   "BADKEY",   "BADTIME",  "BADMODE",
+	    "BADNAME", "BADALG",   "BADTRUNC", "BADCOOKIE"};
+
+	if (rcode < 0)
+		return "none";
+	if ((size_t)rcode < sizeof(names) / sizeof(names[0]) &&
+	    names[rcode] != NULL)
+		return names[rcode];
+	snprintf(buf, len, "%d", rcode);
+	return buf;
+}
+
+void metrics_dns_update(const char *server, int rcode, int tsig_error,
+			uint64_t usec)
+{
+	char rbuf[16], tbuf[16];
+	const char *values[3] = {
+	    server != NULL ? server : "",
+	    rcode_text(rcode, rbuf, sizeof(rbuf)),
+	    rcode_text(tsig_error, tbuf, sizeof(tbuf)),
+	};
+
+	add(&family_get(&reg.dns_updates, values)->value, 1);
+	histogram_observe(&reg.dns_seconds, usec);
+}
+
+void metrics_k8s_call(const char *call, long status, uint64_t usec)
+{
+	size_t i = 0;
+	char sbuf[16];
+
+	while (i < NCALLS - 1 && (call == NULL || strcmp(call, call_names[i])))
+		i++;
+	histogram_observe(&reg.k8s_seconds[i], usec);
+	if (status >= 200 && status < 300)
+		return;
+	/* An HTTP status is three digits; anything else is not one. */
+	if (status >= 100 && status < 600)
+		snprintf(sbuf, sizeof(sbuf), "%ld", status);
+	else
+		snprintf(sbuf, sizeof(sbuf), "none");
+	const char *values[2] = {call_names[i], sbuf};
+	add(&family_get(&reg.k8s_errors, values)->value, 1);
+}
+
+void metrics_authn_denial(int code)
+{
+	size_t i = NAUTHN - 1;
+
+	if (code >= AUTH_ENOCA && code < AUTH_ELAST &&
+	    (size_t)(code - AUTH_ENOCA) < NAUTHN - 1)
+		i = (size_t)(code - AUTH_ENOCA);
+	add(&reg.authn_denials[i], 1);
+}
+
+void metrics_authz_denial(bool error)
+{
+	add(&reg.authz_denials[error ? 1 : 0], 1);
+}
+
+void metrics_tls_reload(bool ok)
+{
+	add(&reg.tls_reloads[ok ? 0 : 1], 1);
+}
+
+void metrics_cert_expiry(time_t not_after)
+{
+	atomic_store_explicit(&reg.cert_expiry, (int64_t)not_after,
+			      memory_order_relaxed);
+}
+
+static void zero(_Atomic uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store(&v[i], 0);
+}
+
+static void histogram_reset(struct histogram *h)
+{
+	zero(h->buckets, NBUCKETS + 1);
+	atomic_store(&h->sum_usec, 0);
+}
+
+void metrics_reset(void)
+{
+	for (size_t a = 0; a < METRICS_NACTIONS; a++) {
+		zero(reg.requests[a], METRICS_NRESULTS);
+		histogram_reset(&reg.request_seconds[a]);
+	}
+	family_reset(&reg.dns_updates);
+	histogram_reset(&reg.dns_seconds);
+	for (size_t i = 0; i < NCALLS; i++)
+		histogram_reset(&reg.k8s_seconds[i]);
+	family_reset(&reg.k8s_errors);
+	zero(reg.authn_denials, NAUTHN);
+	zero(reg.authz_denials, 2);
+	zero(reg.tls_reloads, 2);
+	atomic_store(&reg.cert_expiry, 0);
+}
+
+/* ---------------------------------------------------------- exposition */
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP " METRICS_PREFIX "%s %s\n", name, help);
+	fprintf(f, "# TYPE " METRICS_PREFIX "%s %s\n", name, type);
+}
+
+/* One histogram's series; @labels is "" or 'a="x",' (comma included). */
+static void histogram_put(FILE *f, const char *name, const char *labels,
+			  struct histogram *h)
+{
+	uint64_t cum = 0;
+	uint64_t sum = get(&h->sum_usec);
+
+	for (size_t i = 0; i <= NBUCKETS; i++) {
+		cum += get(&h->buckets[i]);
+		fprintf(f, METRICS_PREFIX "%s_bucket{%sle=\"%s\"} %llu\n", name,
+			labels, i < NBUCKETS ? bucket_le[i] : "+Inf",
+			(unsigned long long)cum);
+	}
+	/* Drop the trailing comma for _sum and _count. */
+	size_t ll = strlen(labels);
+	int n = ll > 0 ? (int)ll - 1 : 0;
+	fprintf(f, METRICS_PREFIX "%s_sum%s%.*s%s %llu.%06llu\n", name,
+		n > 0 ? "{" : "", n, labels, n > 0 ? "}" : "",
+		(unsigned long long)(sum / 1000000),
+		(unsigned long long)(sum % 1000000));
+	fprintf(f, METRICS_PREFIX "%s_count%s%.*s%s %llu\n", name,
+		n > 0 ? "{" : "", n, labels, n > 0 ? "}" : "",
+		(unsigned long long)cum);
+}
+
+static void family_put(FILE *f, const char *name, struct family *fam)
+{
+	size_t n = atomic_load_explicit(&fam->n, memory_order_acquire);
+
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, METRICS_PREFIX "%s{%s} %llu\n", name,
+			fam->sets[i].labels,
+			(unsigned long long)get(&fam->sets[i].value));
+	if (get(&fam->overflow.value) > 0)
+		fprintf(f, METRICS_PREFIX "%s{%s} %llu\n", name,
+			fam->overflow.labels,
+			(unsigned long long)get(&fam->overflow.value));
+}
+
+static pthread_once_t overflow_once = PTHREAD_ONCE_INIT;
+
+static void overflow_init(void)
+{
+	const char *other[4] = {"other", "other", "other", "other"};
+
+	labelset_fill(&reg.dns_updates.overflow, dns_labels, other);
+	labelset_fill(&reg.k8s_errors.overflow, k8s_error_labels, other);
+}
+
+int metrics_render(char **out, size_t *len)
+{
+	char labels[128];
+	FILE *f;
+
+	*out = NULL;
+	*len = 0;
+	pthread_once(&overflow_once, overflow_init);
+	f = open_memstream(out, len);
+	if (f == NULL)
+		return -ENOMEM;
+
+	head(f, "build_info", "gauge",
+	     "Always 1; the version of the webhook as a label.");
+	fprintf(f, METRICS_PREFIX "build_info{version=\"%s\"} 1\n", VERSION);
+
+	head(f, "requests_total", "counter",
+	     "Solver calls (Present/CleanUp) by action and result.");
+	for (size_t a = 0; a < METRICS_NACTIONS; a++)
+		for (size_t r = 0; r < METRICS_NRESULTS; r++)
+			fprintf(f,
+				METRICS_PREFIX "requests_total{action=\"%s\","
+					       "result=\"%s\"} %llu\n",
+				action_names[a], result_names[r],
+				(unsigned long long)get(&reg.requests[a][r]));
+
+	head(f, "request_duration_seconds", "histogram",
+	     "Duration of whole solver calls, by action.");
+	for (size_t a = 0; a < METRICS_NACTIONS; a++) {
+		snprintf(labels, sizeof(labels), "action=\"%s\",",
+			 action_names[a]);
+		histogram_put(f, "request_duration_seconds", labels,
+			      &reg.request_seconds[a]);
+	}
+
+	head(f, "dns_updates_total", "counter",
+	     "DNS UPDATE exchanges by nameserver (as configured), RCODE and "
+	     "TSIG error of the answer (none: no answer, or no TSIG).");
+	family_put(f, "dns_updates_total", &reg.dns_updates);
+
+	head(f, "dns_exchange_duration_seconds", "histogram",
+	     "Duration of DNS UPDATE exchanges (one attempt at one server).");
+	histogram_put(f, "dns_exchange_duration_seconds", "", &reg.dns_seconds);
+
+	head(f, "kubernetes_request_duration_seconds", "histogram",
+	     "Duration of Kubernetes API calls, by call.");
+	for (size_t i = 0; i < NCALLS; i++) {
+		snprintf(labels, sizeof(labels), "call=\"%s\",", call_names[i]);
+		histogram_put(f, "kubernetes_request_duration_seconds", labels,
+			      &reg.k8s_seconds[i]);
+	}
+
+	head(f, "kubernetes_request_errors_total", "counter",
+	     "Kubernetes API calls that did not succeed, by call and HTTP "
+	     "status (none: no answer).");
+	family_put(f, "kubernetes_request_errors_total", &reg.k8s_errors);
+
+	head(f, "authentication_denials_total", "counter",
+	     "Requests refused as unauthenticated (401), by reason.");
+	for (size_t i = 0; i < NAUTHN; i++)
+		fprintf(f,
+			METRICS_PREFIX
+			"authentication_denials_total{reason=\"%s\"} %llu\n",
+			authn_reasons[i],
+			(unsigned long long)get(&reg.authn_denials[i]));
+
+	head(f, "authorization_denials_total", "counter",
+	     "Requests refused as unauthorized (403), by reason.");
+	for (size_t i = 0; i < 2; i++)
+		fprintf(f,
+			METRICS_PREFIX
+			"authorization_denials_total{reason=\"%s\"} %llu\n",
+			authz_reasons[i],
+			(unsigned long long)get(&reg.authz_denials[i]));
+
+	head(f, "tls_certificate_reloads_total", "counter",
+	     "Serving certificate reloads, by result.");
+	fprintf(f,
+		METRICS_PREFIX
+		"tls_certificate_reloads_total{result=\"success\"} %llu\n",
+		(unsigned long long)get(&reg.tls_reloads[0]));
+	fprintf(f,
+		METRICS_PREFIX
+		"tls_certificate_reloads_total{result=\"failure\"} %llu\n",
+		(unsigned long long)get(&reg.tls_reloads[1]));
+
+	head(f, "tls_certificate_expiry_timestamp_seconds", "gauge",
+	     "Expiry time (notAfter) of the serving certificate in use, "
+	     "seconds since the epoch.");
+	fprintf(
+	    f, METRICS_PREFIX "tls_certificate_expiry_timestamp_seconds %lld\n",
+	    (long long)atomic_load(&reg.cert_expiry));
+
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- server */
+
+struct metrics_server {
+	struct MHD_Daemon *daemon;
+	unsigned port;
+};
+
+/* Split "HOST:PORT" into @host (brackets removed) and @port. */
+static int address_split(const char *text, char *host, size_t hostlen,
+			 unsigned *port)
+{
+	const char *colon = strrchr(text, ':');
+	char *end = NULL;
+	size_t hl;
+
+	if (colon == NULL || colon[1] == '\0')
+		return -EINVAL;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || p > 65535 || colon[1] == '-' ||
+	    colon[1] == '+' || colon[1] == ' ')
+		return -EINVAL;
+	hl = (size_t)(colon - text);
+	if (hl >= 2 && text[0] == '[' && text[hl - 1] == ']') {
+		text++;
+		hl -= 2;
+	} else if (memchr(text, ':', hl) != NULL) {
+		return -EINVAL; /* IPv6 without brackets is ambiguous */
+	}
+	if (hl >= hostlen)
+		return -EINVAL;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* @host ("" for all addresses) and @port as a socket address. */
+static int address_resolve(const char *host, unsigned port,
+			   struct sockaddr_storage *ss, bool *v6)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+
+	if (getaddrinfo(host[0] != '\0' ? host : "0.0.0.0", NULL, &hints,
+			&ai) != 0 ||
+	    ai == NULL)
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*v6 = ai->ai_family == AF_INET6;
+	if (*v6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int metrics_address_check(const char *text, bool *off)
+{
+	struct sockaddr_storage ss;
+	char host[128];
+	unsigned port;
+	bool v6;
+
+	*off = text != NULL && strcmp(text, "0") == 0;
+	if (*off)
+		return 0;
+	if (text == NULL ||
+	    address_split(text, host, sizeof(host), &port) < 0 ||
+	    address_resolve(host, port, &ss, &v6) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *mc,
+				      const char *url, const char *method,
+				      const char *version,
+				      const char *upload_data,
+				      size_t *upload_data_size, void **req_cls)
+{
+	static const char not_found[] = "404 page not found\n";
+	static const char not_allowed[] = "405 method not allowed\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	unsigned code;
+	char *body = NULL;
+	size_t len = 0;
+
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	if (*req_cls == NULL) {
+		/* First call: headers only; answer once the body is in. */
+		*req_cls = (void *)1;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0; /* no body is wanted: drop it */
+		return MHD_YES;
+	}
+	if (strcmp(url, "/metrics") != 0) {
+		code = MHD_HTTP_NOT_FOUND;
+		resp = MHD_create_response_from_buffer(strlen(not_found),
+						       (void *)not_found,
+						       MHD_RESPMEM_PERSISTENT);
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		code = MHD_HTTP_METHOD_NOT_ALLOWED;
+		resp = MHD_create_response_from_buffer(strlen(not_allowed),
+						       (void *)not_allowed,
+						       MHD_RESPMEM_PERSISTENT);
+		if (resp != NULL)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+						"GET, HEAD");
+	} else {
+		if (metrics_render(&body, &len) < 0)
+			return MHD_NO;
+		code = MHD_HTTP_OK;
+		resp = MHD_create_response_from_buffer(len, body,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL)
+			free(body);
+		else
+			MHD_add_response_header(resp,
+						MHD_HTTP_HEADER_CONTENT_TYPE,
+						METRICS_CONTENT_TYPE);
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	if (code != MHD_HTTP_OK)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					"text/plain; charset=utf-8");
+	ret = MHD_queue_response(mc, code, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int metrics_server_start(struct metrics_server **out, const char *address,
+			 char *err, size_t errlen)
+{
+	struct metrics_server *s = NULL;
+	struct sockaddr_storage ss;
+	char host[128];
+	unsigned port;
+	bool v6 = false;
+	int ret = -EINVAL;
+
+	*out = NULL;
+	if (address_split(address, host, sizeof(host), &port) < 0 ||
+	    address_resolve(host, port, &ss, &v6) < 0) {
+		snprintf(err, errlen,
+			 "--metrics-bind-address %s: not HOST:PORT with an "
+			 "IP address",
+			 address);
+		goto out;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * Plain HTTP, one thread: a scrape renders a few KiB from atomics.
+	 * Bounded: few connections, a short idle timeout, small buffers.
+	 */
+	s->daemon = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		(v6 ? MHD_USE_IPv6 : 0),
+	    (uint16_t)port, NULL, NULL, metrics_handle, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		snprintf(err, errlen,
+			 "--metrics-bind-address %s: cannot listen there "
+			 "(address in use or not local?)",
+			 address);
+		ret = -EADDRNOTAVAIL;
+		goto out;
+	}
+	const union MHD_DaemonInfo *di =
+	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di != NULL && di->port != 0 ? di->port : port;
+	*out = s;
+	s = NULL;
+	ret = 0;
+out:
+	metrics_server_stop(s);
+	return ret;
+}
+
+unsigned metrics_server_port(const struct metrics_server *server)
+{
+	return server != NULL ? server->port : 0;
+}
+
+void metrics_server_stop(struct metrics_server *server)
+{
+	if (server == NULL)
+		return;
+	if (server->daemon != NULL)
+		MHD_stop_daemon(server->daemon);
+	free(server);
+}

@@ -1,0 +1,113 @@
+/*
+ * metrics.h - Prometheus metrics of the webhook (internal to server/).
+ *
+ * One process-wide registry: counters and histograms are C11 atomics, so
+ * recording never takes a lock and never allocates.  Labels have bounded
+ * values: fixed sets (action, result, reason, call kind), or, for the
+ * nameserver and the Kubernetes API status, a table of at most
+ * METRICS_LABELSETS_MAX label sets per metric, after which new ones are
+ * counted under the label values "other" (the first sight of a new label
+ * set takes a mutex, once).
+ *
+ * metrics_render() writes the text exposition format 0.0.4; the metrics
+ * server serves it on GET /metrics over plain HTTP on its own port
+ * (--metrics-bind-address).  Every name starts with METRICS_PREFIX and
+ * follows Prometheus' conventions: counters end in _total, durations are
+ * in seconds, times are seconds since the epoch.
+ */
+#ifndef RFC2136_METRICS_H
+#define RFC2136_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define METRICS_PREFIX "rfc2136_webhook_"
+
+/* Distinct label sets kept per metric with free-form labels. */
+#define METRICS_LABELSETS_MAX 32
+
+enum metrics_action {
+	METRICS_PRESENT = 0,
+	METRICS_CLEANUP,
+	METRICS_ACTION_UNKNOWN, /* the payload did not decode */
+	METRICS_NACTIONS
+};
+
+enum metrics_result {
+	METRICS_SUCCESS = 0,
+	METRICS_FAILURE,  /* decoded, but the record could not be changed */
+	METRICS_REJECTED, /* not a ChallengePayload (400) */
+	METRICS_NRESULTS
+};
+
+/* One solver call: its outcome and its whole duration. */
+void metrics_request(enum metrics_action action, enum metrics_result result,
+		     uint64_t usec);
+
+/*
+ * One DNS exchange with a nameserver (one attempt of an update).
+ * @server is the nameserver as configured ("ns1.example.com:53"),
+ * @rcode the answer's RCODE (-1: no answer), @tsig_error the answer's TSIG
+ * error (-1: the answer carried no TSIG), @usec the exchange's duration.
+ */
+void metrics_dns_update(const char *server, int rcode, int tsig_error,
+			uint64_t usec);
+
+/*
+ * One Kubernetes API call of kind @call ("get_secret", ...; see
+ * k8s_call_info): its duration, and when it did not answer 2xx an error
+ * by @status (0: no HTTP answer at all).
+ */
+void metrics_k8s_call(const char *call, long status, uint64_t usec);
+
+/* A request refused (401) for the auth.h code @code (AUTH_E*). */
+void metrics_authn_denial(int code);
+
+/* A request refused (403): denied by the review, or no verdict (@error). */
+void metrics_authz_denial(bool error);
+
+/* A serving certificate reload that succeeded or was refused. */
+void metrics_tls_reload(bool ok);
+
+/* The serving certificate's expiry time (its notAfter). */
+void metrics_cert_expiry(time_t not_after);
+
+/*
+ * The whole exposition in text format 0.0.4 into a malloc'ed *@out (the
+ * caller frees), *@len its length.  Returns 0 or -ENOMEM.
+ */
+int metrics_render(char **out, size_t *len);
+
+/* Set every metric back to zero and forget label sets (for tests). */
+void metrics_reset(void);
+
+/* Content-Type of the exposition. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * Check a --metrics-bind-address value: "HOST:PORT" with HOST an IPv4
+ * address, a bracketed IPv6 address or empty (all addresses), PORT
+ * 0-65535; "0" turns metrics off (*@off set).  Returns 0 or -EINVAL.
+ */
+int metrics_address_check(const char *text, bool *off);
+
+struct metrics_server;
+
+/*
+ * Serve GET /metrics (and HEAD) over plain HTTP on @address (as checked
+ * by metrics_address_check, not "0"); any other path is 404, any other
+ * method 405.  One polling thread; a scrape renders the registry.  Errors
+ * name the address.  Returns 0 or a negative code.
+ */
+int metrics_server_start(struct metrics_server **server, const char *address,
+			 char *err, size_t errlen);
+
+/* The port served (the chosen one when asked for port 0). */
+unsigned metrics_server_port(const struct metrics_server *server);
+
+/* Stop serving and free the server.  NULL-safe. */
+void metrics_server_stop(struct metrics_server *server);
+
+#endif /* RFC2136_METRICS_H */
