@@ -27,9 +27,10 @@ Fixtures (module scope unless said otherwise):
              and update-policy { grant "acme@EXAMPLE.TEST" zonesub TXT; }
              on zone example.test.  Attributes as dnsservers.DnsServer
              (host, port, addr, zone, txt(name), log(), tmpdir, pid) and
-             restart() (same port), tkey_count() (TKEY negotiations named
-             logged), keys_on_server() (named's dynamic-key names from its
-             log).
+             restart(lose_keys=False) (same port), tkey_count() (TKEY
+             negotiations named completed, from its debug log),
+             saved_keys() (negotiated keys named saved when it last
+             stopped: _default.tsigkeys).
 
 SERVICE_HOST = "ns1.example.test"; PRINCIPAL = "acme@EXAMPLE.TEST".
 """
@@ -301,10 +302,14 @@ zone "example.test" {{
                 else:
                     os.environ[k] = v
 
-    def restart(self):
-        """Stop and start again on the same port; dynamic keys are lost."""
+    def restart(self, lose_keys=False):
+        """Stop and start again on the same port.  named saves negotiated
+        keys in _default.tsigkeys at shutdown and restores them; with
+        @lose_keys the file is removed in between, as a fresh server."""
         port = self.port
         self._kill()
+        if lose_keys and os.path.exists(self.path("_default.tsigkeys")):
+            os.unlink(self.path("_default.tsigkeys"))
         cmd = self.configure()
         old = {k: os.environ.get(k) for k in self.kdc.env}
         os.environ.update(self.kdc.env)
@@ -325,6 +330,14 @@ zone "example.test" {{
         assert self.port == port
         self._wait_ready()
         return self
+
+    def saved_keys(self):
+        """Names of the negotiated keys named saved at its last stop."""
+        try:
+            with open(self.path("_default.tsigkeys")) as f:
+                return [line.split()[0] for line in f if line.strip()]
+        except OSError:
+            return []
 
     def tkey_count(self):
         """TKEY negotiations named completed, from its log."""

@@ -10,6 +10,7 @@
  *   del:FQDN:VALUE     delete it
  *   adds:N:FQDN        N adds of distinct values at FQDN (then N deletes)
  *   sleep:SECONDS      wait
+ *   wait:FIFO          block until a line arrives on FIFO
  *   forget             TKEY-delete the keys on the server, keep contexts
  *   threads:N:M:FQDN   N threads doing M add+delete pairs each
  * After each step a line "STEP ok|fail negotiations=K[: diagnosis]".
@@ -97,6 +98,15 @@ static int step(struct dns_gss_ctx *ctx, char *spec)
 		}
 	} else if (strcmp(spec, "sleep") == 0 && a != NULL) {
 		sleep((unsigned)strtoul(a, NULL, 10));
+	} else if (strcmp(spec, "wait") == 0 && a != NULL) {
+		/* Block until a line can be read from the FIFO at @a. */
+		FILE *f = fopen(a, "r");
+		char line[16];
+
+		if (f == NULL || fgets(line, sizeof(line), f) == NULL)
+			ret = -1;
+		if (f != NULL)
+			fclose(f);
 	} else if (strcmp(spec, "forget") == 0) {
 		ret = dns_gss_keys_delete(ctx, 2000) > 0 ? 0 : -1;
 		if (ret != 0)
