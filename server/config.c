@@ -379,6 +379,113 @@ static int f_timeout(struct solver_config *cfg, const char *field,
 	return 0;
 }
 
+/* A non-empty string field of gssTSIG into @dst. */
+static int gss_string(const char *field, const char *name, const json_t *v,
+		      char *dst, size_t size, char *err, size_t errlen)
+{
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "%s.%s must be a string, got %s", field,
+			 name, codec_json_type(v));
+		return -EINVAL;
+	}
+	if (json_string_length(v) == 0 || json_string_length(v) >= size) {
+		snprintf(err, errlen, "%s.%s must be 1 to %zu bytes", field,
+			 name, size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/*
+ * gssTSIG: {principal, keytabSecretRef | passwordSecretRef, serviceHost,
+ * realm}.  The service host names the server's Kerberos principal
+ * DNS/<serviceHost>; it is never taken from the nameserver's address.
+ */
+static int f_gss(struct solver_config *cfg, const char *field, const json_t *v,
+		 char *err, size_t errlen)
+{
+	const json_t *item, *ref = NULL;
+	struct solver_config tmp;
+	char sub[128];
+	const char *k, *refname = NULL;
+	int ret;
+
+	json_object_foreach((json_t *)v, k, item)
+	{
+		if (json_is_null(item))
+			continue;
+		if (strcmp(k, "principal") == 0) {
+			ret =
+			    gss_string(field, k, item, cfg->gss_principal,
+				       sizeof(cfg->gss_principal), err, errlen);
+		} else if (strcmp(k, "serviceHost") == 0) {
+			ret = gss_string(field, k, item, cfg->gss_service_host,
+					 sizeof(cfg->gss_service_host), err,
+					 errlen);
+		} else if (strcmp(k, "realm") == 0) {
+			ret = gss_string(field, k, item, cfg->gss_realm,
+					 sizeof(cfg->gss_realm), err, errlen);
+		} else if (strcmp(k, "keytabSecretRef") == 0 ||
+			   strcmp(k, "passwordSecretRef") == 0) {
+			if (ref != NULL) {
+				snprintf(err, errlen,
+					 "%s: give keytabSecretRef or "
+					 "passwordSecretRef, not both",
+					 field);
+				return -EINVAL;
+			}
+			ref = item;
+			refname = k;
+			ret = 0;
+		} else {
+			snprintf(err, errlen,
+				 "%s.%.64s is not a known field (known: "
+				 "principal, keytabSecretRef, "
+				 "passwordSecretRef, serviceHost, realm)",
+				 field, k);
+			return -EINVAL;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	if (cfg->gss_principal[0] == '\0') {
+		snprintf(err, errlen,
+			 "%s.principal is missing: the Kerberos principal "
+			 "that signs the updates (e.g. acme@EXAMPLE.COM)",
+			 field);
+		return -EINVAL;
+	}
+	if (cfg->gss_service_host[0] == '\0') {
+		snprintf(err, errlen,
+			 "%s.serviceHost is missing: the DNS server's host "
+			 "name in its Kerberos principal DNS/<serviceHost> "
+			 "(for Active Directory, the domain controller's "
+			 "full name)",
+			 field);
+		return -EINVAL;
+	}
+	if (ref == NULL) {
+		snprintf(err, errlen,
+			 "%s needs keytabSecretRef (a Secret holding the "
+			 "principal's keytab) or passwordSecretRef",
+			 field);
+		return -EINVAL;
+	}
+	snprintf(sub, sizeof(sub), "%s.%s", field, refname);
+	if (!json_is_object(ref))
+		return wrong_type(sub, "an object", ref, err, errlen);
+	memset(&tmp, 0, sizeof(tmp));
+	ret = f_secret_ref(&tmp, sub, ref, err, errlen);
+	if (ret < 0)
+		return ret;
+	memcpy(cfg->secret_name, tmp.secret_name, sizeof(cfg->secret_name));
+	memcpy(cfg->secret_key, tmp.secret_key, sizeof(cfg->secret_key));
+	cfg->gss_password = strcmp(refname, "passwordSecretRef") == 0;
+	cfg->has_gss = true;
+	return 0;
+}
+
 static const struct field fields[] = {
     {"nameserver", JSON_STRING, f_nameserver},
     {"nameservers", JSON_ARRAY, f_nameservers},
@@ -389,6 +496,7 @@ static const struct field fields[] = {
     {"ttl", JSON_INTEGER, f_ttl},
     {"zone", JSON_STRING, f_zone},
     {"timeout", JSON_STRING, f_timeout},
+    {"gssTSIG", JSON_OBJECT, f_gss},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -423,7 +531,8 @@ static int unknown_field(const char *k, char *err, size_t errlen)
 	snprintf(err, errlen,
 		 "config.%.64s is not a known field (known: nameserver, "
 		 "nameservers, tsigKeyName, tsigAlgorithm, "
-		 "tsigSecretSecretRef, protocol, ttl, zone, timeout)",
+		 "tsigSecretSecretRef, protocol, ttl, zone, timeout, "
+		 "gssTSIG)",
 		 k);
 	return -EINVAL;
 }
@@ -482,6 +591,17 @@ int solver_config_parse(struct solver_config *cfg, const json_t *config,
 			 "config.nameserver is missing: set nameserver (e.g. "
 			 "\"10.0.0.53:53\") or nameservers to the primary "
 			 "that takes dynamic updates");
+		return -EINVAL;
+	}
+	if (cfg->has_gss &&
+	    (cfg->has_secret_ref || cfg->key_name[0] || cfg->alg[0])) {
+		snprintf(err, errlen,
+			 "config.gssTSIG and config.%s exclude each other: "
+			 "sign with GSS-TSIG (Kerberos) or with a TSIG key, "
+			 "not both; remove one of them",
+			 cfg->has_secret_ref ? "tsigSecretSecretRef"
+			 : cfg->key_name[0]  ? "tsigKeyName"
+					     : "tsigAlgorithm");
 		return -EINVAL;
 	}
 	if (!cfg->has_secret_ref && (cfg->key_name[0] || cfg->alg[0])) {

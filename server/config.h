@@ -38,6 +38,15 @@ struct solver_config {
 	uint32_t ttl;		 /* ttl, 60 by default */
 	char zone[DNS_NAME_LEN]; /* zone, absolute; "" when absent */
 	unsigned timeout_ms;	 /* timeout, 0 when absent */
+	/*
+	 * gssTSIG (RFC 3645), exclusive with the tsig* fields; its Secret
+	 * reference is kept in secret_name/secret_key (has_secret_ref false).
+	 */
+	bool has_gss;
+	bool gss_password;	 /* passwordSecretRef, else keytab */
+	char gss_principal[256]; /* principal */
+	char gss_service_host[DNS_NAME_LEN]; /* serviceHost */
+	char gss_realm[128];		     /* realm, "" when absent */
 };
 
 /*

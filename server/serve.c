@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
@@ -75,6 +76,8 @@ static const char serve_usage[] =
     "secrets (the TSIG keys Issuers refer to):\n"
     "  --kubeconfig FILE               Kubernetes API access (default: in-cluster)\n"
     "  --secrets-dir DIR               read secrets from DIR/NAMESPACE/NAME/KEY instead\n"
+    "  --krb5-config FILE              Kerberos configuration for GSS-TSIG (sets\n"
+    "                                  KRB5_CONFIG; default: the system's krb5.conf)\n"
     "\n"
     "other:\n"
     "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
@@ -111,6 +114,7 @@ enum {
 	OPT_AUTHZ_MODE,
 	OPT_LOG_FORMAT,
 	OPT_DNS_TIMEOUT,
+	OPT_KRB5_CONFIG,
 	OPT_GRACE,
 	OPT_METRICS,
 	OPT_HELP,
@@ -140,6 +144,7 @@ static const struct option serve_options[] = {
     {"v", required_argument, NULL, 'v'},
     {"logging-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"dns-timeout", required_argument, NULL, OPT_DNS_TIMEOUT},
+    {"krb5-config", required_argument, NULL, OPT_KRB5_CONFIG},
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
     {"help", no_argument, NULL, OPT_HELP},
@@ -376,6 +381,19 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			if (duration_parse(optarg, &c->dns_timeout_ms) < 0)
 				return usage_error(
 				    "--dns-timeout: '%s' is not a duration (e.g. 5s, 500ms)",
+				    optarg, NULL);
+			break;
+		case OPT_KRB5_CONFIG:
+			/* Read by MIT Kerberos at each context creation;
+			 * set before any thread starts. */
+			if (access(optarg, R_OK) != 0)
+				return usage_error(
+				    "--krb5-config: cannot read '%s'", optarg,
+				    NULL);
+			if (setenv("KRB5_CONFIG", optarg, 1) != 0)
+				return usage_error(
+				    "--krb5-config: '%s': out of "
+				    "memory",
 				    optarg, NULL);
 			break;
 		case OPT_GRACE:

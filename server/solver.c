@@ -46,11 +46,31 @@ struct cache_entry {
 	struct cache_entry *next;
 };
 
+/*
+ * One GSS-TSIG client per (namespace, Secret, principal, service host,
+ * realm), kept for the solver's life so that one negotiated context serves
+ * many challenges (RFC 3645 contexts are meant to be reused).  A changed
+ * Secret value (a new keytab) replaces the entry; users hold a reference.
+ */
+struct gss_entry {
+	char id[3 * SOLVER_REF_MAX + 512];
+	uint8_t *value; /* the Secret value it was made from */
+	size_t len;
+	struct dns_gss_ctx *ctx;
+	unsigned refs;
+	bool dropped; /* no longer in the list: free at the last release */
+	struct gss_entry *next;
+};
+
+#define GSS_ENTRIES_MAX 32
+
 struct solver {
 	struct solver_opts opts;
-	pthread_mutex_t lock; /* guards cache */
+	pthread_mutex_t lock; /* guards cache and gss */
 	struct cache_entry *cache;
 	size_t ncache;
+	struct gss_entry *gss;
+	size_t ngss;
 };
 
 static uint64_t now_ms(void)
@@ -96,12 +116,30 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 	return 0;
 }
 
+static void gss_entry_free(struct gss_entry *g)
+{
+	if (g == NULL)
+		return;
+	/* RFC 2930 4.2: delete our key on the server, then forget it. */
+	dns_gss_free(g->ctx, 2000);
+	if (g->value != NULL) {
+		explicit_bzero(g->value, g->len);
+		free(g->value);
+	}
+	free(g);
+}
+
 void solver_free(struct solver *solver)
 {
 	struct cache_entry *e;
+	struct gss_entry *g;
 
 	if (solver == NULL)
 		return;
+	while ((g = solver->gss) != NULL) {
+		solver->gss = g->next;
+		gss_entry_free(g);
+	}
 	while ((e = solver->cache) != NULL) {
 		solver->cache = e->next;
 		entry_free(e);
@@ -346,6 +384,132 @@ out:
 	return ret;
 }
 
+/* Drop a reference taken by gss_get(). */
+static void gss_put(struct solver *s, struct gss_entry *g)
+{
+	bool last;
+
+	if (g == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	last = --g->refs == 0 && g->dropped;
+	pthread_mutex_unlock(&s->lock);
+	if (last)
+		gss_entry_free(g);
+}
+
+/* Unlink @g (the caller holds the lock); freed by its last user. */
+static struct gss_entry *gss_unlink(struct solver *s, struct gss_entry **pp)
+{
+	struct gss_entry *g = *pp;
+
+	*pp = g->next;
+	s->ngss--;
+	g->dropped = true;
+	return g->refs == 0 ? g : NULL;
+}
+
+/*
+ * The GSS-TSIG client for this config and Secret value, made on first use
+ * and shared after.  On failure @msg says what to fix.
+ */
+static int gss_get(struct solver *s, const struct challenge *ch,
+		   const struct solver_config *cfg, struct gss_entry **out,
+		   char *msg, size_t msglen)
+{
+	const char *ns = ch->resource_namespace;
+	struct dns_gss_config gc = {
+	    .principal = cfg->gss_principal,
+	    .realm = cfg->gss_realm[0] ? cfg->gss_realm : NULL,
+	    .service_host = cfg->gss_service_host,
+	};
+	struct gss_entry *g = NULL, *stale = NULL, *evict = NULL, **pp;
+	char id[sizeof(g->id)], detail[512] = "", *pw = NULL;
+	uint8_t *value = NULL;
+	size_t len = 0;
+	int ret;
+
+	*out = NULL;
+	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
+	if (ret < 0)
+		return ret;
+	snprintf(id, sizeof(id), "%s/%s/%s/%s/%s/%s/%c", ns, cfg->secret_name,
+		 cfg->secret_key, cfg->gss_principal, cfg->gss_service_host,
+		 cfg->gss_realm, cfg->gss_password ? 'p' : 'k');
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->gss; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) != 0)
+			continue;
+		if ((*pp)->len == len &&
+		    memcmp((*pp)->value, value, len) == 0) {
+			g = *pp;
+			g->refs++;
+		} else {
+			stale = gss_unlink(s, pp); /* the Secret changed */
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	gss_entry_free(stale);
+	if (g != NULL)
+		goto out;
+
+	g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(g->id, sizeof(g->id), "%s", id);
+	if (cfg->gss_password) {
+		/* The first line of the value is the password. */
+		pw = calloc(1, len + 1);
+		if (pw == NULL) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(pw, value, len);
+		pw[strcspn(pw, "\r\n")] = '\0';
+		gc.password = pw;
+	} else {
+		gc.keytab = value;
+		gc.keytab_len = len;
+	}
+	ret = dns_gss_new(&g->ctx, &gc, detail, sizeof(detail));
+	if (ret < 0) {
+		snprintf(msg, msglen, "config.gssTSIG: %s",
+			 detail[0] ? detail : strerror(-ret));
+		goto out;
+	}
+	g->value = value;
+	g->len = len;
+	value = NULL;
+	g->refs = 1;
+	pthread_mutex_lock(&s->lock);
+	if (s->ngss >= GSS_ENTRIES_MAX) {
+		/* Full: drop the oldest, which is the last. */
+		for (pp = &s->gss; (*pp)->next != NULL; pp = &(*pp)->next)
+			;
+		evict = gss_unlink(s, pp);
+	}
+	g->next = s->gss;
+	s->gss = g;
+	s->ngss++;
+	pthread_mutex_unlock(&s->lock);
+	gss_entry_free(evict);
+out:
+	if (pw != NULL) {
+		explicit_bzero(pw, len);
+		free(pw);
+	}
+	if (ret < 0 && g != NULL && g->refs == 0) {
+		gss_entry_free(g);
+		g = NULL;
+	}
+	k8s_secret_free(value, len);
+	*out = g;
+	return ret;
+}
+
 /* An IP literal is one address; a host name may resolve to several. */
 static unsigned attempts_guess(const struct dns_addr *a)
 {
@@ -453,6 +617,7 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	struct dns_key key;
 	struct dns_opts opts;
 	struct dns_result res;
+	struct gss_entry *gss = NULL;
 	char detail[256] = "";
 	size_t untried = 0;
 	size_t used;
@@ -494,7 +659,10 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		goto out;
 	}
 
-	if (cfg->has_secret_ref) {
+	if (cfg->has_gss) {
+		if (gss_get(s, ch, cfg, &gss, msg, msglen) < 0)
+			goto out;
+	} else if (cfg->has_secret_ref) {
 		if (key_get(s, ch, cfg, rid, &key, msg, msglen) < 0)
 			goto out;
 	} else {
@@ -512,6 +680,9 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	opts.timeout_ms =
 	    cfg->timeout_ms ? cfg->timeout_ms : s->opts.dns_timeout_ms;
 	opts.key = cfg->has_secret_ref ? &key : NULL;
+	opts.gss = gss != NULL ? gss->ctx : NULL;
+	if (opts.gss != NULL)
+		opts.proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
 	opts.trace = trace_dns;
 	ret =
 	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
@@ -543,13 +714,14 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 "solver's %u ms deadline",
 			 untried, s->opts.deadline_ms);
 	used = strlen(msg);
-	if (opts.key == NULL)
+	if (opts.key == NULL && opts.gss == NULL)
 		snprintf(msg + used, msglen - used,
 			 "; the update was unsigned because config has no "
 			 "tsigSecretSecretRef (reference a Secret with the "
 			 "TSIG key if the server requires one)");
 out:
 	dns_key_release(&key);
+	gss_put(s, gss);
 	return ok;
 }
 
