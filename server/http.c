@@ -1105,10 +1105,11 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
-	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_ARRAY,
-	    sockopt, MHD_OPTION_END);
+	    /* RFC 9112 3.2: an HTTP/1.1 request without Host is a 400. */
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_CONNECTION,
+	    notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
+	    request_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+	    (unsigned)1, MHD_OPTION_ARRAY, sockopt, MHD_OPTION_END);
 	srv->starting = false;
 	return d;
 }
