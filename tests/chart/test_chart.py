@@ -37,7 +37,7 @@ SERVE_FLAGS = {
     "group-name", "solver-name", "kubeconfig", "secrets-dir",
     "requestheader-client-ca-file", "requestheader-allowed-names",
     "authorization-mode", "v", "logging-format", "dns-timeout",
-    "metrics-bind-address",
+    "metrics-bind-address", "shutdown-grace-period",
 }
 
 # What the built-in roles the chart may bind grant (Kubernetes' bootstrap
@@ -229,8 +229,11 @@ def check_invariants(r):
     # Resources and security context.
     for part in ("requests", "limits"):
         assert {"cpu", "memory"} <= set(c["resources"][part]), part
-    # The server drains requests for 25 s on SIGTERM; the kubelet must wait.
-    assert pod["spec"]["terminationGracePeriodSeconds"] >= 30
+    # The server drains requests for its grace period on SIGTERM; the
+    # kubelet must wait longer before it kills the container.
+    grace = flags["shutdown-grace-period"]
+    assert grace.endswith("s") and grace[:-1].isdigit(), grace
+    assert int(grace[:-1]) < pod["spec"]["terminationGracePeriodSeconds"]
     psc = pod["spec"]["securityContext"]
     sc = c["securityContext"]
     assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0
@@ -289,6 +292,7 @@ def test_default_render(chart):
         "ClusterRoleBinding", "RoleBinding",           # auth-delegator, auth reader
         "ClusterRole", "ClusterRoleBinding",           # domain solver
         "Role", "RoleBinding",                         # secrets in cert-manager
+        "Service",                                     # metrics
     ])
     d = r.deployment
     assert d["spec"]["replicas"] == 2
@@ -305,6 +309,12 @@ def test_default_render(chart):
     assert b["subjects"] == [{"kind": "ServiceAccount", "name": "cert-manager",
                               "namespace": "cert-manager"}]
     assert r.flags()["authorization-mode"] == "SubjectAccessReview"
+    # Metrics are on: the flag, the container port and the Service agree.
+    assert r.flags()["metrics-bind-address"] == "0.0.0.0:9402"
+    msvc = r.one("Service", d["metadata"]["name"] + "-metrics")
+    assert msvc["spec"]["ports"][0]["targetPort"] == "http-metrics"
+    assert {"name": "http-metrics", "containerPort": 9402,
+            "protocol": "TCP"} in r.container["ports"]
 
 
 def test_app_version_is_the_project_version():
@@ -392,6 +402,10 @@ MATRIX = [
       "metrics": {"enabled": True}}, {},
      lambda r: r.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress", "Egress"]
      or pytest.fail("egress policy type")),
+    ("metrics-off", {"metrics": {"enabled": False}}, {},
+     lambda r: ("metrics-bind-address" not in r.flags() and
+                [s["metadata"]["name"] for s in r.all("Service")] ==
+                [r.deployment["metadata"]["name"]]) or pytest.fail("metrics")),
     ("network-policy-only", {"networkPolicy": {"enabled": True}}, {},
      lambda r: r.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress"]
      or pytest.fail("ingress only")),
@@ -428,7 +442,8 @@ MATRIX = [
          "tls-cert-file": "/tls/tls.crt", "tls-private-key-file": "/tls/tls.key",
          "group-name": "acme.rfc2136-webhook.example", "solver-name": "rfc2136",
          "authorization-mode": "AllowAuthenticated", "v": "3", "logging-format": "json",
-         "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client"}
+         "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client",
+         "shutdown-grace-period": "25s", "metrics-bind-address": "0.0.0.0:9402"}
      or pytest.fail(str(r.flags()))),
     ("labels-annotations-scheduling",
      {"commonLabels": {"team": "dns"}, "podLabels": {"tier": "infra"},
@@ -500,7 +515,8 @@ BAD = [
     ("pdb-neither", {"podDisruptionBudget": {"maxUnavailable": None}},
      "set maxUnavailable or minAvailable"),
     ("sa-name-required", {"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
-    ("monitor-needs-metrics", {"metrics": {"serviceMonitor": {"enabled": True}}},
+    ("monitor-needs-metrics", {"metrics": {"enabled": False,
+                                           "serviceMonitor": {"enabled": True}}},
      "needs metrics.enabled"),
 ]
 
