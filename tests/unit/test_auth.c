@@ -520,6 +520,184 @@ static void test_strerror(void **state)
 	assert_string_equal(auth_strerror(AUTH_ELAST), "unknown error");
 }
 
+/* ConfigMap list values: JSON arrays of strings. */
+static const struct {
+	const char *json;
+	int ret;
+	size_t n;
+	const char *items[3];
+	const char *err; /* part of the error text */
+} json_cases[] = {
+    {"[\"X-Remote-User\"]", 0, 1, {"X-Remote-User"}, NULL},
+    {"[\"a\", \"b\",\"c\"]", 0, 3, {"a", "b", "c"}, NULL},
+    {"[\" padded \", \"\", \"  \"]", 0, 1, {"padded"}, NULL},
+    {"[]", 0, 0, {NULL}, NULL},
+    {"", 0, 0, {NULL}, NULL},
+    {"  \n", 0, 0, {NULL}, NULL},
+    {"null", 0, 0, {NULL}, NULL},
+    {NULL, 0, 0, {NULL}, NULL},
+    {"[\"front-proxy-client\",\"CN, with comma\"]",
+     0,
+     2,
+     {"front-proxy-client", "CN, with comma"},
+     NULL},
+    {"\"X-Remote-User\"", -EINVAL, 0, {NULL}, "not a JSON array"},
+    {"{\"a\": 1}", -EINVAL, 0, {NULL}, "not a JSON array"},
+    {"[1]", -EINVAL, 0, {NULL}, "item 0 is not a string"},
+    {"[\"a\", [\"b\"]]", -EINVAL, 0, {NULL}, "item 1 is not a string"},
+    {"[\"a\\u0000b\"]", -EINVAL, 0, {NULL}, "NUL"},
+    {"[\"a\"", -EINVAL, 0, {NULL}, "not JSON"},
+    {"X-Remote-User", -EINVAL, 0, {NULL}, "not JSON"},
+};
+
+static void test_json_list(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(json_cases) / sizeof(json_cases[0]);
+	     i++) {
+		char **items = NULL, err[256] = "";
+		size_t n = 99;
+		int ret = auth_json_list(json_cases[i].json, &items, &n, err,
+					 sizeof(err));
+		print_message("case %zu: %s\n", i,
+			      json_cases[i].json ? json_cases[i].json : "NULL");
+		assert_int_equal(ret, json_cases[i].ret);
+		if (ret < 0) {
+			assert_null(items);
+			assert_non_null(strstr(err, json_cases[i].err));
+			continue;
+		}
+		assert_int_equal(n, json_cases[i].n);
+		for (size_t j = 0; j < n; j++) {
+			assert_string_equal(items[j], json_cases[i].items[j]);
+			free(items[j]);
+		}
+		free(items);
+	}
+}
+
+static void test_json_list_bounds(void **state)
+{
+	char big[AUTH_JSON_LIST_BYTES + 64], many[AUTH_JSON_LIST_MAX * 8];
+	char **items = NULL, err[256];
+	size_t n = 0, len = 0;
+
+	(void)state;
+	/* Too long in bytes. */
+	memset(big, 'a', sizeof(big) - 1);
+	big[0] = '[';
+	big[1] = '"';
+	big[sizeof(big) - 3] = '"';
+	big[sizeof(big) - 2] = ']';
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(auth_json_list(big, &items, &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "longer than"));
+	/* One item too many. */
+	many[len++] = '[';
+	for (int i = 0; i <= AUTH_JSON_LIST_MAX; i++)
+		len += (size_t)snprintf(many + len, sizeof(many) - len,
+					"%s\"h%d\"", i ? "," : "", i % 10);
+	snprintf(many + len, sizeof(many) - len, "]");
+	assert_int_equal(auth_json_list(many, &items, &n, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "more than"));
+	/* Deep nesting is refused, not recursed into. */
+	char deep[4096];
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	assert_int_equal(auth_json_list(deep, &items, &n, err, sizeof(err)),
+			 -EINVAL);
+}
+
+/* authn_update(): the whole configuration from the ConfigMap at once. */
+static void test_update(void **state)
+{
+	struct authn *a = NULL;
+	struct authn_opts opts = {.username_headers = "X-Flag-User"};
+	char err[256], why[256], status[300];
+	gnutls_datum_t pem = cert_export(&ca, GNUTLS_X509_FMT_PEM);
+	gnutls_datum_t other = cert_export(&other_ca, GNUTLS_X509_FMT_PEM);
+	gnutls_datum_t leaf =
+	    cert_export(&leaves[LEAF_CLIENT], GNUTLS_X509_FMT_DER);
+	gnutls_datum_t intruder =
+	    cert_export(&leaves[LEAF_INTRUDER], GNUTLS_X509_FMT_DER);
+	const char *lists[AUTHN_NLISTS] = {
+	    [AUTHN_ALLOWED_NAMES] = "[\"front-proxy-client\"]",
+	    [AUTHN_GROUP_HEADERS] = "[\"X-CM-Group\"]",
+	};
+	struct auth_user u = {0};
+	unsigned gen;
+
+	(void)state;
+	assert_int_equal(authn_new(&a, &opts, err, sizeof(err)), 0);
+	assert_false(authn_status(a, status, sizeof(status)));
+	assert_non_null(strstr(status, "no request-header CA"));
+	authn_set_status(a, "no request-header CA: ConfigMap has no key");
+	assert_false(authn_status(a, status, sizeof(status)));
+	assert_string_equal(status,
+			    "no request-header CA: ConfigMap has no key");
+
+	/* No CA in the ConfigMap: still nobody. */
+	assert_int_equal(authn_update(a, NULL, 0, lists, err, sizeof(err)), 1);
+	assert_int_equal(authn_verify_chain(a, &leaf, 1, why, sizeof(why)),
+			 AUTH_ENOCA);
+	/* With the CA: names from the ConfigMap, headers too, flags where
+	 * the ConfigMap is silent. */
+	assert_int_equal(authn_update(a, (const char *)pem.data, pem.size,
+				      lists, err, sizeof(err)),
+			 1);
+	assert_true(authn_status(a, status, sizeof(status)));
+	assert_string_equal(status, "ok");
+	assert_int_equal(authn_verify_chain(a, &leaf, 1, why, sizeof(why)), 0);
+	assert_int_equal(authn_verify_chain(a, &intruder, 1, why, sizeof(why)),
+			 AUTH_ENAME);
+	assert_int_equal(authn_header(a, &u, "x-flag-user", "alice"), 0);
+	assert_int_equal(authn_header(a, &u, "X-Remote-Group", "ignored"), 0);
+	assert_int_equal(authn_header(a, &u, "x-cm-group", "g1"), 0);
+	assert_string_equal(u.name, "alice");
+	assert_int_equal(u.ngroups, 1);
+	assert_string_equal(u.groups[0], "g1");
+	auth_user_release(&u);
+
+	/* The same again: nothing changes, verdicts stay valid. */
+	gen = authn_generation(a);
+	assert_int_equal(authn_update(a, (const char *)pem.data, pem.size,
+				      lists, err, sizeof(err)),
+			 0);
+	assert_int_equal(authn_generation(a), gen);
+
+	/* A broken value keeps the old configuration and names the key. */
+	const char *bad[AUTHN_NLISTS] = {[AUTHN_UID_HEADERS] = "{\"x\":1}"};
+	assert_int_equal(authn_update(a, (const char *)pem.data, pem.size, bad,
+				      err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "requestheader-uid-headers"));
+	assert_int_equal(authn_update(a, "junk", 4, lists, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "requestheader-client-ca-file"));
+	assert_int_equal(authn_generation(a), gen);
+	assert_int_equal(authn_verify_chain(a, &leaf, 1, why, sizeof(why)), 0);
+
+	/* A rotated CA: the old proxy certificate is out. */
+	assert_int_equal(authn_update(a, (const char *)other.data, other.size,
+				      lists, err, sizeof(err)),
+			 1);
+	assert_true(authn_generation(a) != gen);
+	assert_int_equal(authn_verify_chain(a, &leaf, 1, why, sizeof(why)),
+			 AUTH_EUNTRUSTED);
+	/* And the CA gone from the ConfigMap: nobody again. */
+	assert_int_equal(authn_update(a, NULL, 0, lists, err, sizeof(err)), 1);
+	assert_false(authn_has_ca(a));
+	assert_string_equal(authn_list_key(AUTHN_EXTRA_PREFIXES),
+			    "requestheader-extra-headers-prefix");
+	gnutls_free(pem.data);
+	gnutls_free(other.data);
+	gnutls_free(leaf.data);
+	gnutls_free(intruder.data);
+	authn_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +709,9 @@ int main(void)
 	    cmocka_unit_test(test_allow_authenticated),
 	    cmocka_unit_test(test_forbidden_message),
 	    cmocka_unit_test(test_strerror),
+	    cmocka_unit_test(test_json_list),
+	    cmocka_unit_test(test_json_list_bounds),
+	    cmocka_unit_test(test_update),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
