@@ -163,8 +163,8 @@ struct dns_opts {
 	const struct dns_key *key; /* NULL: unsigned messages */
 	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
 	struct dns_gss_ctx *gss;
-	dns_trace_fn *trace;	   /* NULL: no trace */
-	void *trace_arg;	   /* passed to @trace */
+	dns_trace_fn *trace; /* NULL: no trace */
+	void *trace_arg;     /* passed to @trace */
 };
 
 /* What one attempt at one server address gave. */

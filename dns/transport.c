@@ -319,8 +319,9 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 			break;
 		o->tcp = tcp;
 		if (opts->trace != NULL)
-			opts->trace(opts->trace_arg, "send", tcp ? "tcp" : "udp",
-				    o->server, x->query, x->qlen);
+			opts->trace(opts->trace_arg, "send",
+				    tcp ? "tcp" : "udp", o->server, x->query,
+				    x->qlen);
 		if (tcp)
 			ret = tcp_exchange(sa, salen, x, deadline);
 		else
