@@ -1146,7 +1146,16 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	pthread_mutex_init(&srv->qlock, NULL);
 	pthread_cond_init(&srv->qcond, NULL);
 	pthread_mutex_init(&srv->clock, NULL);
-	pthread_cond_init(&srv->ccond, NULL);
+	/*
+	 * The watchdog's deadlines are CLOCK_MONOTONIC; a condition variable
+	 * waits on CLOCK_REALTIME unless told, and then every wait ended at
+	 * once: the watchdog spun, half a core on an idle server.
+	 */
+	pthread_condattr_t cattr;
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->ccond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
 		snprintf(err, errlen, "cannot start the watchdog thread");
 		ret = -EAGAIN;
