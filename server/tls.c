@@ -43,6 +43,11 @@ struct tls_store {
 	struct tls_creds *current;
 	struct file_sig cert_sig, key_sig; /* of the pair in use */
 	struct file_sig bad_cert, bad_key; /* of the last refused pair */
+	/*
+	 * bad_* are meaningful: a zeroed signature also describes two
+	 * missing files, which must be refused (and said) once.
+	 */
+	bool refused;
 };
 
 static void creds_free(struct tls_creds *c)
@@ -323,13 +328,14 @@ int tls_store_check(struct tls_store *s, bool force, char *err, size_t errlen)
 	if (!force && sig_equal(&cs, &s->cert_sig) &&
 	    sig_equal(&ks, &s->key_sig))
 		goto out;
-	if (!force && sig_equal(&cs, &s->bad_cert) &&
+	if (!force && s->refused && sig_equal(&cs, &s->bad_cert) &&
 	    sig_equal(&ks, &s->bad_key))
 		goto out; /* refused already; said so once */
 	ret = creds_load(s->cert_file, s->key_file, &fresh, err, errlen);
 	if (ret < 0) {
 		s->bad_cert = cs;
 		s->bad_key = ks;
+		s->refused = true;
 		goto out;
 	}
 	old = s->current;
@@ -338,6 +344,7 @@ int tls_store_check(struct tls_store *s, bool force, char *err, size_t errlen)
 	s->key_sig = ks;
 	memset(&s->bad_cert, 0, sizeof(s->bad_cert));
 	memset(&s->bad_key, 0, sizeof(s->bad_key));
+	s->refused = false;
 	ret = 1;
 out:
 	pthread_mutex_unlock(&s->lock);

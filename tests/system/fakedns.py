@@ -7,13 +7,14 @@ is closed when the test ends.
 
 Fixtures (function scope):
 
-  truncating_dns(upstream=None) -> FakeDns
+  truncating_dns(upstream=None, tcp=True) -> FakeDns
       Factory.  Answers every UDP query with TC=1 (header, question
       copied, no records), which must make a client retry over TCP.  Over
       TCP it forwards each message unchanged to ``upstream`` (a DnsServer
       from dnsservers.py, or a (host, port) tuple) over TCP and returns
       the real answer, so a signed UPDATE really lands there; without an
       upstream it answers NOERROR itself (unsigned, no records).
+      tcp=False: nothing listens on TCP (the retry is refused).
   blackhole_dns -> FakeDns
       A bound UDP socket that reads and never answers, and a TCP listener
       that never accepts: every attempt times out.
@@ -30,7 +31,20 @@ Fixtures (function scope):
         "ignore"   neither forward nor answer
         bytes      answer with these bytes instead
       Helpers for rules: msg_opcode(msg) (0 QUERY, 5 UPDATE),
-      msg_qtype(msg), fake_answer(msg, rcode=0, tc=False).
+      msg_qtype(msg), fake_answer(msg, rcode=0, tc=False),
+      fake_signed_answer(msg, key_name, ...), with_id(answer, id).
+      A rule may also return a list: each item (bytes, or "forward" for
+      the upstream's answer) is sent, in order.
+  slow_dns(delay, upstream=None) -> FakeDns
+      Factory.  Answers every message after ``delay`` seconds (from a
+      timer, so later messages are not held up): the real answer of
+      ``upstream`` (forwarded at once, so an UPDATE lands there before the
+      late answer), or NOERROR itself without an upstream.
+
+FakeDns(handle, accept=True, tcp=True): @handle(msg, tcp) returns the
+answer bytes, a list of them (sent in order), or None for silence;
+accept=False never accepts TCP connections (they hang); tcp=False listens
+on UDP only, so a TCP connection is refused.
 
 FakeDns attributes:
   host "127.0.0.1", port (int), addr "127.0.0.1:PORT"
@@ -42,17 +56,20 @@ A test proves a TCP retry happened by asserting ``fake.udp_queries`` and
 ``fake.tcp_queries`` are both non-empty (and, with an upstream, that the
 record is now served by the real server).
 """
+import os
 import selectors
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
 from dnsservers import free_port
 
 __all__ = ["FakeDns", "truncating_dns", "blackhole_dns", "rcode_dns",
-           "proxy_dns", "fake_answer", "msg_opcode", "msg_qtype"]
+           "proxy_dns", "slow_dns", "fake_answer", "fake_signed_answer",
+           "with_id", "msg_opcode", "msg_qtype"]
 
 
 def _question_end(msg):
@@ -96,24 +113,63 @@ def fake_answer(query, rcode=0, tc=False):
         query[12:_question_end(query)]
 
 
+def _encode_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode("ascii")
+    return out + b"\0"
+
+
+def with_id(answer, qid):
+    """@answer with its message ID replaced by @qid."""
+    return struct.pack("!H", qid & 0xFFFF) + answer[2:]
+
+
+def fake_signed_answer(query, key_name, algorithm="hmac-sha256", rcode=0,
+                       mac=None, error=0, time_signed=None):
+    """A forged answer to @query carrying a TSIG record (RFC 8945 4.2)
+    for key @key_name whose MAC is @mac (default: 32 random bytes), so
+    it looks signed but cannot verify."""
+    ans = fake_answer(query, rcode)
+    if ans is None:
+        return None
+    if mac is None:
+        mac = os.urandom(32)
+    if time_signed is None:
+        time_signed = int(time.time())
+    qid = struct.unpack("!H", query[:2])[0]
+    rdata = (_encode_name(algorithm) +
+             struct.pack("!HIH", time_signed >> 32,
+                         time_signed & 0xFFFFFFFF, 300) +
+             struct.pack("!H", len(mac)) + mac +
+             struct.pack("!HHH", qid, error, 0))
+    rr = (_encode_name(key_name) + struct.pack("!HHIH", 250, 255, 0,
+                                               len(rdata)) + rdata)
+    return ans[:10] + struct.pack("!H", 1) + ans[12:] + rr
+
+
 class FakeDns:
     """A loopback UDP+TCP listener; @handle(msg, tcp) returns the answer
-    bytes or None for silence.  @accept=False never accepts TCP."""
+    bytes, a list of them, or None for silence.  @accept=False never
+    accepts TCP; @tcp=False has no TCP listener at all (refused)."""
 
     host = "127.0.0.1"
 
-    def __init__(self, handle, accept=True):
+    def __init__(self, handle, accept=True, tcp=True):
         self.handle = handle
         self.udp_queries = []
         self.tcp_queries = []
         self.port = free_port()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((self.host, self.port))
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((self.host, self.port))
-        self.tcp.listen(16)
-        self.accept = accept
+        self.tcp = None
+        if tcp:
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.tcp.bind((self.host, self.port))
+            self.tcp.listen(16)
+        self.accept = accept and tcp
         self._stop = threading.Event()
         self._threads = []
         self._conns = []
@@ -136,8 +192,8 @@ class FakeDns:
                     if k.fileobj is self.udp:
                         msg, peer = self.udp.recvfrom(65535)
                         self.udp_queries.append(msg)
-                        ans = self.handle(msg, False)
-                        if ans is not None:
+                        self._udp_peer = peer
+                        for ans in _answers(self.handle(msg, False)):
                             self.udp.sendto(ans, peer)
                     else:
                         conn, _ = self.tcp.accept()
@@ -167,8 +223,7 @@ class FakeDns:
                         break
                     msg, buf = buf[2:2 + n], buf[2 + n:]
                     self.tcp_queries.append(msg)
-                    ans = self.handle(msg, True)
-                    if ans is not None:
+                    for ans in _answers(self.handle(msg, True)):
                         conn.sendall(struct.pack("!H", len(ans)) + ans)
         except OSError:
             return
@@ -180,10 +235,20 @@ class FakeDns:
         for t in self._threads:
             t.join(2)
         for s in [self.udp, self.tcp] + self._conns:
-            s.close()
+            if s is not None:
+                s.close()
 
     def __repr__(self):
         return "<FakeDns %s>" % self.addr
+
+
+def _answers(ans):
+    """What a handler returned, as a list of messages to send."""
+    if ans is None:
+        return []
+    if isinstance(ans, (list, tuple)):
+        return [a for a in ans if a is not None]
+    return [ans]
 
 
 def _forward_tcp(upstream, msg, timeout=5.0):
@@ -237,14 +302,14 @@ class _Factory:
 def truncating_dns():
     fac = _Factory()
 
-    def make(upstream=None):
+    def make(upstream=None, tcp=True):
         def handle(msg, tcp):
             if not tcp:
                 return fake_answer(msg, tc=True)
             if upstream is None:
                 return fake_answer(msg)
             return _forward_tcp(upstream, msg)
-        return fac.keep(FakeDns(handle))
+        return fac.keep(FakeDns(handle, tcp=tcp))
 
     yield make
     fac.close()
@@ -279,6 +344,10 @@ def proxy_dns():
             n = seen[0]
             seen[0] += 1
             what = rule(msg, tcp, n) if rule else None
+            if isinstance(what, (list, tuple)):
+                fwd = _forward_tcp if tcp else _forward_udp
+                return [fwd(upstream, msg) if w == "forward" else w
+                        for w in what]
             if isinstance(what, bytes):
                 return what
             if what == "ignore":
@@ -286,6 +355,59 @@ def proxy_dns():
             ans = (_forward_tcp if tcp else _forward_udp)(upstream, msg)
             return None if what == "lose" else ans
         return fac.keep(FakeDns(handle))
+
+    yield make
+    fac.close()
+
+
+class _SlowDns(FakeDns):
+    """Answers each message @delay seconds late, from a timer."""
+
+    def __init__(self, delay, upstream):
+        self.delay = delay
+        self.upstream = upstream
+        self._timers = []
+        super().__init__(lambda msg, tcp: None)
+        self.handle = self._handle
+
+    def _handle(self, msg, tcp):
+        if self.upstream is None:
+            ans = fake_answer(msg)
+        else:
+            ans = (_forward_tcp if tcp else _forward_udp)(self.upstream,
+                                                          msg)
+        if ans is None:
+            return None
+        if tcp:
+            # The TCP thread of this connection may wait: only this
+            # client is held up, as with a real slow server.
+            time.sleep(self.delay)
+            return ans
+        peer = self._udp_peer
+        t = threading.Timer(self.delay, self._send_late, (ans, peer))
+        t.daemon = True
+        self._timers.append(t)
+        t.start()
+        return None
+
+    def _send_late(self, ans, peer):
+        try:
+            self.udp.sendto(ans, peer)
+        except OSError:
+            pass
+
+    def close(self):
+        for t in self._timers:
+            t.cancel()
+        super().close()
+
+
+@pytest.fixture
+def slow_dns():
+    fac = _Factory()
+
+    def make(delay, upstream=None):
+        return fac.keep(_SlowDns(delay, upstream))
 
     yield make
     fac.close()
