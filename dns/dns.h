@@ -181,7 +181,7 @@ struct dns_outcome {
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
 	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
-	bool gss;		/* the attempt was signed with GSS-TSIG */
+	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
 	char gss_service[128];	 /* "DNS/ns1.example.com@EXAMPLE.COM" */
 };
