@@ -248,6 +248,14 @@ static int secret_get(struct solver *s, const char *ns,
 {
 	const char *name = cfg->secret_name;
 	const char *key = cfg->secret_key;
+	/* What the Secret holds and which field names it, for messages. */
+	const char *what = !cfg->has_gss       ? "TSIG secret"
+			   : cfg->gss_password ? "Kerberos password"
+					       : "Kerberos keytab";
+	const char *ref = !cfg->has_gss ? "config.tsigSecretSecretRef"
+			  : cfg->gss_password
+			      ? "config.gssTSIG.passwordSecretRef"
+			      : "config.gssTSIG.keytabSecretRef";
 	char id[sizeof(((struct cache_entry *)0)->id)];
 	char detail[1024] = "";
 	uint8_t *v = NULL;
@@ -279,10 +287,10 @@ static int secret_get(struct solver *s, const char *ns,
 	case K8S_ENOTFOUND:
 		snprintf(msg, msglen,
 			 "Secret %s/%s not found: create it in namespace %s "
-			 "with the TSIG secret under key %s (for a "
+			 "with the %s under key %s (for a "
 			 "ClusterIssuer, in cert-manager's cluster resource "
-			 "namespace), or fix config.tsigSecretSecretRef.name",
-			 ns, name, ns, key);
+			 "namespace), or fix %s.name",
+			 ns, name, ns, what, key, ref);
 		break;
 	case K8S_ENOKEY:
 		/* The detail lists the keys the Secret does have. */
@@ -290,10 +298,9 @@ static int secret_get(struct solver *s, const char *ns,
 			snprintf(detail, sizeof(detail),
 				 "Secret %s/%s has no key %s", ns, name, key);
 		snprintf(msg, msglen,
-			 "%s: store the TSIG secret under key %s, or set "
-			 "config.tsigSecretSecretRef.key to the key that holds "
-			 "it",
-			 detail, key);
+			 "%s: store the %s under key %s, or set "
+			 "%s.key to the key that holds it",
+			 detail, what, key, ref);
 		break;
 	case K8S_EFORBIDDEN:
 		/* The API client's detail may carry the RBAC hint already. */

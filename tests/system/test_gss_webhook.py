@@ -118,6 +118,10 @@ BAD_CONFIGS = [
     ({"gssTSIG": {"principal": "acme", "serviceHost": SERVICE_HOST,
                   "keytab": "x"}},
      "config.gssTSIG.keytab is not a known field"),
+    ({"gssTSIG": {"principal": "acme", "serviceHost": SERVICE_HOST,
+                  "keytabSecretRef": {"name": "nope", "key": "keytab"}}},
+     "Secret cert-manager/nope not found: create it in namespace "
+     "cert-manager with the Kerberos keytab under key keytab"),
 ]
 
 
