@@ -13,12 +13,13 @@
  *
  * Thread t uses the name _acme-challenge.P-t.ZONE, a key (TXT value)
  * unique per pair, and sends Present then CleanUp of that value.  A call
- * counts as failed unless the answer is 200 with response.success true.
- * Each thread opens its connection before the clock starts (see
- * worker_connect()).  Prints "progress CALLS ERRORS" lines every --progress
- * calls (for the soak to sample the server's memory against calls made) and one
- * JSON result line (stats.h) with "connects": the connections opened, which
- * equals the concurrency when every connection was kept alive.
+ * counts as failed unless the answer is 200 (201 for a Present) with
+ * response.success true.  Each thread opens its connection before the
+ * clock starts (see worker_connect()).  Prints "progress CALLS ERRORS"
+ * lines every --progress calls (for the soak to sample the server's memory
+ * against calls made) and one JSON result line (stats.h) with
+ * "new_connections": connections opened after the clock started, 0 when
+ * every connection was kept alive.
  *
  * --wait-ready polls the URL every millisecond until it answers 200 and
  * prints {"ready_ns": CLOCK_MONOTONIC at that moment}; the driver starts
@@ -427,7 +428,7 @@ int main(int argc, char **argv)
 	l.st.ncalls = 2 * l.pairs;
 	l.st.nerrors = atomic_load(&l.failed);
 	snprintf(extra, sizeof(extra),
-		 "\"connects\": %lu, \"concurrency\": %lu",
+		 "\"new_connections\": %lu, \"concurrency\": %lu",
 		 atomic_load(&l.connects), conc);
 	bench_stats_print(&l.st, stdout, extra);
 	ret = l.st.nerrors == 0 ? 0 : 1;
