@@ -36,9 +36,12 @@ FUZZ_ALL := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_BIN := $(FUZZ_ALL:%=$(FUZZ_O)/fuzz_%)
 
-.PHONY: fuzz fuzz-build fuzz-seeds
+.PHONY: fuzz fuzz-build fuzz-seeds fuzz-deps
 
-$(FUZZ_O)/obj/%.o: %.c
+fuzz-deps:
+	$(Q)sh scripts/deps.sh build fuzz
+
+$(FUZZ_O)/obj/%.o: %.c | fuzz-deps
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
