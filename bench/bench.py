@@ -428,7 +428,7 @@ def do_soak(args):
         wh.start()
         time.sleep(0.2)
         rest = wh.status()
-        samples = []  # (calls, rss KB, fds, seconds)
+        samples = []  # (calls, rss KB, fds, anon KB)
         calls = 2 * args.soak_pairs
         log("soak: %d pairs at %d clients against PowerDNS" % (
             args.soak_pairs, args.soak_concurrency))
@@ -439,7 +439,7 @@ def do_soak(args):
                 if ev[0] == "progress":
                     st = wh.status()
                     samples.append((ev[1], st["VmRSS"], st["fds"],
-                                    time.monotonic() - t0))
+                                    st["RssAnon"]))
                     if ev[1] % (calls // 10) < args.soak_sample:
                         log("soak: %d calls, %d failed, VmRSS %d KB, "
                             "%d fds" % (ev[1], ev[2], st["VmRSS"],
@@ -461,6 +461,7 @@ def do_soak(args):
         srv.stop()
     warm = [s for s in samples if s[0] > calls * args.soak_warmup]
     kb_per_10k = slope([(c, r) for c, r, _, _ in warm]) * 10000
+    anon_per_10k = slope([(c, a) for c, _, _, a in warm]) * 10000
     fds_during = [f for _, _, f, _ in warm]
     rss = [r for _, r, _, _ in warm]
     checks = [
@@ -472,8 +473,8 @@ def do_soak(args):
          "%d served, %d TXT rows" % (len(left), rows)),
         ("VmRSS flat after warm-up (slope under %g KB per 10k calls)" %
          args.soak_max_slope, kb_per_10k < args.soak_max_slope,
-         "%.2f KB per 10k calls; %d..%d KB over %d samples" % (
-             kb_per_10k, min(rss), max(rss), len(rss))),
+         "%.2f KB per 10k calls (RssAnon %.2f); %d..%d KB over %d samples"
+         % (kb_per_10k, anon_per_10k, min(rss), max(rss), len(rss))),
         ("open descriptors the same at rest before and after",
          after["fds"] == rest["fds"], "%d before, %d after, %d..%d during" %
          (rest["fds"], after["fds"], min(fds_during), max(fds_during))),
@@ -521,6 +522,10 @@ def main():
                     help="calls between memory samples")
     ap.add_argument("--soak-warmup", type=float, default=0.2,
                     help="share of the calls before the slope is taken")
+    # 8 KB per 10k calls is under one byte per call: the smallest leak, one
+    # malloc chunk (32 bytes) per call, is 320 KB per 10k calls, forty times
+    # over; over the 160k calls measured it allows 128 KB, 1% of the 16 MB
+    # budget.  Page-granular noise measured here: about 3 KB per 10k calls.
     ap.add_argument("--soak-max-slope", type=float, default=8.0,
                     help="KB per 10 000 calls")
     args = ap.parse_args()
