@@ -7,20 +7,20 @@
 #include "server/server.h"
 
 static const char usage[] =
-	"usage: rfc2136-webhook COMMAND [OPTIONS]\n"
-	"\n"
-	"A cert-manager ACME DNS-01 webhook solver: publishes and removes\n"
-	"_acme-challenge TXT records with RFC 2136 dynamic updates signed\n"
-	"with TSIG.\n"
-	"\n"
-	"commands:\n"
-	"  serve     run the webhook (cert-manager's solver API over HTTPS)\n"
-	"  present   add one TXT value\n"
-	"  cleanup   delete exactly one TXT value\n"
-	"  check     test a nameserver, zone and key step by step\n"
-	"  version   print the version\n"
-	"\n"
-	"'rfc2136-webhook COMMAND --help' describes each command.\n";
+    "usage: rfc2136-webhook COMMAND [OPTIONS]\n"
+    "\n"
+    "A cert-manager ACME DNS-01 webhook solver: publishes and removes\n"
+    "_acme-challenge TXT records with RFC 2136 dynamic updates signed\n"
+    "with TSIG.\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the webhook (cert-manager's solver API over HTTPS)\n"
+    "  present   add one TXT value\n"
+    "  cleanup   delete exactly one TXT value\n"
+    "  check     test a nameserver, zone and key step by step\n"
+    "  version   print the version\n"
+    "\n"
+    "'rfc2136-webhook COMMAND --help' describes each command.\n";
 
 int main(int argc, char **argv)
 {
