@@ -73,9 +73,8 @@ int dns_alg_from_text(const char *text);
 /* Canonical name of an algorithm ("hmac-sha256"), "" for DNS_ALG_NONE. */
 const char *dns_alg_to_text(enum dns_alg alg);
 
-#define DNS_NAME_LEN                                                           \
-	256 /* a domain name in presentation form, NUL included                \
-	     */
+/* A domain name in presentation form, NUL included. */
+#define DNS_NAME_LEN 256
 
 /* A TSIG key.  Caller-owned; dns_key_release() wipes and frees the secret. */
 struct dns_key {
