@@ -386,11 +386,13 @@ def targets(rows, mems, ready):
 
 def conditions_text(args):
     load1, load5, _ = os.getloadavg()
-    return ("Conditions: %s, %d CPUs, load average %.2f (1 min) %.2f "
-            "(5 min) at the end; %s; %d pairs per sequential run (Knot: a "
+    return ("Conditions: %s, %d CPUs, load average %.2f at the start, "
+            "%.2f (1 min) %.2f (5 min) at the end; %s; %d pairs per "
+            "sequential run (Knot: a "
             "tenth); webhook with --secrets-dir and --authorization-mode "
             "AllowAuthenticated." % (
-                platform.platform(terse=True), os.cpu_count(), load1, load5,
+                platform.platform(terse=True), os.cpu_count(),
+                args.load_start, load1, load5,
                 time.strftime("%Y-%m-%d %H:%M %Z"), args.pairs))
 
 
@@ -422,7 +424,7 @@ def do_bench(args):
     t0 = time.monotonic()
     work = tempfile.mkdtemp(prefix="rfc2136-bench-")
     pki = PKI(work)
-    log("load average before: %.2f %.2f %.2f" % os.getloadavg())
+    args.load_start = os.getloadavg()[0]
     ready = ready_times(args, pki, work, args.starts)
     rows, mems = [], {}
     for kind in args.servers:
@@ -465,6 +467,7 @@ def slope(points):
 
 def do_soak(args):
     t0 = time.monotonic()
+    args.load_start = os.getloadavg()[0]
     work = tempfile.mkdtemp(prefix="rfc2136-soak-")
     pki = PKI(work)
     srv = start_server("pdns")
