@@ -1116,6 +1116,8 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 
 	srv->starting = true;
 	srv->start_error[0] = '\0';
+	/* One option and its arguments per line. */
+	/* clang-format off */
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    flags, (uint16_t)srv->opts.port, NULL, NULL, handle, srv,
 	    /* First, so that every message of MHD comes through it. */
@@ -1127,10 +1129,13 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    /* RFC 9112 3.2: an HTTP/1.1 request without Host is a 400. */
-	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_CONNECTION,
-	    notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
-	    request_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-	    (unsigned)1, MHD_OPTION_ARRAY, sockopt, MHD_OPTION_END);
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_ARRAY, sockopt,
+	    MHD_OPTION_END);
+	/* clang-format on */
 	srv->starting = false;
 	return d;
 }
