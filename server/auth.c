@@ -28,6 +28,7 @@
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
+#include "server/tls.h"
 
 /* A CA bundle larger than this is not a CA bundle. */
 #define CA_FILE_MAX (1024 * 1024)
@@ -294,47 +295,6 @@ void auth_user_release(struct auth_user *user)
 	memset(user, 0, sizeof(*user));
 }
 
-/* Read a whole small file; the caller frees *@buf. */
-static int file_read(const char *path, char **buf, size_t *len, size_t max)
-{
-	int ret = 0;
-	char *data = NULL;
-	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	data = malloc(max + 1);
-	if (data == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, data + have, max + 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have > max) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-	data[have] = '\0';
-	*buf = data;
-	*len = have;
-	data = NULL;
-out:
-	free(data);
-	close(fd);
-	return ret;
-}
-
 /* A trust list of the PEM bundle @pem; an error when it holds no CA. */
 static int trust_list_load(gnutls_x509_trust_list_t *out, const char *pem,
 			   size_t len, char *err, size_t errlen)
@@ -517,7 +477,7 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 		}
 	}
 	if (opts->ca_file != NULL) {
-		ret = file_read(opts->ca_file, &pem, &len, CA_FILE_MAX);
+		ret = tls_file_read(opts->ca_file, CA_FILE_MAX, &pem, &len);
 		if (ret < 0) {
 			snprintf(err, errlen, "%s: %s", opts->ca_file,
 				 ret == -EFBIG ? "larger than 1 MiB"

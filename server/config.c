@@ -297,14 +297,22 @@ static int f_zone(struct solver_config *cfg, const char *field, const json_t *v,
 	return 0;
 }
 
-int solver_duration_parse(const char *text, unsigned *ms, char *err,
-			  size_t errlen)
+int duration_parse(const char *text, unsigned forms, unsigned *ms)
 {
 	const char *p = text;
 	double total = 0;
 
 	if (*p == '\0')
-		goto bad;
+		return -EINVAL;
+	/* A bare number is the whole text: "5" is 5 s, "1m5" is an error. */
+	if ((forms & DURATION_BARE_SECONDS) &&
+	    strspn(text, "0123456789") == strlen(text) && strlen(text) <= 12) {
+		total = strtod(text, NULL) * 1000;
+		if (total > UINT_MAX)
+			return -EINVAL;
+		*ms = (unsigned)total;
+		return 0;
+	}
 	/* Go's time.ParseDuration subset: [digits][.digits]unit, repeated;
 	 * no sign, no exponent, at most 12 digits a number. */
 	while (*p != '\0') {
@@ -314,14 +322,15 @@ int solver_duration_parse(const char *text, unsigned *ms, char *err,
 		int digits = 0;
 		bool frac = false;
 
-		for (; isdigit((unsigned char)*p) || (*p == '.' && !frac);
+		for (; isdigit((unsigned char)*p) ||
+		       (*p == '.' && !frac && (forms & DURATION_FRACTION));
 		     p++) {
 			if (*p == '.') {
 				frac = true;
 				continue;
 			}
 			if (++digits > 12)
-				goto bad;
+				return -EINVAL;
 			if (frac) {
 				scale /= 10;
 				n += (*p - '0') * scale;
@@ -330,7 +339,7 @@ int solver_duration_parse(const char *text, unsigned *ms, char *err,
 			}
 		}
 		if (digits == 0)
-			goto bad;
+			return -EINVAL;
 		if (strncmp(p, "ms", 2) == 0) {
 			unit = 1;
 			p += 2;
@@ -340,16 +349,25 @@ int solver_duration_parse(const char *text, unsigned *ms, char *err,
 		} else if (*p == 'm') {
 			unit = 60000;
 			p++;
+		} else if (*p == 'h' && (forms & DURATION_HOURS)) {
+			unit = 3600000;
+			p++;
 		} else {
-			goto bad;
+			return -EINVAL;
 		}
 		total += n * unit;
 		if (total > UINT_MAX)
-			goto bad;
+			return -EINVAL;
 	}
 	*ms = (unsigned)total;
 	return 0;
-bad:
+}
+
+int solver_duration_parse(const char *text, unsigned *ms, char *err,
+			  size_t errlen)
+{
+	if (duration_parse(text, DURATION_FRACTION, ms) == 0)
+		return 0;
 	snprintf(err, errlen,
 		 "\"%.64s\" is not a duration (write e.g. \"5s\", \"2.5s\", "
 		 "\"500ms\" or \"1m\")",

@@ -59,11 +59,28 @@ struct solver_config {
 int solver_config_parse(struct solver_config *cfg, const json_t *config,
 			char *err, size_t errlen);
 
+/* What a duration may be beyond "<digits><unit>", repeated (see below). */
+enum duration_forms {
+	DURATION_FRACTION = 1,	   /* "2.5s" */
+	DURATION_HOURS = 2,	   /* the unit h: "1h" */
+	DURATION_BARE_SECONDS = 4, /* a bare number of seconds: "5" */
+};
+
+/*
+ * Parse a Go-style duration ("500ms", "5s", "1m30s"): a sequence of
+ * decimal numbers of at most 12 digits, each with a unit ms, s or m, plus
+ * the @forms (enum duration_forms) allowed.  *@ms gets the total in
+ * milliseconds, rounded down.  Returns 0 or -EINVAL (also beyond UINT_MAX
+ * ms); the caller checks its own range.
+ */
+int duration_parse(const char *text, unsigned forms, unsigned *ms);
+
 /*
  * Parse a duration: a sequence of decimal numbers (fraction allowed) each
  * with a unit ms, s or m, as Go writes them: "5s", "2.5s", "500ms", "1m",
- * "1m30s".  *@ms gets the total in milliseconds, rounded down.  Returns 0
- * or -EINVAL with the problem in @err.
+ * "1m30s" (duration_parse() with DURATION_FRACTION).  *@ms gets the total
+ * in milliseconds, rounded down.  Returns 0 or -EINVAL with the problem in
+ * @err.
  */
 int solver_duration_parse(const char *text, unsigned *ms, char *err,
 			  size_t errlen);

@@ -26,6 +26,7 @@
 #include "k8s/k8s.h"
 #include "server/auth.h"
 #include "server/authwatch.h"
+#include "server/config.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -188,49 +189,17 @@ static int number_parse(const char *s, long min, long max, long *out)
 }
 
 /*
- * A Go-style duration ("500ms", "5s", "1m30s") or a bare number of
+ * A Go-style duration ("500ms", "5s", "1m30s", "1h") or a bare number of
  * seconds, into milliseconds; between 1 ms and 1 hour.
  */
-static int duration_parse(const char *s, unsigned *ms)
+static int duration_flag_parse(const char *s, unsigned *ms)
 {
-	unsigned long long total = 0;
-	const char *p = s;
+	unsigned v;
 
-	if (*p == '\0')
+	if (duration_parse(s, DURATION_HOURS | DURATION_BARE_SECONDS, &v) < 0 ||
+	    v == 0 || v > 3600000)
 		return -EINVAL;
-	while (*p != '\0') {
-		char *end = NULL;
-		errno = 0;
-		unsigned long long v = strtoull(p, &end, 10);
-		if (errno != 0 || end == p || *p == '-' || *p == '+' ||
-		    v > 3600000)
-			return -EINVAL;
-		p = end;
-		unsigned long long unit;
-		if (strncmp(p, "ms", 2) == 0) {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's') {
-			unit = 1000;
-			p++;
-		} else if (*p == 'm') {
-			unit = 60000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600000;
-			p++;
-		} else if (*p == '\0' && p == end && total == 0 && s != end) {
-			unit = 1000; /* a bare number: seconds */
-		} else {
-			return -EINVAL;
-		}
-		total += v * unit;
-		if (total > 3600000)
-			return -EINVAL;
-	}
-	if (total == 0)
-		return -EINVAL;
-	*ms = (unsigned)total;
+	*ms = v;
 	return 0;
 }
 
@@ -332,7 +301,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			c->authn.uid_headers = optarg;
 			break;
 		case OPT_RH_RELOAD:
-			if (duration_parse(optarg, &c->rh_reload_ms) < 0)
+			if (duration_flag_parse(optarg, &c->rh_reload_ms) < 0)
 				return usage_error(
 				    "--requestheader-reload-interval: '%s' is not a duration (e.g. 1m, 10s)",
 				    optarg, NULL);
@@ -344,7 +313,8 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			c->tls_cipher_suites = optarg;
 			break;
 		case OPT_READ_TIMEOUT:
-			if (duration_parse(optarg, &c->read_timeout_ms) < 0)
+			if (duration_flag_parse(optarg, &c->read_timeout_ms) <
+			    0)
 				return usage_error(
 				    "--request-read-timeout: '%s' is not a duration (e.g. 30s)",
 				    optarg, NULL);
@@ -378,7 +348,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    optarg, NULL);
 			break;
 		case OPT_DNS_TIMEOUT:
-			if (duration_parse(optarg, &c->dns_timeout_ms) < 0)
+			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
 				return usage_error(
 				    "--dns-timeout: '%s' is not a duration (e.g. 5s, 500ms)",
 				    optarg, NULL);
@@ -397,7 +367,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    optarg, NULL);
 			break;
 		case OPT_GRACE:
-			if (duration_parse(optarg, &c->grace_ms) < 0)
+			if (duration_flag_parse(optarg, &c->grace_ms) < 0)
 				return usage_error(
 				    "--shutdown-grace-period: '%s' is not a duration (e.g. 25s)",
 				    optarg, NULL);

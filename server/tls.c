@@ -108,23 +108,22 @@ static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller. */
-static int file_read(const char *path, gnutls_datum_t *out)
+int tls_file_read(const char *path, size_t max, char **buf, size_t *len)
 {
 	int ret = 0;
-	unsigned char *data = NULL;
+	char *data = NULL;
 	size_t have = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	data = malloc(TLS_FILE_MAX + 1);
+	data = malloc(max + 1);
 	if (data == NULL) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, data + have, TLS_FILE_MAX + 1 - have);
+		ssize_t n = read(fd, data + have, max + 1 - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -134,14 +133,14 @@ static int file_read(const char *path, gnutls_datum_t *out)
 		if (n == 0)
 			break;
 		have += (size_t)n;
-		if (have > TLS_FILE_MAX) {
+		if (have > max) {
 			ret = -EFBIG;
 			goto out;
 		}
 	}
 	data[have] = '\0';
-	out->data = data;
-	out->size = (unsigned)have;
+	*buf = data;
+	*len = have;
 	data = NULL;
 out:
 	if (data != NULL) {
@@ -149,6 +148,20 @@ out:
 		free(data);
 	}
 	close(fd);
+	return ret;
+}
+
+/* Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller. */
+static int file_read(const char *path, gnutls_datum_t *out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int ret = tls_file_read(path, TLS_FILE_MAX, &data, &len);
+
+	if (ret == 0) {
+		out->data = (unsigned char *)data;
+		out->size = (unsigned)len;
+	}
 	return ret;
 }
 

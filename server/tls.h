@@ -20,6 +20,14 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
+/*
+ * Read the whole file @path (a PEM bundle, a key) of at most @max bytes
+ * into a malloc'ed, NUL-terminated *@buf (caller frees; wipe it first when
+ * it holds a key) and its length *@len.  What was read is wiped on failure.
+ * Returns 0, -EFBIG when the file is larger than @max, or a negated errno.
+ */
+int tls_file_read(const char *path, size_t max, char **buf, size_t *len);
+
 /* One certificate chain and its key, shared by the connections using it. */
 struct tls_creds;
 

@@ -350,12 +350,40 @@ static void test_duration(void **state)
 	}
 }
 
+/* The forms the command-line flags take: hours and bare seconds, no
+ * fraction (duration_parse with DURATION_HOURS | DURATION_BARE_SECONDS). */
+static const struct duration_case flag_durations[] = {
+    {"5", 0, 5000},	  {"3600", 0, 3600000},	    {"1h", 0, 3600000},
+    {"1m30s", 0, 90000},  {"500ms", 0, 500},	    {"0", 0, 0},
+    {"2.5s", -EINVAL, 0}, {"1m5", -EINVAL, 0},	    {"5 s", -EINVAL, 0},
+    {" 5s", -EINVAL, 0},  {"-1m", -EINVAL, 0},	    {"", -EINVAL, 0},
+    {"1d", -EINVAL, 0},	  {"5000000h", -EINVAL, 0}, {"h", -EINVAL, 0},
+};
+
+static void test_duration_forms(void **state)
+{
+	(void)state;
+	for (size_t i = 0;
+	     i < sizeof(flag_durations) / sizeof(flag_durations[0]); i++) {
+		const struct duration_case *c = &flag_durations[i];
+		unsigned ms = 12345;
+		int ret = duration_parse(
+		    c->text, DURATION_HOURS | DURATION_BARE_SECONDS, &ms);
+
+		if (ret != c->ret || (ret == 0 && ms != c->ms)) {
+			print_error("\"%s\": ret %d ms %u\n", c->text, ret, ms);
+			fail();
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config),
 	    cmocka_unit_test(test_config_reset),
 	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_duration_forms),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
