@@ -35,7 +35,7 @@ Q := @
 endif
 
 PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl \
-	krb5-gssapi
+	krb5-gssapi krb5
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral
@@ -57,7 +57,7 @@ ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 -include build/config.mk
 endif
 
-build/config.mk: scripts/deps.sh
+build/config.mk: scripts/deps.sh Makefile
 	$(Q)sh scripts/deps.sh build
 	$(Q)mkdir -p build
 	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \

@@ -407,6 +407,23 @@ static void cred_release(struct dns_gss_ctx *c)
 	c->cred = GSS_C_NO_CREDENTIAL;
 }
 
+/*
+ * Destroy our memory credential cache: a MEMORY: cache lives in the
+ * process until destroyed, not when the credential using it is released,
+ * so each freed client would otherwise leave its tickets behind.
+ */
+static void ccache_destroy(struct dns_gss_ctx *c)
+{
+	krb5_context kctx = NULL;
+	krb5_ccache cc = NULL;
+
+	if (c->ccache[0] == '\0' || krb5_init_context(&kctx) != 0)
+		return;
+	if (krb5_cc_resolve(kctx, c->ccache, &cc) == 0)
+		krb5_cc_destroy(kctx, cc);
+	krb5_free_context(kctx);
+}
+
 static struct gss_session *
 session_get(struct dns_gss_ctx *c, const struct sockaddr *sa, socklen_t salen)
 {
@@ -1485,6 +1502,7 @@ void dns_gss_free(struct dns_gss_ctx *ctx, unsigned timeout_ms)
 		free(s);
 	}
 	cred_release(ctx);
+	ccache_destroy(ctx);
 	if (ctx->client != GSS_C_NO_NAME)
 		gss_release_name(&min, &ctx->client);
 	if (ctx->target != GSS_C_NO_NAME)
