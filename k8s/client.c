@@ -735,14 +735,44 @@ out:
 	return ret;
 }
 
+/*
+ * GET the @kind ("Secret", "ConfigMap") @ns/@name at
+ * /api/v1/namespaces/@ns/@resource/@name into @resp (the caller releases
+ * it): 0 with a 200 answer, K8S_ENOTFOUND for a 404, or the error of
+ * another answer with @hint (what to grant) added.
+ */
+static int object_get(struct k8s_client *c, const char *kind,
+		      const char *resource, const char *ns, const char *name,
+		      const char *hint, struct k8s_resp *resp, char *err,
+		      size_t errlen)
+{
+	char what[300];
+	char *path = NULL;
+	int ret;
+
+	snprintf(what, sizeof(what), "reading %s %s/%s", kind, ns, name);
+	if (asprintf(&path, "/api/v1/namespaces/%s/%s/%s", ns, resource, name) <
+	    0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = k8s_call(c, "GET", path, NULL, resp, what, err, errlen);
+	if (ret == 0 && resp->status == 404) {
+		snprintf(err, errlen, "%s %s/%s not found", kind, ns, name);
+		ret = K8S_ENOTFOUND;
+	} else if (ret == 0 && resp->status != 200) {
+		ret = k8s_http_error(c, resp, what, hint, err, errlen);
+	}
+	free(path);
+	return ret;
+}
+
 int k8s_secret_get(struct k8s_client *c, const char *ns, const char *name,
 		   const char *key, uint8_t **value, size_t *len, char *err,
 		   size_t errlen)
 {
 	struct k8s_resp resp = {0};
-	char what[300];
 	char hint[200];
-	char *path = NULL;
 	int ret;
 
 	*value = NULL;
@@ -777,33 +807,18 @@ int k8s_secret_get(struct k8s_client *c, const char *ns, const char *name,
 			 key != NULL ? key : "");
 		return -EINVAL;
 	}
-	snprintf(what, sizeof(what), "reading Secret %s/%s", ns, name);
-	if (asprintf(&path, "/api/v1/namespaces/%s/secrets/%s", ns, name) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	ret = k8s_call(c, "GET", path, NULL, &resp, what, err, errlen);
+	snprintf(hint, sizeof(hint),
+		 "; grant the webhook's service account get on secrets in %s",
+		 ns);
+	ret = object_get(c, "Secret", "secrets", ns, name, hint, &resp, err,
+			 errlen);
 	if (ret != 0) {
-		goto out;
-	}
-	if (resp.status == 404) {
-		snprintf(err, errlen, "Secret %s/%s not found", ns, name);
-		ret = K8S_ENOTFOUND;
-		goto out;
-	}
-	if (resp.status != 200) {
-		snprintf(hint, sizeof(hint),
-			 "; grant the webhook's service account get on "
-			 "secrets in %s",
-			 ns);
-		ret = k8s_http_error(c, &resp, what, hint, err, errlen);
 		goto out;
 	}
 	ret = k8s_secret_parse(resp.data, resp.len, ns, name, key, value, len,
 			       err, errlen);
 out:
 	k8s_resp_release(&resp);
-	free(path);
 	return ret;
 }
 
@@ -813,19 +828,16 @@ void k8s_secret_free(uint8_t *value, size_t len)
 	k8s_wipe_free(value, value != NULL ? len + 1 : 0);
 }
 
-int k8s_configmap_get(struct k8s_client *c, const char *ns, const char *name,
-		      const char *key, char **value, char *err, size_t errlen)
+/*
+ * GET ConfigMap @ns/@name into @resp; @key, when not NULL, names the key
+ * asked for in the error of invalid arguments.
+ */
+static int configmap_fetch(struct k8s_client *c, const char *ns,
+			   const char *name, const char *key,
+			   struct k8s_resp *resp, char *err, size_t errlen)
 {
-	struct k8s_resp resp = {0};
-	char what[300];
 	char hint[200];
-	char *path = NULL;
-	int ret;
 
-	*value = NULL;
-	if (errlen > 0) {
-		err[0] = '\0';
-	}
 	if (c == NULL || c->dir != NULL) {
 		snprintf(err, errlen,
 			 "reading ConfigMap %.100s/%.100s needs a Kubernetes "
@@ -833,8 +845,8 @@ int k8s_configmap_get(struct k8s_client *c, const char *ns, const char *name,
 			 ns != NULL ? ns : "", name != NULL ? name : "");
 		return K8S_ECONFIG;
 	}
-	if (!k8s_name_ok(ns) || !k8s_name_ok(name) || key == NULL ||
-	    key[0] == '\0') {
+	if (!k8s_name_ok(ns) || !k8s_name_ok(name) ||
+	    (key != NULL && key[0] == '\0')) {
 		snprintf(err, errlen,
 			 "ConfigMap %.100s/%.100s key '%.100s': not a valid "
 			 "namespace, name or key",
@@ -842,43 +854,66 @@ int k8s_configmap_get(struct k8s_client *c, const char *ns, const char *name,
 			 key != NULL ? key : "");
 		return -EINVAL;
 	}
-	snprintf(what, sizeof(what), "reading ConfigMap %s/%s", ns, name);
-	if (asprintf(&path, "/api/v1/namespaces/%s/configmaps/%s", ns, name) <
-	    0) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+	/* kube-system/extension-apiserver-authentication has a role */
+	if (strcmp(name, "extension-apiserver-authentication") == 0) {
+		snprintf(hint, sizeof(hint),
+			 "; bind the webhook's service account to the Role "
+			 "%s/extension-apiserver-authentication-reader",
+			 ns);
+	} else {
+		snprintf(hint, sizeof(hint),
+			 "; grant the webhook's service account get on "
+			 "configmaps in %s",
+			 ns);
 	}
-	ret = k8s_call(c, "GET", path, NULL, &resp, what, err, errlen);
-	if (ret != 0) {
-		goto out;
+	return object_get(c, "ConfigMap", "configmaps", ns, name, hint, resp,
+			  err, errlen);
+}
+
+int k8s_configmap_get(struct k8s_client *c, const char *ns, const char *name,
+		      const char *key, char **value, char *err, size_t errlen)
+{
+	struct k8s_resp resp = {0};
+	int ret;
+
+	*value = NULL;
+	if (errlen > 0) {
+		err[0] = '\0';
 	}
-	if (resp.status == 404) {
-		snprintf(err, errlen, "ConfigMap %s/%s not found", ns, name);
-		ret = K8S_ENOTFOUND;
-		goto out;
+	ret = configmap_fetch(c, ns, name, key != NULL ? key : "", &resp, err,
+			      errlen);
+	if (ret == 0) {
+		ret = k8s_configmap_parse(resp.data, resp.len, ns, name, key,
+					  value, err, errlen);
 	}
-	if (resp.status != 200) {
-		/* kube-system/extension-apiserver-authentication has a role */
-		if (strcmp(name, "extension-apiserver-authentication") == 0) {
-			snprintf(hint, sizeof(hint),
-				 "; bind the webhook's service account to "
-				 "the Role %s/extension-apiserver-"
-				 "authentication-reader",
-				 ns);
-		} else {
-			snprintf(hint, sizeof(hint),
-				 "; grant the webhook's service account get "
-				 "on configmaps in %s",
-				 ns);
-		}
-		ret = k8s_http_error(c, &resp, what, hint, err, errlen);
-		goto out;
-	}
-	ret = k8s_configmap_parse(resp.data, resp.len, ns, name, key, value,
-				  err, errlen);
-out:
 	k8s_resp_release(&resp);
-	free(path);
+	return ret;
+}
+
+int k8s_configmap_get_keys(struct k8s_client *c, const char *ns,
+			   const char *name, const char *const *keys,
+			   size_t nkeys, char **values, char *err,
+			   size_t errlen)
+{
+	struct k8s_resp resp = {0};
+	const char *bad = NULL;
+	int ret;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		values[i] = NULL;
+		if (bad == NULL && (keys[i] == NULL || keys[i][0] == '\0'))
+			bad = "";
+	}
+	if (errlen > 0) {
+		err[0] = '\0';
+	}
+	ret = configmap_fetch(c, ns, name, bad, &resp, err, errlen);
+	if (ret == 0) {
+		ret =
+		    k8s_configmap_parse_keys(resp.data, resp.len, ns, name,
+					     keys, nkeys, values, err, errlen);
+	}
+	k8s_resp_release(&resp);
 	return ret;
 }
 

@@ -102,6 +102,55 @@ static int k8s_json_nokey(json_t *data, const char *what, const char *key,
 	return K8S_ENOKEY;
 }
 
+/*
+ * Load a GET answer for the @kind @ns/@name: its root (the caller drops
+ * it) and data map (NULL when absent); @what gets "Kind ns/name".
+ */
+static int object_load(const char *body, size_t len, const char *kind,
+		       const char *ns, const char *name, json_t **root,
+		       json_t **data, char *what, size_t whatlen, char *err,
+		       size_t errlen)
+{
+	int ret;
+
+	*data = NULL;
+	snprintf(what, whatlen, "%s %.100s/%.100s", kind, ns, name);
+	*root = k8s_json_load(body, len, what, err, errlen);
+	if (*root == NULL) {
+		return K8S_ERESPONSE;
+	}
+	ret = k8s_json_kind(*root, kind, what, err, errlen);
+	if (ret == 0) {
+		ret = k8s_json_data(*root, data, what, err, errlen);
+	}
+	return ret;
+}
+
+/*
+ * The string at data key @key: NULL with 0 when absent and not @required,
+ * NULL with an error (K8S_ENOKEY, K8S_ERESPONSE) otherwise.
+ */
+static json_t *data_string(json_t *data, const char *what, const char *key,
+			   bool required, int *ret, char *err, size_t errlen)
+{
+	json_t *v = json_is_object(data) ? json_object_get(data, key) : NULL;
+
+	*ret = 0;
+	if (v == NULL) {
+		if (required) {
+			*ret = k8s_json_nokey(data, what, key, err, errlen);
+		}
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "%s: data.%.100s is not a string", what,
+			 key);
+		*ret = K8S_ERESPONSE;
+		return NULL;
+	}
+	return v;
+}
+
 int k8s_secret_parse(const char *body, size_t len, const char *ns,
 		     const char *name, const char *key, uint8_t **value,
 		     size_t *vlen, char *err, size_t errlen)
@@ -114,27 +163,13 @@ int k8s_secret_parse(const char *body, size_t len, const char *ns,
 
 	*value = NULL;
 	*vlen = 0;
-	snprintf(what, sizeof(what), "Secret %.100s/%.100s", ns, name);
-	root = k8s_json_load(body, len, what, err, errlen);
-	if (root == NULL) {
-		return K8S_ERESPONSE;
-	}
-	ret = k8s_json_kind(root, "Secret", what, err, errlen);
-	if (ret == 0) {
-		ret = k8s_json_data(root, &data, what, err, errlen);
-	}
+	ret = object_load(body, len, "Secret", ns, name, &root, &data, what,
+			  sizeof(what), err, errlen);
 	if (ret != 0) {
 		goto out;
 	}
-	v = json_object_get(data, key);
+	v = data_string(data, what, key, true, &ret, err, errlen);
 	if (v == NULL) {
-		ret = k8s_json_nokey(data, what, key, err, errlen);
-		goto out;
-	}
-	if (!json_is_string(v)) {
-		snprintf(err, errlen, "%s: data.%.100s is not a string", what,
-			 key);
-		ret = K8S_ERESPONSE;
 		goto out;
 	}
 	ret = k8s_base64_decode(json_string_value(v), json_string_length(v),
@@ -153,45 +188,60 @@ out:
 	return ret;
 }
 
-int k8s_configmap_parse(const char *body, size_t len, const char *ns,
-			const char *name, const char *key, char **value,
-			char *err, size_t errlen)
+/* Keys @keys of a ConfigMap; absent ones NULL unless @required. */
+static int configmap_parse(const char *body, size_t len, const char *ns,
+			   const char *name, const char *const *keys,
+			   size_t nkeys, char **values, bool required,
+			   char *err, size_t errlen)
 {
 	char what[300];
 	json_t *root;
 	json_t *data;
-	json_t *v;
 	int ret;
 
-	*value = NULL;
-	snprintf(what, sizeof(what), "ConfigMap %.100s/%.100s", ns, name);
-	root = k8s_json_load(body, len, what, err, errlen);
-	if (root == NULL) {
-		return K8S_ERESPONSE;
+	for (size_t i = 0; i < nkeys; i++) {
+		values[i] = NULL;
 	}
-	ret = k8s_json_kind(root, "ConfigMap", what, err, errlen);
-	if (ret == 0) {
-		ret = k8s_json_data(root, &data, what, err, errlen);
+	ret = object_load(body, len, "ConfigMap", ns, name, &root, &data, what,
+			  sizeof(what), err, errlen);
+	for (size_t i = 0; i < nkeys && ret == 0; i++) {
+		json_t *v = data_string(data, what, keys[i], required, &ret,
+					err, errlen);
+
+		if (v != NULL) {
+			values[i] = strndup(json_string_value(v),
+					    json_string_length(v));
+			if (values[i] == NULL) {
+				snprintf(err, errlen, "out of memory");
+				ret = -ENOMEM;
+			}
+		}
 	}
 	if (ret != 0) {
-		goto out;
+		for (size_t i = 0; i < nkeys; i++) {
+			free(values[i]);
+			values[i] = NULL;
+		}
 	}
-	v = json_object_get(data, key);
-	if (v == NULL) {
-		ret = k8s_json_nokey(data, what, key, err, errlen);
-		goto out;
-	}
-	if (!json_is_string(v)) {
-		snprintf(err, errlen, "%s: data.%.100s is not a string", what,
-			 key);
-		ret = K8S_ERESPONSE;
-		goto out;
-	}
-	*value = strndup(json_string_value(v), json_string_length(v));
-	ret = *value == NULL ? -ENOMEM : 0;
-out:
 	json_decref(root);
 	return ret;
+}
+
+int k8s_configmap_parse(const char *body, size_t len, const char *ns,
+			const char *name, const char *key, char **value,
+			char *err, size_t errlen)
+{
+	return configmap_parse(body, len, ns, name, &key, 1, value, true, err,
+			       errlen);
+}
+
+int k8s_configmap_parse_keys(const char *body, size_t len, const char *ns,
+			     const char *name, const char *const *keys,
+			     size_t nkeys, char **values, char *err,
+			     size_t errlen)
+{
+	return configmap_parse(body, len, ns, name, keys, nkeys, values, false,
+			       err, errlen);
 }
 
 /* Set @key to string @value in @obj; false when memory runs out. */

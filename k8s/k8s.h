@@ -107,6 +107,18 @@ int k8s_configmap_get(struct k8s_client *client, const char *ns,
 		      const char *name, const char *key, char **value,
 		      char *err, size_t errlen);
 
+/*
+ * Read the data keys @keys[0..@nkeys) of ConfigMap @ns/@name in one GET:
+ * @values[i] gets a malloc'ed copy of key @keys[i], or NULL when the
+ * ConfigMap has no such key (caller frees each).  Errors as for
+ * k8s_configmap_get() but for K8S_ENOKEY, which an absent key is not; on
+ * error every value is NULL.
+ */
+int k8s_configmap_get_keys(struct k8s_client *client, const char *ns,
+			   const char *name, const char *const *keys,
+			   size_t nkeys, char **values, char *err,
+			   size_t errlen);
+
 /* One user's request to authorize, as a SubjectAccessReview spec. */
 struct k8s_review {
 	const char *user;

@@ -99,6 +99,15 @@ int k8s_configmap_parse(const char *body, size_t len, const char *ns,
 			char *err, size_t errlen);
 
 /*
+ * The ConfigMap's data keys @keys: @values[i] malloc'ed, NULL when the key
+ * is absent.  On error (K8S_ERESPONSE, -ENOMEM) every value is NULL.
+ */
+int k8s_configmap_parse_keys(const char *body, size_t len, const char *ns,
+			     const char *name, const char *const *keys,
+			     size_t nkeys, char **values, char *err,
+			     size_t errlen);
+
+/*
  * The JSON body of a SubjectAccessReview for @review (malloc'ed text), or
  * NULL with @err filled when @review is incomplete or memory runs out.
  */

@@ -29,35 +29,23 @@ struct authn_watch {
 	bool stop;
 };
 
-/* One data key; *@value NULL when the ConfigMap lacks it. */
-static int key_get(struct k8s_client *api, const char *key, char **value,
-		   char *err, size_t errlen)
-{
-	int ret =
-	    k8s_configmap_get(api, AUTHWATCH_NAMESPACE, AUTHWATCH_CONFIGMAP,
-			      key, value, err, errlen);
-	if (ret == K8S_ENOKEY) {
-		*value = NULL;
-		return 0;
-	}
-	return ret;
-}
-
 int authn_watch_read(struct authn *authn, struct k8s_client *api, char *err,
 		     size_t errlen)
 {
-	char *pem = NULL, *lists[AUTHN_NLISTS] = {NULL};
+	const char *keys[1 + AUTHN_NLISTS];
+	char *values[1 + AUTHN_NLISTS] = {NULL};
+	char *pem, **lists = values + 1;
 	char why[512], detail[512];
 	int ret;
 
-	/*
-	 * Key by key, the API's only ConfigMap call; a change between two
-	 * reads mixes versions for one interval at most.
-	 */
-	ret = key_get(api, AUTHWATCH_CA_KEY, &pem, detail, sizeof(detail));
-	for (int i = 0; i < AUTHN_NLISTS && ret == 0; i++)
-		ret = key_get(api, authn_list_key(i), &lists[i], detail,
-			      sizeof(detail));
+	keys[0] = AUTHWATCH_CA_KEY;
+	for (int i = 0; i < AUTHN_NLISTS; i++)
+		keys[1 + i] = authn_list_key(i);
+	/* One GET: the CA and the lists always come from one version. */
+	ret = k8s_configmap_get_keys(
+	    api, AUTHWATCH_NAMESPACE, AUTHWATCH_CONFIGMAP, keys,
+	    1 + AUTHN_NLISTS, values, detail, sizeof(detail));
+	pem = values[0];
 	if (ret < 0) {
 		snprintf(err, errlen, "%s", detail);
 		goto out;
@@ -96,9 +84,8 @@ int authn_watch_read(struct authn *authn, struct k8s_client *api, char *err,
 			  "configmap",
 			  AUTHWATCH_NAMESPACE "/" AUTHWATCH_CONFIGMAP);
 out:
-	free(pem);
-	for (int i = 0; i < AUTHN_NLISTS; i++)
-		free(lists[i]);
+	for (int i = 0; i < 1 + AUTHN_NLISTS; i++)
+		free(values[i]);
 	return ret;
 }
 

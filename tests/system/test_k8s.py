@@ -361,6 +361,60 @@ def test_configmap(kube, tmp_path, case):
         fails(p, code, *expect)
 
 
+CA_KEY = "requestheader-client-ca-file"
+NAMES_KEY = "requestheader-allowed-names"
+CONFIGMAP_KEYS_CASES = [
+    # (id, setup, name, keys, code (None: ok), {key: value or None} or texts)
+    ("all-present", None, EXT_AUTH, [CA_KEY, NAMES_KEY], None,
+     {CA_KEY: PEM, NAMES_KEY: '["front-proxy-client"]'}),
+    ("some-absent", None, EXT_AUTH,
+     ["nope", CA_KEY, "requestheader-group-headers"], None,
+     {"nope": None, CA_KEY: PEM, "requestheader-group-headers": None}),
+    ("one-key", None, EXT_AUTH, ["client-ca-file"], None,
+     {"client-ca-file": PEM}),
+    ("not-a-string", None, EXT_AUTH, [CA_KEY, "count"], "K8S_ERESPONSE",
+     ["ConfigMap kube-system/extension-apiserver-authentication: "
+      "data.count is not a string"]),
+    ("not-found", None, "other", [CA_KEY], "K8S_ENOTFOUND",
+     ["ConfigMap kube-system/other not found"]),
+    ("forbidden", lambda k: k.forbid("configmaps", "kube-system"), EXT_AUTH,
+     [CA_KEY, NAMES_KEY], "K8S_EFORBIDDEN",
+     ["reading ConfigMap kube-system/extension-apiserver-authentication is "
+      "forbidden: configmaps", "extension-apiserver-authentication-reader"]),
+    ("garbage", lambda k: k.set_behavior("/configmaps/", body=b"\x00\xff"),
+     EXT_AUTH, [CA_KEY], "K8S_ERESPONSE", ["not valid JSON"]),
+    ("empty-key", None, EXT_AUTH, [CA_KEY, ""], "EINVAL",
+     ["not a valid namespace, name or key"]),
+]
+
+
+@pytest.mark.parametrize("case", CONFIGMAP_KEYS_CASES,
+                         ids=[c[0] for c in CONFIGMAP_KEYS_CASES])
+def test_configmap_keys(kube, tmp_path, case):
+    """Several keys of one ConfigMap in a single GET."""
+    _, setup, name, keys, code, expect = case
+    kube.add_configmap("kube-system", EXT_AUTH, {
+        "client-ca-file": PEM, CA_KEY: PEM,
+        NAMES_KEY: '["front-proxy-client"]', "count": 3})
+    if setup:
+        setup(kube)
+    cfg = kube.kubeconfig(tmp_path / "config")
+    p = k8s_get("--kubeconfig", cfg, "configmap-keys", "kube-system", name,
+                *keys)
+    gets = kube.count("GET", r"/configmaps/")
+    if code is None:
+        got = {}
+        for line in ok(p).decode().splitlines():
+            k, v = line.split(" ")
+            got[k] = None if v == "-" else bytes.fromhex(v).decode()
+        assert got == expect
+        assert list(got) == keys
+        assert gets == 1
+    else:
+        fails(p, code, *expect)
+        assert gets == (0 if code == "EINVAL" else 1)
+
+
 # --- SubjectAccessReview ---------------------------------------------------
 def test_review_request_shape(kube, tmp_path):
     """The body matches contract/subjectaccessreview-request.json."""

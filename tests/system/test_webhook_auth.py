@@ -241,6 +241,20 @@ def test_configmap_with_ca_serves(tmp_path, pki, kube):
     w.stop()
 
 
+def test_configmap_read_in_one_get(tmp_path, pki, kube):
+    """The CA and the five lists come from one GET (one version of the
+    ConfigMap); no re-read within the hour asked for."""
+    auth_configmap(kube, pki, names=["front-proxy-client"])
+    w = start(tmp_path, pki, kube, "configmap",
+              args=["--requestheader-reload-interval", "1h"])
+    assert readyz(w)[0] == 200
+    assert w.request("GET", DISCOVERY)[0] == 200
+    assert kube.count("GET", r"/namespaces/kube-system/configmaps/" +
+                      CM_NAME + "$") == 1
+    assert kube.count(path_regex="/configmaps/") == 1
+    w.stop()
+
+
 @pytest.mark.parametrize("state,reason", [
     ("no CA key", "has no key requestheader-client-ca-file"),
     ("no ConfigMap", "not found"),

@@ -8,6 +8,9 @@
  * COMMAND:
  *   secret NS NAME KEY        prints the value's bytes
  *   configmap NS NAME KEY     prints the value
+ *   configmap-keys NS NAME KEY...
+ *                             one GET; prints "KEY HEX-OF-VALUE" or
+ *                             "KEY -" (absent) a line, in the keys' order
  *   review USER [GROUP...] (--resource VERB,GROUP,VERSION,RESOURCE |
  *          --path VERB,PATH) [--uid UID] [--extra KEY=VALUE]...
  *                             prints "allowed REASON" or "denied REASON"
@@ -179,6 +182,56 @@ out:
 	return ret;
 }
 
+/* configmap-keys NS NAME KEY...: "KEY HEX" or "KEY -" lines. */
+static int run_configmap_keys(struct k8s_client *client, int argc, char **argv,
+			      struct result *res)
+{
+	size_t nkeys = (size_t)argc - 3;
+	char *values[MAX_WORDS] = {NULL};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+	int ret;
+
+	if (nkeys > MAX_WORDS) {
+		snprintf(res->err, sizeof(res->err), "too many keys");
+		return -EINVAL;
+	}
+	ret = k8s_configmap_get_keys(client, argv[1], argv[2],
+				     (const char *const *)argv + 3, nkeys,
+				     values, res->err, sizeof(res->err));
+	if (ret != 0) {
+		return ret;
+	}
+	f = open_memstream(&out, &outlen);
+	if (f == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		fprintf(f, "%s ", argv[3 + i]);
+		if (values[i] == NULL) {
+			fputs("-", f);
+		}
+		for (const char *p = values[i]; p != NULL && *p != '\0'; p++) {
+			fprintf(f, "%02x", (unsigned char)*p);
+		}
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		ret = -ENOMEM;
+		goto out;
+	}
+	res->value = out;
+	res->len = outlen;
+out:
+	for (size_t i = 0; i < nkeys; i++) {
+		free(values[i]);
+	}
+	return ret;
+}
+
 static int run(struct k8s_client *client, int argc, char **argv,
 	       struct result *res)
 {
@@ -204,6 +257,8 @@ static int run(struct k8s_client *client, int argc, char **argv,
 		if (res->code == 0) {
 			res->len = strlen(res->value);
 		}
+	} else if (argc >= 4 && strcmp(argv[0], "configmap-keys") == 0) {
+		res->code = run_configmap_keys(client, argc, argv, res);
 	} else if (argc >= 1 && strcmp(argv[0], "review") == 0) {
 		res->code = run_review(client, argc, argv, res);
 	} else {
