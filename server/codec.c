@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "server/codec.h"
+#include "server/status.h"
 
 /* Bounds of the strings we keep, in bytes (the key is a TXT value). */
 #define UID_MAX	     256
@@ -323,32 +324,6 @@ void challenge_release(struct challenge *ch)
 	memset(ch, 0, sizeof(*ch));
 }
 
-/*
- * A JSON string of @s.  Our messages may quote bytes a DNS server or a
- * Secret sent us; jansson refuses invalid UTF-8, so such bytes become '?'
- * rather than losing the whole message.
- */
-static json_t *text_new(const char *s)
-{
-	json_t *v;
-	char *copy;
-
-	if (s == NULL)
-		s = "";
-	v = json_string(s);
-	if (v != NULL)
-		return v;
-	copy = strdup(s);
-	if (copy == NULL)
-		return NULL;
-	for (char *p = copy; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-			*p = '?';
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
 /* Serialise @root into *@out and free it; -ENOMEM when anything failed. */
 static int dump(json_t *root, bool built, char **out, size_t *outlen)
 {
@@ -377,25 +352,30 @@ int challenge_encode(const struct challenge *ch, bool success,
 	bool ok = root != NULL && req != NULL && resp != NULL;
 
 	/* The echoed request, in cert-manager's field order. */
-	ok = ok && json_object_set_new(req, "uid", text_new(ch->uid)) == 0;
+	ok = ok &&
+	     json_object_set_new(req, "uid", status_text_new(ch->uid)) == 0;
 	ok = ok && json_object_set_new(
 		       req, "action",
 		       json_string(challenge_action_text(ch->action))) == 0;
-	ok = ok && json_object_set_new(req, "type", text_new(ch->type)) == 0;
 	ok = ok &&
-	     json_object_set_new(req, "dnsName", text_new(ch->dns_name)) == 0;
-	ok = ok && json_object_set_new(req, "key", text_new(ch->key)) == 0;
-	ok = ok && json_object_set_new(req, "resourceNamespace",
-				       text_new(ch->resource_namespace)) == 0;
+	     json_object_set_new(req, "type", status_text_new(ch->type)) == 0;
+	ok = ok && json_object_set_new(req, "dnsName",
+				       status_text_new(ch->dns_name)) == 0;
+	ok = ok &&
+	     json_object_set_new(req, "key", status_text_new(ch->key)) == 0;
+	ok = ok &&
+	     json_object_set_new(req, "resourceNamespace",
+				 status_text_new(ch->resource_namespace)) == 0;
 	ok = ok && json_object_set_new(req, "resolvedFQDN",
-				       text_new(ch->resolved_fqdn)) == 0;
+				       status_text_new(ch->resolved_fqdn)) == 0;
 	ok = ok && json_object_set_new(req, "resolvedZone",
-				       text_new(ch->resolved_zone)) == 0;
+				       status_text_new(ch->resolved_zone)) == 0;
 	ok = ok && json_object_set_new(
 		       req, "allowAmbientCredentials",
 		       json_boolean(ch->allow_ambient_credentials)) == 0;
 
-	ok = ok && json_object_set_new(resp, "uid", text_new(ch->uid)) == 0;
+	ok = ok &&
+	     json_object_set_new(resp, "uid", status_text_new(ch->uid)) == 0;
 	ok = ok &&
 	     json_object_set_new(resp, "success", json_boolean(success)) == 0;
 	if (ok && !success) {
@@ -406,8 +386,8 @@ int challenge_encode(const struct challenge *ch, bool success,
 		ok = json_object_set_new(
 			 resp, "status",
 			 json_pack("{s:{}, s:s, s:o}", "metadata", "status",
-				   "Failure", "message", text_new(message))) ==
-		     0;
+				   "Failure", "message",
+				   status_text_new(message))) == 0;
 	}
 
 	ok = ok && json_object_set_new(root, "kind",
@@ -421,16 +401,9 @@ int challenge_encode(const struct challenge *ch, bool success,
 	return dump(root, ok, out, outlen);
 }
 
-int codec_status_encode(int code, const char *reason, const char *message,
-			char **out, size_t *outlen)
+int codec_status_encode(int code, const char *message, char **out,
+			size_t *outlen)
 {
-	json_t *msg = text_new(message);
-	json_t *root = NULL;
-
-	if (msg != NULL)
-		root = json_pack("{s:s, s:s, s:{}, s:s, s:o, s:s, s:i}", "kind",
-				 "Status", "apiVersion", "v1", "metadata",
-				 "status", "Failure", "message", msg, "reason",
-				 reason != NULL ? reason : "", "code", code);
-	return dump(root, root != NULL, out, outlen);
+	*out = status_body(code, message, NULL, outlen);
+	return *out != NULL ? 0 : -ENOMEM;
 }

@@ -75,13 +75,14 @@ int challenge_encode(const struct challenge *ch, bool success,
 		     const char *message, char **out, size_t *outlen);
 
 /*
- * Encode a Kubernetes Status body for an HTTP error: kind Status, apiVersion
- * v1, metadata {}, status Failure, @message, @reason ("BadRequest",
- * "NotFound", ...) and code @code.  *@out and *@outlen as above.  Returns 0
+ * Encode a Kubernetes Status body for an HTTP error with status_body()
+ * (server/status.h): kind Status, apiVersion v1, metadata {}, status
+ * Failure, @message, the reason of @code ("BadRequest" for 400, "NotFound"
+ * for 404, ...) and code @code.  *@out and *@outlen as above.  Returns 0
  * or -ENOMEM.
  */
-int codec_status_encode(int code, const char *reason, const char *message,
-			char **out, size_t *outlen);
+int codec_status_encode(int code, const char *message, char **out,
+			size_t *outlen);
 
 /*
  * The JSON type of @v in words for error messages: "a string", "an

@@ -764,8 +764,7 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 			 msg, "ms", ms, "request_id", request_id);
 		metrics_request(METRICS_ACTION_UNKNOWN, METRICS_REJECTED,
 				(now_ms() - start) * 1000);
-		if (codec_status_encode(400, "BadRequest", msg, out, outlen) <
-		    0)
+		if (codec_status_encode(400, msg, out, outlen) < 0)
 			return answer_oom(out, outlen);
 		return 400;
 	}

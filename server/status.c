@@ -3,6 +3,7 @@
  * messages are those of k8s.io/apimachinery (pkg/api/errors and
  * metav1.StatusReason), so our answers read like kube-apiserver's.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,20 +60,44 @@ const char *status_default_message(int code)
 		   : statuses[i].message;
 }
 
+json_t *status_text_new(const char *s)
+{
+	json_t *v;
+	char *copy;
+
+	if (s == NULL)
+		s = "";
+	v = json_string(s);
+	if (v != NULL)
+		return v;
+	copy = strdup(s);
+	if (copy == NULL)
+		return NULL;
+	for (char *p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
 char *status_body(int code, const char *message,
 		  const struct status_details *details, size_t *len)
 {
 	json_t *root = NULL, *det = NULL;
+	json_t *msg;
 	char *out = NULL;
+	bool ok;
 
-	/* json_string() refuses text that is not UTF-8: fall back then. */
-	json_t *probe = message != NULL ? json_string(message) : NULL;
-	if (probe == NULL)
-		message = status_default_message(code);
-	json_decref(probe);
-	root = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind",
+	if (len != NULL)
+		*len = 0;
+	msg = status_text_new(message != NULL ? message
+					      : status_default_message(code));
+	if (msg == NULL)
+		goto out;
+	root = json_pack("{s:s, s:s, s:{}, s:s, s:o, s:s, s:i}", "kind",
 			 "Status", "apiVersion", "v1", "metadata", "status",
-			 "Failure", "message", message, "reason",
+			 "Failure", "message", msg, "reason",
 			 status_reason(code), "code", code);
 	if (root == NULL)
 		goto out;
@@ -80,20 +105,24 @@ char *status_body(int code, const char *message,
 		det = json_object();
 		if (det == NULL)
 			goto out;
-		if (details->name != NULL)
-			json_object_set_new(det, "name",
-					    json_string(details->name));
-		if (details->group != NULL)
-			json_object_set_new(det, "group",
-					    json_string(details->group));
-		if (details->kind != NULL)
-			json_object_set_new(det, "kind",
-					    json_string(details->kind));
+		ok = details->name == NULL ||
+		     json_object_set_new(det, "name",
+					 status_text_new(details->name)) == 0;
+		ok = ok &&
+		     (details->group == NULL ||
+		      json_object_set_new(
+			  det, "group", status_text_new(details->group)) == 0);
+		ok = ok &&
+		     (details->kind == NULL ||
+		      json_object_set_new(det, "kind",
+					  status_text_new(details->kind)) == 0);
 		/* Key order as kube-apiserver writes it: details before code.
 		 */
-		json_object_del(root, "code");
-		json_object_set(root, "details", det);
-		json_object_set_new(root, "code", json_integer(code));
+		ok = ok && json_object_del(root, "code") == 0 &&
+		     json_object_set(root, "details", det) == 0 &&
+		     json_object_set_new(root, "code", json_integer(code)) == 0;
+		if (!ok)
+			goto out;
 	}
 	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (out != NULL && len != NULL)

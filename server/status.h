@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 /* Optional details of a Status (any member may be NULL). */
 struct status_details {
 	const char *name;
@@ -30,10 +32,20 @@ const char *status_reason(int code);
 const char *status_default_message(int code);
 
 /*
+ * A new JSON string of @s (NULL reads as "").  Our texts may quote bytes a
+ * DNS server, a client or a Secret sent us; jansson refuses invalid UTF-8,
+ * so in such a text every byte >= 0x80 or < 0x20 becomes '?' rather than
+ * the whole message being lost.  NULL only when out of memory.
+ */
+json_t *status_text_new(const char *s);
+
+/*
  * Build the Status body for @code into a malloc'ed, NUL-terminated JSON
- * text (caller frees); *@len gets its length.  @message NULL means
- * status_default_message(@code); @details may be NULL.  Returns NULL only
- * when out of memory.
+ * text (caller frees); *@len gets its length.  The reason is
+ * status_reason(@code).  @message NULL means status_default_message(@code);
+ * @details may be NULL.  Text that is not UTF-8 (message, details) has its
+ * bytes replaced as status_text_new() does.  Returns NULL only when out of
+ * memory.  Pure: no I/O, no logging.
  */
 char *status_body(int code, const char *message,
 		  const struct status_details *details, size_t *len);

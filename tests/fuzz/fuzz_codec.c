@@ -76,8 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(out);
 	}
 	out = NULL;
-	if (codec_status_encode(400, "BadRequest", ch.dns_name, &out,
-				&outlen) == 0) {
+	if (codec_status_encode(400, ch.dns_name, &out, &outlen) == 0) {
 		json_t *root = json_loadb(out, outlen, 0, NULL);
 
 		fuzz_check(root != NULL);
