@@ -44,6 +44,7 @@
 #include "dns/dns.h"
 #include "dns/gss_internal.h"
 #include "dns/msg_internal.h"
+#include "dns/net_internal.h"
 
 #define GSS_ALG		 "gss-tsig." /* RFC 3645 2 */
 #define TKEY_MODE_GSSAPI 3	     /* RFC 2930 2.5 */
@@ -89,15 +90,6 @@ struct dns_gss_ctx {
 	struct gss_session *sessions;
 	atomic_ulong negotiations;
 };
-
-/* What one wait on the network may take at most. */
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void set_err(char *err, size_t errlen, const char *text)
 {
@@ -454,115 +446,6 @@ out:
 
 /* ------------------------------------------------------------------ TCP */
 
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static int tcp_connect(const struct sockaddr *sa, socklen_t salen,
-		       int64_t deadline, int *out)
-{
-	socklen_t elen = sizeof(int);
-	int fd, ret, soerr = 0;
-
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, sa, salen) != 0) {
-		if (errno != EINPROGRESS) {
-			ret = -errno;
-			goto fail;
-		}
-		ret = wait_fd(fd, POLLOUT, deadline);
-		if (ret != 0)
-			goto fail;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0)
-			soerr = errno;
-		if (soerr != 0) {
-			ret = -soerr;
-			goto fail;
-		}
-	}
-	*out = fd;
-	return 0;
-fail:
-	close(fd);
-	return ret;
-}
-
-/* RFC 7766 8: length prefix and message; MSG_NOSIGNAL: no SIGPIPE. */
-static int tcp_send(int fd, const uint8_t *msg, size_t len, int64_t deadline)
-{
-	uint8_t *buf = malloc(len + 2);
-	size_t done = 0;
-	int ret = 0;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	buf[0] = (uint8_t)(len >> 8);
-	buf[1] = (uint8_t)len;
-	memcpy(buf + 2, msg, len);
-	while (done < len + 2) {
-		ssize_t n = send(fd, buf + done, len + 2 - done, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				ret = -errno;
-				break;
-			}
-			ret = wait_fd(fd, POLLOUT, deadline);
-			if (ret != 0)
-				break;
-			continue;
-		}
-		done += (size_t)n;
-	}
-	free(buf);
-	return ret;
-}
-
-static int tcp_read(int fd, uint8_t *buf, size_t len, int64_t deadline,
-		    size_t *got)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = recv(fd, buf + done, len - done, 0);
-		int ret;
-
-		if (n == 0) {
-			*got += done;
-			return -ECONNRESET; /* closed before the answer */
-		}
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR) {
-				*got += done;
-				return -errno;
-			}
-			ret = wait_fd(fd, POLLIN, deadline);
-			if (ret != 0)
-				return ret;
-			continue;
-		}
-		done += (size_t)n;
-	}
-	*got += done;
-	return 0;
-}
-
 /* A kept-alive connection to reuse, unless the server closed it. */
 static int conn_take(struct dns_gss_ctx *c, struct gss_session *s)
 {
@@ -608,35 +491,25 @@ static int exchange(struct dns_gss_ctx *c, struct gss_session *s,
 		    const uint8_t *query, size_t qlen, uint8_t *ans,
 		    size_t *alen, int64_t deadline, bool fresh)
 {
-	uint8_t prefix[2];
 	size_t got = 0;
 	int fd = fresh ? -1 : conn_take(c, s);
 	bool reused = fd >= 0;
 	int ret;
 
 	if (fd < 0) {
-		ret = tcp_connect((const struct sockaddr *)&s->sa, s->salen,
-				  deadline, &fd);
+		ret = dns_tcp_connect((const struct sockaddr *)&s->sa, s->salen,
+				      deadline, &fd);
 		if (ret != 0)
 			return ret;
 	}
-	ret = tcp_send(fd, query, qlen, deadline);
-	for (; ret == 0;) {
-		size_t len;
-
-		ret = tcp_read(fd, prefix, 2, deadline, &got);
-		if (ret != 0)
-			break;
-		len = (size_t)prefix[0] << 8 | prefix[1];
-		ret = tcp_read(fd, ans, len, deadline, &got);
-		if (ret != 0)
-			break;
-		/* Messages that are not ours are skipped. */
-		if (dns_msg_header_match(ans, len, query, qlen) == 0) {
-			*alen = len;
-			conn_put(c, s, fd);
-			return 0;
-		}
+	ret = dns_tcp_send(fd, query, qlen, deadline);
+	/* Messages that are not ours are skipped. */
+	if (ret == 0)
+		ret =
+		    dns_tcp_answer(fd, query, qlen, ans, alen, deadline, &got);
+	if (ret == 0) {
+		conn_put(c, s, fd);
+		return 0;
 	}
 	close(fd);
 	if (reused && got == 0 &&
@@ -796,44 +669,6 @@ static int tsig_sign(struct gss_session *s, uint8_t *buf, size_t *len,
 	return ret;
 }
 
-/* Parse a copy of @ans; libknot may rewrite the wire it parses. */
-static int answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out)
-{
-	uint8_t *copy;
-	knot_pkt_t *pkt;
-
-	*out = NULL;
-	if (anslen > DNS_MSG_MAX || anslen < KNOT_WIRE_HEADER_SIZE)
-		return DNS_EFORMAT;
-	copy = malloc(anslen);
-	if (copy == NULL)
-		return -ENOMEM;
-	memcpy(copy, ans, anslen);
-	pkt = knot_pkt_new(copy, (uint16_t)anslen, NULL);
-	if (pkt == NULL) {
-		free(copy);
-		return -ENOMEM;
-	}
-	if (knot_pkt_parse(pkt, 0) != KNOT_EOK) {
-		knot_pkt_free(pkt);
-		free(copy);
-		return DNS_EFORMAT;
-	}
-	*out = pkt;
-	return 0;
-}
-
-static void answer_free(knot_pkt_t *pkt)
-{
-	uint8_t *wire;
-
-	if (pkt == NULL)
-		return;
-	wire = pkt->wire;
-	knot_pkt_free(pkt);
-	free(wire);
-}
-
 /*
  * Check the answer's TSIG with the context of generation @gen (RFC 8945
  * 5.3, RFC 3645 4.1.3).  Fills the tsig fields of @o.  Returns 0 when it
@@ -853,7 +688,7 @@ static int tsig_verify(struct gss_session *s, unsigned gen, const uint8_t *ans,
 	OM_uint32 maj = GSS_S_FAILURE, min;
 	int ret;
 
-	ret = answer_parse(ans, alen, &pkt);
+	ret = dns_msg_answer_parse(ans, alen, &pkt);
 	if (ret != 0)
 		return ret;
 	tsig = pkt->tsig_rr;
@@ -924,7 +759,7 @@ static int tsig_verify(struct gss_session *s, unsigned gen, const uint8_t *ans,
 out:
 	free(msg);
 	free(input);
-	answer_free(pkt);
+	dns_msg_answer_free(pkt);
 	return ret;
 }
 
@@ -1047,7 +882,7 @@ static int tkey_parse(const uint8_t *ans, size_t alen, const uint8_t *keyname,
 	int ret;
 
 	memset(t, 0, sizeof(*t));
-	ret = answer_parse(ans, alen, &pkt);
+	ret = dns_msg_answer_parse(ans, alen, &pkt);
 	if (ret != 0)
 		return ret;
 	for (size_t w = 0; w < 2 && rd == NULL; w++) {
@@ -1093,7 +928,7 @@ static int tkey_parse(const uint8_t *ans, size_t alen, const uint8_t *keyname,
 		ret = 0;
 	}
 out:
-	answer_free(pkt);
+	dns_msg_answer_free(pkt);
 	return ret;
 }
 
@@ -1342,7 +1177,7 @@ int dns_gss_attempt(struct dns_gss_ctx *c, const struct sockaddr *sa,
 		    size_t *qlen, uint8_t *ans, size_t *alen,
 		    struct dns_outcome *o)
 {
-	int64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 5000);
+	int64_t deadline = dns_now_ms() + (timeout_ms ? timeout_ms : 5000);
 	uint8_t mac[MIC_MAX];
 	size_t maclen = 0;
 	struct gss_session *s;
@@ -1405,7 +1240,7 @@ int dns_gss_attempt(struct dns_gss_ctx *c, const struct sockaddr *sa,
 static int session_delete_key(struct dns_gss_ctx *c, struct gss_session *s,
 			      unsigned timeout_ms)
 {
-	int64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 2000);
+	int64_t deadline = dns_now_ms() + (timeout_ms ? timeout_ms : 2000);
 	struct dns_outcome o;
 	struct tkey_answer t = {0};
 	uint8_t keyname[KNOT_DNAME_MAXLEN];

@@ -438,14 +438,13 @@ int dns_msg_truncated(const uint8_t *ans, size_t anslen)
 	return anslen >= HEADER_SIZE && knot_wire_get_tc(ans);
 }
 
-/* Parse a copy of @ans (libknot strips the TSIG RR from the wire). */
-static int answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out)
+int dns_msg_answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out)
 {
 	uint8_t *copy;
 	knot_pkt_t *pkt;
 
 	*out = NULL;
-	if (anslen > DNS_MSG_MAX)
+	if (anslen > DNS_MSG_MAX || anslen < KNOT_WIRE_HEADER_SIZE)
 		return DNS_EFORMAT;
 	copy = malloc(anslen);
 	if (copy == NULL)
@@ -465,7 +464,7 @@ static int answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out)
 	return 0;
 }
 
-static void answer_free(knot_pkt_t *pkt)
+void dns_msg_answer_free(knot_pkt_t *pkt)
 {
 	uint8_t *wire;
 
@@ -590,7 +589,7 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 		return ret;
 	if (key != NULL && (mac == NULL || maclen == 0))
 		return -EINVAL;
-	ret = answer_parse(ans, anslen, &pkt);
+	ret = dns_msg_answer_parse(ans, anslen, &pkt);
 	if (ret != 0)
 		return ret;
 	ret = question_match(pkt, query, querylen);
@@ -623,7 +622,7 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 	}
 	ret = o->rcode == KNOT_RCODE_NOERROR ? 0 : DNS_ERCODE;
 out:
-	answer_free(pkt);
+	dns_msg_answer_free(pkt);
 	return ret;
 }
 
@@ -656,7 +655,7 @@ int dns_msg_reply_parse(const uint8_t *ans, size_t anslen, uint16_t qtype,
 	const knot_pktsection_t *sec;
 	int ret;
 
-	ret = answer_parse(ans, anslen, &pkt);
+	ret = dns_msg_answer_parse(ans, anslen, &pkt);
 	if (ret != 0)
 		return ret;
 	reply->aa = knot_wire_get_aa(pkt->wire) != 0;
@@ -683,6 +682,6 @@ int dns_msg_reply_parse(const uint8_t *ans, size_t anslen, uint16_t qtype,
 		}
 	}
 out:
-	answer_free(pkt);
+	dns_msg_answer_free(pkt);
 	return ret;
 }

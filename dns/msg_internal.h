@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libknot/libknot.h>
+
 #include "dns/dns.h"
 
 /*
@@ -27,5 +29,17 @@ int dns_msg_truncated(const uint8_t *ans, size_t anslen);
  */
 int dns_msg_reply_parse(const uint8_t *ans, size_t anslen, uint16_t qtype,
 			struct dns_reply *reply);
+
+/*
+ * Parse a copy of the answer @ans into *@out (libknot rewrites the wire it
+ * parses: it strips the TSIG RR), so @ans stays as received for MAC
+ * checks.  Returns 0, -ENOMEM, or DNS_EFORMAT when @ans is shorter than a
+ * header, longer than DNS_MSG_MAX or not a DNS message.  Free *@out with
+ * dns_msg_answer_free().
+ */
+int dns_msg_answer_parse(const uint8_t *ans, size_t anslen, knot_pkt_t **out);
+
+/* Free a packet from dns_msg_answer_parse() and its wire.  NULL-safe. */
+void dns_msg_answer_free(knot_pkt_t *pkt);
 
 #endif /* RFC2136_DNS_MSG_INTERNAL_H */

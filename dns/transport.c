@@ -18,13 +18,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/gss_internal.h"
 #include "dns/msg_internal.h"
+#include "dns/net_internal.h"
 
 #define TIMEOUT_DEFAULT_MS 5000
 
@@ -49,14 +49,6 @@ struct exchange {
 	uint8_t mac[DNS_MAC_MAX];
 	size_t maclen;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int random_id(uint16_t *id)
 {
@@ -91,25 +83,6 @@ static int msg_build(const struct msg_spec *spec, const struct dns_key *key,
 	return ret;
 }
 
-/* Wait for @events on @fd until @deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 /*
  * UDP on a connected socket: the kernel drops datagrams from other
  * sources and reports ICMP port unreachable as ECONNREFUSED.  Answers
@@ -133,7 +106,7 @@ static int udp_exchange(const struct sockaddr *sa, socklen_t salen,
 		goto out;
 	}
 	for (;;) {
-		ret = wait_fd(fd, POLLIN, deadline);
+		ret = dns_wait_fd(fd, POLLIN, deadline);
 		if (ret != 0) {
 			if (ret == -ETIMEDOUT && mismatch)
 				ret = DNS_EMISMATCH;
@@ -160,112 +133,19 @@ out:
 	return ret;
 }
 
-static int tcp_write(int fd, const struct exchange *x, int64_t deadline)
-{
-	uint8_t prefix[2] = {(uint8_t)(x->qlen >> 8), (uint8_t)x->qlen};
-	size_t total = x->qlen + 2, done = 0;
-
-	while (done < total) {
-		struct iovec iov[2];
-		struct msghdr mh = {.msg_iov = iov};
-		ssize_t n;
-		int ret;
-
-		/* RFC 7766 8: the length and the message in one segment. */
-		if (done < 2) {
-			iov[0].iov_base = prefix + done;
-			iov[0].iov_len = 2 - done;
-			iov[1].iov_base = x->query;
-			iov[1].iov_len = x->qlen;
-			mh.msg_iovlen = 2;
-		} else {
-			iov[0].iov_base = x->query + (done - 2);
-			iov[0].iov_len = total - done;
-			mh.msg_iovlen = 1;
-		}
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
-			ret = wait_fd(fd, POLLOUT, deadline);
-			if (ret != 0)
-				return ret;
-			continue;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int tcp_read(int fd, uint8_t *buf, size_t len, int64_t deadline)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = recv(fd, buf + done, len - done, 0);
-		int ret;
-
-		if (n == 0)
-			return -ECONNRESET; /* closed before the answer */
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				return -errno;
-			ret = wait_fd(fd, POLLIN, deadline);
-			if (ret != 0)
-				return ret;
-			continue;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int tcp_exchange(const struct sockaddr *sa, socklen_t salen,
 			struct exchange *x, int64_t deadline)
 {
-	uint8_t prefix[2];
-	socklen_t elen = sizeof(int);
-	int ret, fd, soerr = 0;
+	int ret, fd;
 
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, sa, salen) != 0) {
-		if (errno != EINPROGRESS) {
-			ret = -errno;
-			goto out;
-		}
-		ret = wait_fd(fd, POLLOUT, deadline);
-		if (ret != 0)
-			goto out;
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) != 0)
-			soerr = errno;
-		if (soerr != 0) {
-			ret = -soerr;
-			goto out;
-		}
-	}
-	ret = tcp_write(fd, x, deadline);
+	ret = dns_tcp_connect(sa, salen, deadline, &fd);
 	if (ret != 0)
-		goto out;
+		return ret;
+	ret = dns_tcp_send(fd, x->query, x->qlen, deadline);
 	/* Messages that are not ours are skipped, like over UDP. */
-	for (;;) {
-		size_t len;
-
-		ret = tcp_read(fd, prefix, 2, deadline);
-		if (ret != 0)
-			goto out;
-		len = (size_t)prefix[0] << 8 | prefix[1];
-		ret = tcp_read(fd, x->ans, len, deadline);
-		if (ret != 0)
-			goto out;
-		if (dns_msg_header_match(x->ans, len, x->query, x->qlen) == 0) {
-			x->alen = len;
-			break;
-		}
-	}
-out:
+	if (ret == 0)
+		ret = dns_tcp_answer(fd, x->query, x->qlen, x->ans, &x->alen,
+				     deadline, NULL);
 	close(fd);
 	return ret;
 }
@@ -297,7 +177,7 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 	unsigned timeout =
 	    opts->timeout_ms ? opts->timeout_ms : TIMEOUT_DEFAULT_MS;
 	bool tcp = opts->proto == DNS_PROTO_TCP;
-	int64_t start = now_ms();
+	int64_t start = dns_now_ms();
 	int ret;
 
 	o->rcode = -1;
@@ -308,11 +188,11 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 		ret = dns_gss_attempt(opts->gss, sa, salen, timeout, gss_build,
 				      &arg, x->query, &x->qlen, x->ans,
 				      &x->alen, o);
-		o->ms = (unsigned)(now_ms() - start);
+		o->ms = (unsigned)(dns_now_ms() - start);
 		return ret;
 	}
 	for (;;) {
-		int64_t deadline = now_ms() + timeout;
+		int64_t deadline = dns_now_ms() + timeout;
 
 		ret = msg_build(spec, opts->key, x);
 		if (ret != 0)
@@ -342,7 +222,7 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 		break;
 	}
 	o->code = ret;
-	o->ms = (unsigned)(now_ms() - start);
+	o->ms = (unsigned)(dns_now_ms() - start);
 	return ret;
 }
 
