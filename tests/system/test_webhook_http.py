@@ -472,9 +472,16 @@ def test_content_type(hook, ctype, ok):
 
 
 def test_oversized_headers_are_refused(hook):
-    status, _, _ = hook.request("GET", DISCOVERY,
-                                headers={"X-Big": "x" * 100000})
-    assert status in (413, 431)
+    # The server answers 431 and closes at once; when that close finds the
+    # rest of our 100 kB still unread, TCP resets the connection, and the
+    # reset may reach us before the answer does.  Either way the request
+    # must not be served.
+    try:
+        status, _, _ = hook.request("GET", DISCOVERY,
+                                    headers={"X-Big": "x" * 100000})
+    except (ssl.SSLError, ConnectionError, http.client.HTTPException):
+        status = "reset"
+    assert status in (413, 431, "reset")
     # ... and the server goes on serving.
     assert hook.request("GET", DISCOVERY)[0] == 200
 
