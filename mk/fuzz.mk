@@ -28,8 +28,10 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -I. \
 	$(WARN) $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	-MMD -MP
 
-# What the targets reach: dns/, k8s/ and the two pure codecs of server/.
-FUZZ_LIB_SRC := $(wildcard dns/*.c k8s/*.c) server/codec.c server/config.c
+# What the targets reach: dns/, k8s/ and the pure codecs of server/ (the
+# ChallengePayload and Status encoders, the solver config).
+FUZZ_LIB_SRC := $(wildcard dns/*.c k8s/*.c) server/codec.c server/status.c \
+	server/config.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_ALL := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
