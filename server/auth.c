@@ -28,6 +28,7 @@
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
+#include "server/status.h"
 #include "server/tls.h"
 
 /* A CA bundle larger than this is not a CA bundle. */
@@ -231,12 +232,28 @@ struct authn_conf {
 	size_t source_len;
 };
 
+/* What stat(2) says of a file, to notice that it changed. */
+struct file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool ok; /* stat worked */
+};
+
 struct authn {
 	pthread_mutex_t lock; /* guards conf (the pointer) and status */
 	struct authn_conf *conf;
 	atomic_uint generation;
 	struct strlist flags[AUTHN_NLISTS]; /* flag values or defaults */
 	char status[256];		    /* why there is no CA */
+
+	/* --requestheader-client-ca-file, re-read when it changes. */
+	pthread_mutex_t file_lock; /* guards the members below */
+	char *ca_file;		   /* NULL: the CA comes from elsewhere */
+	struct file_sig ca_sig;	   /* of the file in use */
+	struct file_sig bad_sig;   /* of the last refused file */
+	bool refused;		   /* bad_sig is meaningful */
 };
 
 static void conf_free(struct authn_conf *c)
@@ -351,6 +368,51 @@ out:
 	return ret;
 }
 
+static void sig_take(struct file_sig *sig, const char *path)
+{
+	struct stat st;
+
+	memset(sig, 0, sizeof(*sig));
+	if (stat(path, &st) != 0)
+		return;
+	sig->dev = st.st_dev;
+	sig->ino = st.st_ino;
+	sig->size = st.st_size;
+	sig->mtime = st.st_mtim;
+	sig->ctime = st.st_ctim;
+	sig->ok = true;
+}
+
+static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec &&
+	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Read authn->ca_file and publish its CA; errors name the file. */
+static int ca_file_load(struct authn *a, char *err, size_t errlen)
+{
+	char *pem = NULL, detail[256] = "out of memory";
+	size_t len = 0;
+	int ret;
+
+	ret = tls_file_read(a->ca_file, CA_FILE_MAX, &pem, &len);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", a->ca_file,
+			 ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+		goto out;
+	}
+	ret = authn_set_ca(a, pem, len, detail, sizeof(detail));
+	if (ret < 0)
+		snprintf(err, errlen, "%s: %s", a->ca_file, detail);
+out:
+	free(pem);
+	return ret;
+}
+
 /* Append a length-prefixed field, so no value can imitate another. */
 static int key_add(char **key, size_t *len, const char *s)
 {
@@ -438,8 +500,6 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 	      size_t errlen)
 {
 	struct authn *a = calloc(1, sizeof(*a));
-	char *pem = NULL, detail[256];
-	size_t len = 0;
 	int ret = -ENOMEM;
 	const char *flags[AUTHN_NLISTS] = {
 	    [AUTHN_ALLOWED_NAMES] = opts->allowed_names,
@@ -460,6 +520,7 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 	if (a == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->file_lock, NULL);
 	atomic_init(&a->generation, 1);
 	snprintf(a->status, sizeof(a->status),
 		 "no request-header CA (give --requestheader-client-ca-file)");
@@ -477,26 +538,61 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 		}
 	}
 	if (opts->ca_file != NULL) {
-		ret = tls_file_read(opts->ca_file, CA_FILE_MAX, &pem, &len);
-		if (ret < 0) {
-			snprintf(err, errlen, "%s: %s", opts->ca_file,
-				 ret == -EFBIG ? "larger than 1 MiB"
-					       : strerror(-ret));
+		a->ca_file = strdup(opts->ca_file);
+		if (a->ca_file == NULL) {
+			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		ret = authn_set_ca(a, pem, len, detail, sizeof(detail));
-		if (ret < 0) {
-			snprintf(err, errlen, "%s: %s", opts->ca_file, detail);
+		/* Look before reading: a change during the read is seen. */
+		sig_take(&a->ca_sig, a->ca_file);
+		ret = ca_file_load(a, err, errlen);
+		if (ret < 0)
 			goto out;
-		}
 	}
 	*out = a;
 	a = NULL;
 	ret = 0;
 out:
-	free(pem);
 	authn_free(a);
 	return ret;
+}
+
+int authn_reload_ca_file(struct authn *authn, bool force, char *err,
+			 size_t errlen)
+{
+	struct file_sig now;
+	int ret = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (authn->ca_file == NULL)
+		return 0;
+	pthread_mutex_lock(&authn->file_lock);
+	sig_take(&now, authn->ca_file);
+	if (!force && sig_equal(&now, &authn->ca_sig))
+		goto out;
+	if (!force && authn->refused && sig_equal(&now, &authn->bad_sig))
+		goto out; /* refused already; said so once */
+	ret = ca_file_load(authn, err, errlen);
+	if (ret < 0) {
+		/* The CA in use stays: a half-written file must not lock
+		 * every caller out. */
+		authn->bad_sig = now;
+		authn->refused = true;
+		goto out;
+	}
+	authn->ca_sig = now;
+	memset(&authn->bad_sig, 0, sizeof(authn->bad_sig));
+	authn->refused = false;
+	ret = 1;
+out:
+	pthread_mutex_unlock(&authn->file_lock);
+	return ret;
+}
+
+const char *authn_ca_file(const struct authn *authn)
+{
+	return authn->ca_file;
 }
 
 void authn_free(struct authn *authn)
@@ -506,6 +602,8 @@ void authn_free(struct authn *authn)
 	conf_put(authn->conf);
 	for (int i = 0; i < AUTHN_NLISTS; i++)
 		strlist_release(&authn->flags[i]);
+	free(authn->ca_file);
+	pthread_mutex_destroy(&authn->file_lock);
 	pthread_mutex_destroy(&authn->lock);
 	free(authn);
 }
@@ -937,6 +1035,27 @@ out:
 }
 
 /*
+ * What to look at when a review could not be made.  The k8s errors for
+ * 401 and 403 carry their own advice (the token, the ClusterRole).
+ */
+static const char *review_hint(int code)
+{
+	switch (code) {
+	case K8S_EUNAUTHORIZED:
+	case K8S_EFORBIDDEN:
+		return "";
+	case K8S_ETRANSPORT:
+		return "; check that the webhook can reach the Kubernetes API "
+		       "(address, network policy, CA); the request can be "
+		       "retried";
+	default:
+		return "; check the health of the Kubernetes API and the "
+		       "webhook's access to it (ClusterRole "
+		       "system:auth-delegator); the request can be retried";
+	}
+}
+
+/*
  * The verdict for @user and @attrs; with @may_block false, -EWOULDBLOCK
  * when it takes a review (a call to the API).
  */
@@ -961,8 +1080,11 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 			has_authenticated = true;
 	}
 	ret = review_key(user, attrs, &key, &keylen);
-	if (ret < 0)
+	if (ret < 0) {
+		snprintf(reason, reasonlen,
+			 "the authorization review failed: out of memory");
 		goto out;
+	}
 	ret = cache_get(authz, key, keylen, reason, reasonlen);
 	if (ret >= 0)
 		goto out;
@@ -973,6 +1095,8 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 
 	groups = calloc(user->ngroups + 1, sizeof(*groups));
 	if (groups == NULL) {
+		snprintf(reason, reasonlen,
+			 "the authorization review failed: out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -999,9 +1123,15 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 	ret = k8s_access_review(authz->api, &review, &allowed, reason,
 				reasonlen, err, sizeof(err));
 	if (ret < 0) {
-		/* No verdict is a denial; not cached, the next call retries. */
+		/*
+		 * No verdict: not cached, so the next call asks again.  The
+		 * text goes to the caller (kube-apiserver answers 500 with
+		 * it), so it says what failed and what to look at; the k8s
+		 * errors name the API's address, never its credentials.
+		 */
 		snprintf(reason, reasonlen,
-			 "the authorization review failed: %s", err);
+			 "the authorization review failed: %s%s", err,
+			 review_hint(ret));
 		goto out;
 	}
 	cache_put(authz, key, keylen, allowed, reason);
@@ -1049,4 +1179,42 @@ const char *authz_forbidden_message(const struct auth_user *user,
 	if (reason != NULL && reason[0] != '\0' && n > 0 && (size_t)n < buflen)
 		snprintf(buf + n, buflen - (size_t)n, ": %s", reason);
 	return buf;
+}
+
+char *authz_error_body(const char *cause, size_t *len)
+{
+	json_t *root = NULL, *causes = NULL;
+	char *text = NULL, *msg = NULL, *out = NULL;
+	int n;
+
+	*len = 0;
+	if (cause == NULL)
+		cause = "";
+	/* k8s.io/apimachinery/pkg/api/errors.NewInternalError */
+	n = asprintf(&msg, "Internal error occurred: %s", cause);
+	if (n < 0) {
+		msg = NULL;
+		goto out;
+	}
+	text = status_body(500, msg, NULL, NULL);
+	if (text == NULL)
+		goto out;
+	root = json_loads(text, 0, NULL);
+	causes = json_pack("{s:[{s:o}]}", "causes", "message",
+			   status_text_new(cause));
+	/* Key order as kube-apiserver writes it: details before code. */
+	if (root == NULL || causes == NULL ||
+	    json_object_del(root, "code") != 0 ||
+	    json_object_set(root, "details", causes) != 0 ||
+	    json_object_set_new(root, "code", json_integer(500)) != 0)
+		goto out;
+	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (out != NULL)
+		*len = strlen(out);
+out:
+	json_decref(causes);
+	json_decref(root);
+	free(text);
+	free(msg);
+	return out;
 }

@@ -77,6 +77,22 @@ int authn_new(struct authn **authn, const struct authn_opts *opts, char *err,
 void authn_free(struct authn *authn);
 
 /*
+ * Re-read the request-header CA file given to authn_new() if it changed
+ * since the last look (device, inode, size, modification and change time,
+ * following symlinks, as for the serving certificate), or always with
+ * @force (SIGHUP).  The new CA replaces the old one whole.  Returns 1 when
+ * a new CA is in use, 0 when nothing changed, there is no CA file, or the
+ * same refused file is still there, and a negative code with @err naming
+ * the file when a changed file is refused: the old CA stays in use, and the
+ * same refusal is reported once.  Meant for one thread (the main loop).
+ */
+int authn_reload_ca_file(struct authn *authn, bool force, char *err,
+			 size_t errlen);
+
+/* The request-header CA file given to authn_new(), or NULL. */
+const char *authn_ca_file(const struct authn *authn);
+
+/*
  * Replace the request-header CA with the PEM bundle @pem, keeping the
  * names and headers.  On error the old CA is kept.
  */
@@ -204,7 +220,9 @@ void authz_free(struct authz *authz);
 /*
  * Decide whether @user may do @attrs: 1 allowed, 0 denied (@reason may hold
  * the reviewer's reason), or a negative code when no verdict could be had
- * (@reason says why) - which the caller must treat as a denial.  Members of
+ * (@reason says what failed and what to check; never a credential).  No
+ * verdict is never an allow: kube-apiserver answers it 500 InternalError
+ * (see authz_error_body()), and it is not cached.  Members of
  * system:masters are allowed without a review, and system:authenticated is
  * added to the groups sent.
  */
@@ -232,5 +250,14 @@ const char *authz_forbidden_message(const struct auth_user *user,
 				    const struct authz_attrs *attrs,
 				    const char *reason, char *buf,
 				    size_t buflen);
+
+/*
+ * The Status body of a request whose authorization could not be decided,
+ * as k8s.io/apimachinery's NewInternalError(@cause) writes it: code 500,
+ * reason "InternalError", message "Internal error occurred: <cause>",
+ * details.causes[0].message the cause.  Malloc'ed JSON (caller frees),
+ * length in *@len; NULL when out of memory.
+ */
+char *authz_error_body(const char *cause, size_t *len);
 
 #endif /* RFC2136_AUTH_H */

@@ -131,6 +131,7 @@ struct req {
 	enum route route;
 	int code;	   /* error decided before the body (0: none) */
 	char message[768]; /* its Status message (empty: the default) */
+	bool authz_error;  /* a 500: message is why no verdict was had */
 	const char *allow; /* Allow header of a 405 */
 	char *body;
 	size_t len, seen;
@@ -612,7 +613,11 @@ static enum MHD_Result respond_status(struct http_server *srv,
 					   .kind = srv->opts.solver_name};
 	bool with_details =
 	    code == MHD_HTTP_FORBIDDEN && r->route == ROUTE_SOLVER;
-	body = status_body(code, msg, with_details ? &forbidden : NULL, &len);
+	if (r->authz_error && code == MHD_HTTP_INTERNAL_SERVER_ERROR)
+		body = authz_error_body(r->message, &len);
+	else
+		body = status_body(code, msg, with_details ? &forbidden : NULL,
+				   &len);
 	if (body == NULL)
 		return MHD_NO;
 	return respond(srv, mc, r, code, body, len, "application/json");
@@ -708,9 +713,20 @@ static void authz_apply(struct req *r, const struct authz_attrs *attrs, int ret,
 	if (ret == 1)
 		return;
 	metrics_authz_denial(ret < 0);
-	if (ret < 0)
-		log_warn("authorization failed", "request_id", r->id, "user",
-			 r->user.name, "error", reason);
+	if (ret < 0) {
+		/*
+		 * No verdict is no denial: kube-apiserver's WithAuthorization
+		 * answers an authorizer error with 500, so the caller retries
+		 * rather than taking it for a missing permission.
+		 */
+		log_warn("authorization review failed, answering 500",
+			 "request_id", r->id, "user", r->user.name, "error",
+			 reason);
+		snprintf(r->message, sizeof(r->message), "%s", reason);
+		r->authz_error = true;
+		r->code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		return;
+	}
 	authz_forbidden_message(&r->user, attrs, reason, msg, sizeof(msg));
 	snprintf(r->message, sizeof(r->message), "%s", msg);
 	r->code = MHD_HTTP_FORBIDDEN;
