@@ -9,8 +9,8 @@
  *
  * The main thread serves signals: SIGTERM/SIGINT stop accepting, let
  * requests in flight finish within the grace period, and exit 0; SIGHUP
- * re-reads the serving certificate at once; and once a second it looks
- * whether the certificate files changed (see tls.h).
+ * re-reads the serving certificate and the request-header CA file at once;
+ * and once a second it looks whether those files changed (see tls.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -480,8 +480,27 @@ static void cert_expiry_publish(struct tls_store *tls)
 	tls_creds_unref(creds);
 }
 
+/*
+ * --requestheader-client-ca-file: re-read as the serving certificate is
+ * (the ConfigMap source has its own watch).
+ */
+static void ca_file_check(struct authn *authn, bool sighup)
+{
+	char err[512];
+	int ret = authn_reload_ca_file(authn, sighup, err, sizeof(err));
+
+	if (ret > 0)
+		log_info("request-header CA loaded", "file",
+			 authn_ca_file(authn), "trigger",
+			 sighup ? "SIGHUP" : "file changed");
+	else if (ret < 0)
+		log_warn("request-header CA file not reloaded, the old CA "
+			 "stays in use",
+			 "file", authn_ca_file(authn), "error", err);
+}
+
 /* Wait for signals; look at the certificate files once a second. */
-static void serve_loop(struct tls_store *tls)
+static void serve_loop(struct tls_store *tls, struct authn *authn)
 {
 	sigset_t set;
 	struct timespec tick = {1, 0};
@@ -498,6 +517,7 @@ static void serve_loop(struct tls_store *tls)
 				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			return;
 		}
+		ca_file_check(authn, sig == SIGHUP);
 		int ret = tls_store_check(tls, sig == SIGHUP, err, sizeof(err));
 		if (ret != 0)
 			metrics_tls_reload(ret > 0);
@@ -639,7 +659,7 @@ int serve_main(int argc, char **argv)
 		 "secrets", k8s_client_describe(k.dir != NULL ? k.dir : k.api),
 		 "certificate", desc);
 
-	serve_loop(tls);
+	serve_loop(tls, authn);
 
 	http_server_quiesce(srv);
 	if (!http_server_drain(srv, c.grace_ms))
