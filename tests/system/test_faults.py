@@ -330,8 +330,9 @@ def add_secret(kube, srv):
 
 def test_kube_api_down(tmp_path, pki, kube, bind):
     """The API server is not there: the Secret read fails with the
-    connection error, and with reviews on, the call is a 403 that says
-    the review failed; health stays up."""
+    connection error, and with reviews on, the call is a 500 (as
+    kube-apiserver answers an authorizer error) that says the review
+    failed; health stays up."""
     down = "https://127.0.0.1:%d" % closed_port()
     kc = kube.kubeconfig(tmp_path / "kubeconfig", server=down)
     wh = start_webhook(tmp_path, pki, args=[
@@ -348,9 +349,10 @@ def test_kube_api_down(tmp_path, pki, kube, bind):
     status, _, raw = wh.request("POST", wh.solver_path,
                                 body=challenge("Present", fqdn, ZONE, "v",
                                                config=config(bind)))
-    assert status == 403, raw
+    assert status == 500, raw
     body = json.loads(raw)
-    assert body["kind"] == "Status" and body["code"] == 403
+    assert body["kind"] == "Status" and body["code"] == 500
+    assert body["reason"] == "InternalError"
     assert "authorization review failed" in body["message"], body
     assert wh.request("GET", "/healthz", cert=None, user=None)[0] == 200
     wh.stop()
@@ -446,10 +448,10 @@ SAR_FAULTS = [
 
 
 @pytest.mark.parametrize("case", SAR_FAULTS, ids=[s[0] for s in SAR_FAULTS])
-def test_kube_review_fault_denies(tmp_path, pki, kube, bind, case):
-    """The SubjectAccessReview fails: no verdict is a denial (403 with a
-    Status naming the failure, fail closed), not cached; once the API is
-    well, the same caller is allowed."""
+def test_kube_review_fault_refuses(tmp_path, pki, kube, bind, case):
+    """The SubjectAccessReview fails: no verdict is never an allow (500
+    InternalError naming the failure, as kube-apiserver answers it), not
+    cached; once the API is well, the same caller is allowed."""
     _, behavior = case
     add_secret(kube, bind)
     kube.set_behavior(SAR_PATH, method="POST", **behavior)
@@ -459,9 +461,10 @@ def test_kube_review_fault_denies(tmp_path, pki, kube, bind, case):
     status, _, raw = wh.request("POST", wh.solver_path,
                                 body=challenge("Present", fqdn, ZONE, "v",
                                                config=config(bind)))
-    assert status == 403, raw
+    assert status == 500, raw
     body = json.loads(raw)
-    assert body["kind"] == "Status" and body["code"] == 403
+    assert body["kind"] == "Status" and body["code"] == 500
+    assert body["reason"] == "InternalError"
     assert "authorization review failed" in body["message"], body
     assert bind.txt(fqdn) == []
     kube.clear_behaviors()

@@ -7,9 +7,11 @@ API server does them, against the stand-in Kubernetes API (kube.py):
 - every certificate and header case that must be 401, for both sources,
   with no review ever sent for them (never anonymous, never the CN);
 - configurable header names, case-insensitive, extra keys decoded;
-- SubjectAccessReview: what it carries, deny, error and timeout (403 in
-  Kubernetes' words, never an allow), system:masters without a review,
-  10 s caching of allow and deny observed by counting reviews;
+- SubjectAccessReview: what it carries; a denial is 403 in Kubernetes'
+  words; a review that cannot be made (API 5xx, 401, 403, garbage, down,
+  too slow) is 500 InternalError as kube-apiserver answers it, never an
+  allow, never cached; system:masters without a review, 10 s caching of
+  allow and deny observed by counting reviews;
 - secret hygiene: planted secrets and the API token never reach the log,
   in any form, at --v 10, on every path.
 """
@@ -18,6 +20,8 @@ import json
 import os
 import re
 import secrets
+import signal
+import socket
 import time
 
 import pytest
@@ -342,6 +346,121 @@ def test_flag_ca_never_reads_the_configmap(tmp_path, pki, kube):
     w.stop()
 
 
+# ------------------------------- --requestheader-client-ca-file reloads
+
+CA_LOADED = "request-header CA loaded"
+CA_KEPT = "request-header CA file not reloaded, the old CA stays in use"
+
+
+def replace_file(path, data):
+    """Swap @path's content whole (write aside, rename), as a kubelet's
+    atomic writer or `mv` does."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def ca_kept_lines(w):
+    return [line for line in w.log().splitlines() if CA_KEPT in line]
+
+
+def test_ca_file_rotation_is_picked_up(tmp_path, pki, kube):
+    """The front-proxy CA file is re-read when it changes, as the serving
+    certificate is: a client of the new CA gets in, one of the old CA no
+    longer does (a kept-alive connection included)."""
+    ca_file = os.path.join(str(tmp_path), "front-proxy-ca.crt")
+    replace_file(ca_file, read(pki.front_proxy_ca))
+    w = start(tmp_path, pki, kube,
+              args=["--requestheader-client-ca-file", ca_file])
+    name = "rotated-" + secrets.token_hex(4)
+    new_ca = pki.new_ca(name, "front-proxy-ca-2")
+    new_cert = pki.issue("front-proxy-client", ca=name, eku="clientAuth")
+    kept = w.connection()
+    assert w.request("GET", DISCOVERY, conn=kept)[0] == 200
+    assert w.request("GET", DISCOVERY, cert=new_cert)[0] == 401
+
+    replace_file(ca_file, read(new_ca))
+    wait_until(lambda: w.request("GET", DISCOVERY, cert=new_cert)[0] == 200,
+               what="the rotated CA file was not picked up")
+    assert w.request("GET", DISCOVERY)[0] == 401
+    assert w.request("GET", DISCOVERY, conn=kept)[0] == 401
+    kept.close()
+    (line,) = [x for x in w.log().splitlines() if CA_LOADED in x]
+    assert ca_file in line and "file changed" in line, line
+    assert readyz(w)[0] == 200
+
+    # A bundle of both (a rotation's overlap): both get in.
+    replace_file(ca_file, read(pki.front_proxy_ca) + read(new_ca))
+    wait_until(lambda: w.request("GET", DISCOVERY)[0] == 200,
+               what="the CA bundle was not picked up")
+    assert w.request("GET", DISCOVERY, cert=new_cert)[0] == 200
+    w.stop()
+
+
+def _garbage(path, pki):
+    replace_file(path, "-----BEGIN CERTIFICATE-----\ngarbage\n"
+                 "-----END CERTIFICATE-----\n")
+
+
+def _emptied(path, pki):
+    with open(path, "w"):
+        pass
+
+
+def _key_not_cert(path, pki):
+    replace_file(path, read(pki.client_key))
+
+
+def _removed(path, pki):
+    os.unlink(path)
+
+
+BROKEN_CA_FILES = [
+    # (case, damage(path, pki), words the warning must hold)
+    ("a PEM certificate block of garbage", _garbage, "no CA certificate"),
+    ("emptied in place", _emptied, "no CA certificate"),
+    ("a private key, no certificate", _key_not_cert, "no CA certificate"),
+    ("removed", _removed, "No such file or directory"),
+]
+
+
+def test_broken_ca_file_keeps_the_old_ca(tmp_path, pki, kube):
+    """Each broken new file is refused with one warning naming the file;
+    the CA in use stays (its clients served, /readyz ok); SIGHUP re-reads
+    at once; a mended file is taken."""
+    ca_file = os.path.join(str(tmp_path), "front-proxy-ca.crt")
+    replace_file(ca_file, read(pki.front_proxy_ca))
+    w = start(tmp_path, pki, kube,
+              args=["--requestheader-client-ca-file", ca_file])
+    assert w.request("GET", DISCOVERY)[0] == 200
+    for i, (case, damage, words) in enumerate(BROKEN_CA_FILES):
+        damage(ca_file, pki)
+        wait_until(lambda: len(ca_kept_lines(w)) > i,
+                   what="no warning for " + case)
+        line = ca_kept_lines(w)[-1]
+        assert ca_file in line and words in line, (case, line)
+        assert w.request("GET", DISCOVERY)[0] == 200, case
+        assert readyz(w)[0] == 200, case
+    # SIGHUP tries the (still missing) file again at once, and says so.
+    n = len(BROKEN_CA_FILES)
+    w.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: len(ca_kept_lines(w)) > n, what="SIGHUP ignored")
+    assert w.request("GET", DISCOVERY)[0] == 200
+    # Mended with another CA: taken.
+    name = "mended-" + secrets.token_hex(4)
+    new_ca = pki.new_ca(name)
+    new_cert = pki.issue("front-proxy-client", ca=name, eku="clientAuth")
+    replace_file(ca_file, read(new_ca))
+    wait_until(lambda: w.request("GET", DISCOVERY, cert=new_cert)[0] == 200,
+               what="the mended CA file was not picked up")
+    assert w.request("GET", DISCOVERY)[0] == 401
+    assert CA_LOADED in w.log()
+    # Each refusal said once, not once a second while the file stayed.
+    assert len(ca_kept_lines(w)) == n + 1, ca_kept_lines(w)
+    w.stop()
+
+
 # --------------------------------------------------- SubjectAccessReview
 
 def test_review_carries_user_groups_extra_uid(tmp_path, pki, kube):
@@ -375,7 +494,7 @@ FORBIDDEN_SOLVER = (
     'rfc2136.%s is forbidden: User "%%s" cannot create resource "rfc2136" '
     'in API group "%s" at the cluster scope' % (DEFAULT_GROUP, DEFAULT_GROUP))
 
-REVIEW_FAILURES = [
+REVIEW_DENIALS = [
     # (case, stand-in setup, message suffix expected after the wording)
     ("denied", lambda k: setattr(k, "sar_policy",
                                  lambda spec: (False, "no RBAC rule")),
@@ -383,16 +502,8 @@ REVIEW_FAILURES = [
     ("denied without reason", lambda k: setattr(k, "sar_policy",
                                                 lambda spec: (False, "")),
      ""),
-    ("review errors (500)",
-     lambda k: k.set_behavior("subjectaccessreviews", status=500),
-     ": the authorization review failed"),
-    ("review RBAC-forbidden (403)",
-     lambda k: k.forbid("subjectaccessreviews", verb="create"),
-     ": the authorization review failed"),
-    ("review answer not JSON",
-     lambda k: k.set_behavior("subjectaccessreviews", status=201,
-                              body="<html>"),
-     ": the authorization review failed"),
+    # Kubernetes' webhook authorizer: not allowed is a denial, whatever
+    # evaluationError says.
     ("review with evaluation error, not allowed",
      lambda k: setattr(k, "sar_policy", lambda spec: {
          "allowed": False, "evaluationError": "webhook down"}),
@@ -400,9 +511,9 @@ REVIEW_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize("case,setup,suffix", REVIEW_FAILURES,
-                         ids=[c[0] for c in REVIEW_FAILURES])
-def test_review_not_allowed_is_403(tmp_path, pki, kube, case, setup, suffix):
+@pytest.mark.parametrize("case,setup,suffix", REVIEW_DENIALS,
+                         ids=[c[0] for c in REVIEW_DENIALS])
+def test_review_denied_is_403(tmp_path, pki, kube, case, setup, suffix):
     setup(kube)
     w = start(tmp_path, pki, kube)
     user = "system:serviceaccount:default:intruder"
@@ -421,18 +532,134 @@ def test_review_not_allowed_is_403(tmp_path, pki, kube, case, setup, suffix):
     assert status == 403
     assert status_of(raw)["message"].startswith(
         'forbidden: User "%s" cannot get path "%s"' % (user, DISCOVERY))
+    # A denial is cached like an allow: one review per request kind.
+    assert w.request("GET", DISCOVERY, user=user)[0] == 403
+    assert len(reviews(kube)) == 2
+    assert "answering 500" not in w.log()
     w.stop()
 
 
-def test_review_timeout_is_403(tmp_path, pki, kube):
-    """The API never answers within the client's 10 s: 403, not allow."""
-    kube.set_behavior("subjectaccessreviews", delay=15)
-    w = start(tmp_path, pki, kube)
-    status, _, raw = w.request("GET", DISCOVERY, timeout=40)
-    assert status == 403
-    assert "the authorization review failed" in status_of(raw)["message"]
-    # Meanwhile and after, health and system:masters are served.
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HINT_API = "check the health of the Kubernetes API"
+HINT_REACH = "check that the webhook can reach the Kubernetes API"
+
+REVIEW_ERRORS = [
+    # (case, setup(kube) after the kubeconfig is written (-> another
+    #  server address for it, or None), how the API recovers ("clear" the
+    #  behaviours, the "token" back, None: it does not), words the cause
+    #  must hold)
+    ("API answers 500",
+     lambda k: k.set_behavior(SAR_PATH, status=500), "clear",
+     ["creating a SubjectAccessReview: HTTP 500 from https://127.0.0.1:",
+      HINT_API]),
+    ("API answers 503",
+     lambda k: k.set_behavior(SAR_PATH, status=503), "clear",
+     ["creating a SubjectAccessReview: HTTP 503", HINT_API]),
+    ("RBAC forbids the review (403)",
+     lambda k: k.set_behavior(SAR_PATH, status=403), "clear",
+     ["creating a SubjectAccessReview is forbidden",
+      "ClusterRole system:auth-delegator"]),
+    ("API rejects the token (401)",
+     lambda k: k.set_token("rotated-" + secrets.token_hex(8)), "token",
+     ["rejected our credentials (401", "token"]),
+    ("answer not JSON",
+     lambda k: k.set_behavior(SAR_PATH, status=201, body="<html>oops"),
+     "clear", ["SubjectAccessReview", "not valid JSON", HINT_API]),
+    ("answer without status.allowed",
+     lambda k: k.set_behavior(SAR_PATH, status=201, body={
+         "kind": "SubjectAccessReview",
+         "apiVersion": "authorization.k8s.io/v1", "status": {}}),
+     "clear", ["no boolean status.allowed", HINT_API]),
+    ("API down (connection refused)",
+     lambda k: "https://127.0.0.1:%d" % closed_port(), None,
+     ["127.0.0.1", HINT_REACH]),
+    ("API slower than the 10 s timeout",
+     lambda k: k.set_behavior(SAR_PATH, delay=15), "clear",
+     ["no answer within", HINT_REACH]),
+]
+
+INTERNAL_ERROR_KEYS = ["kind", "apiVersion", "metadata", "status",
+                       "message", "reason", "details", "code"]
+
+
+def internal_error_cause(raw):
+    """The cause of kube-apiserver's 500 (apimachinery NewInternalError),
+    after checking every field and their order."""
+    doc = json.loads(raw)
+    assert list(doc) == INTERNAL_ERROR_KEYS, doc
+    cause = doc["details"]["causes"][0]["message"]
+    assert doc == {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                   "status": "Failure",
+                   "message": "Internal error occurred: " + cause,
+                   "reason": "InternalError",
+                   "details": {"causes": [{"message": cause}]},
+                   "code": 500}, doc
+    return cause
+
+
+@pytest.mark.parametrize("case,setup,undo,words", REVIEW_ERRORS,
+                         ids=[c[0] for c in REVIEW_ERRORS])
+def test_review_that_cannot_be_made_is_500(tmp_path, pki, kube, case,
+                                           setup, undo, words):
+    """No verdict is no denial: kube-apiserver's WithAuthorization answers
+    an authorizer error 500 InternalError.  The cause says what failed and
+    what to check, never a credential; it is not cached, so once the API
+    is well the same caller is allowed."""
+    token = kube.token
+    kc = os.path.join(str(tmp_path), "kubeconfig")
+    kube.kubeconfig(kc)
+    server = setup(kube)
+    if server is not None:
+        kube.kubeconfig(kc, server=server)
+    w = start_webhook(tmp_path, pki, args=[
+        "--kubeconfig", kc, "--authorization-mode", "SubjectAccessReview"])
+    causes = []
+    for method, path, body in (("POST", SOLVER, present_body()),
+                               ("GET", DISCOVERY, None)):
+        status, headers, raw = w.request(method, path, body=body,
+                                         timeout=40)
+        assert status == 500, (case, path, raw)
+        assert headers["Content-Type"] == "application/json"
+        cause = internal_error_cause(raw)
+        assert cause.startswith("the authorization review failed: "), cause
+        for word in words:
+            assert word in cause, (word, cause)
+        assert token not in raw.decode() and "Bearer" not in cause
+        causes.append(cause)
+    log = w.log()
+    assert log.count("authorization review failed, answering 500") == 2
+    assert token not in log
+    if undo is not None:
+        # Not cached: the next request asks again and is allowed.
+        n = len(reviews(kube))
+        if undo == "clear":
+            kube.clear_behaviors()
+        else:
+            kube.set_token(token)
+        assert w.request("GET", DISCOVERY)[0] == 200
+        assert w.request("POST", SOLVER, body=present_body())[0] in \
+            (200, 201)
+        assert len(reviews(kube)) == n + 2
+    # Health is not the API's business.
     assert w.request("GET", "/readyz", cert=None, user=None)[0] == 200
+    w.stop()
+
+
+def test_failure_is_not_cached_denial_is(tmp_path, pki, kube):
+    """Two failures, then the API answers: every request asked anew until
+    a verdict came; that verdict is cached."""
+    kube.set_behavior(SAR_PATH, status=500, times=2)
+    w = start(tmp_path, pki, kube)
+    assert w.request("GET", DISCOVERY)[0] == 500
+    assert w.request("GET", DISCOVERY)[0] == 500
+    assert w.request("GET", DISCOVERY)[0] == 200
+    assert w.request("GET", DISCOVERY)[0] == 200
+    assert len(reviews(kube)) == 3
     w.stop()
 
 
@@ -480,16 +707,6 @@ def test_verdicts_cached_10s_keyed_on_everything(tmp_path, pki, kube):
     assert w.request("GET", DISCOVERY)[0] == 200
     assert w.request("GET", DISCOVERY, user="mallory")[0] == 403
     assert n() == 9
-    w.stop()
-
-
-def test_failed_reviews_are_not_cached(tmp_path, pki, kube):
-    kube.set_behavior("subjectaccessreviews", status=500, times=2)
-    w = start(tmp_path, pki, kube)
-    assert w.request("GET", DISCOVERY)[0] == 403
-    assert w.request("GET", DISCOVERY)[0] == 403
-    assert w.request("GET", DISCOVERY)[0] == 200
-    assert len(reviews(kube)) == 3
     w.stop()
 
 
@@ -587,12 +804,13 @@ def test_no_secret_in_the_log_at_v10(tmp_path, pki, kube, bind, fmt):
     assert w.request("GET", DISCOVERY, cert=None)[0] == 401
     assert w.request("GET", DISCOVERY, user=None)[0] == 401
     kube.set_behavior("subjectaccessreviews", status=500, times=1)
-    assert w.request("GET", DISCOVERY, user="errs")[0] == 403
+    assert w.request("GET", DISCOVERY, user="errs")[0] == 500
     kube.sar_policy = lambda spec: (False, "denied")
     assert w.request("GET", DISCOVERY, user="denied")[0] == 403
     # A token the API rejects: the review fails, the log names no token.
     kube.set_token("kube-token-rotated-" + secrets.token_hex(8))
-    assert w.request("GET", DISCOVERY, user="after-rotation")[0] == 403
+    status, _, raw = w.request("GET", DISCOVERY, user="after-rotation")
+    assert status == 500 and b"rejected our credentials" in raw, raw
     w.stop()
 
     log = w.log()

@@ -336,11 +336,11 @@ def test_sar_system_masters_needs_no_review(tmp_path, pki, kube):
     w.stop()
 
 
-def test_sar_failure_is_403_never_allow(tmp_path, pki, kube):
+def test_sar_failure_is_500_never_allow(tmp_path, pki, kube):
     kube.set_behavior("subjectaccessreviews", status=500)
     w = _sar_hook(tmp_path, pki, kube)
     status, _, body = w.request("GET", DISCOVERY)
-    assert status == 403
+    assert status == 500
     assert "authorization review failed" in status_of(body)["message"]
     w.stop()
 

@@ -11,6 +11,9 @@ Fixtures and helpers (conftest.py star-imports this module):
                   pki.issue(cn, ca="front-proxy"|"other"|"serving",
                             eku="clientAuth"|"serverAuth"|None, san=None)
                       -> (cert, key) paths of a fresh certificate
+                  pki.new_ca(name, cn=None) -> CA certificate path: one
+                      more CA, which pki.issue(..., ca=name) then signs
+                      with (e.g. a rotated front-proxy CA)
 
   start_webhook(tmp_path, pki, args=[...], env=None, omit=()) -> Webhook
       Runs `$RFC2136_WEBHOOK serve` on a free port and waits until
@@ -112,6 +115,14 @@ class PKI:
                  "-nodes", "-keyout", key, "-out", cert, "-days", "3",
                  "-subj", "/CN=" + cn, cwd=self.dir)
         return cert, key
+
+    def new_ca(self, name, cn=None):
+        """Make one more CA called @name (CN @cn, default @name) and
+        return its certificate's path; issue(ca=@name) signs with it."""
+        if name in self._cas:
+            raise ValueError("CA %r exists" % name)
+        self._cas[name] = self._make_ca(name, cn or name)
+        return self._cas[name][0]
 
     def issue(self, cn, ca="front-proxy", eku="clientAuth", san=None,
               days=3):
