@@ -19,6 +19,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <jansson.h>
 
 #include "server/auth.h"
 
@@ -698,6 +699,191 @@ static void test_update(void **state)
 	authn_free(a);
 }
 
+/* Replace @path's content whole (write aside, rename); NULL removes it. */
+static void file_replace(const char *path, const void *data, size_t len)
+{
+	char tmp[256];
+	FILE *f;
+
+	if (data == NULL) {
+		unlink(path);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void test_ca_file_reload(void **state)
+{
+	enum {
+		CA,
+		OTHER,
+		GARBAGE,
+		GONE,
+		SAME
+	};
+	static const struct {
+		const char *name;
+		int write; /* what the file becomes before the look */
+		bool force;
+		int want;
+		const char *text;  /* in the error (NULL: none) */
+		int client, other; /* verdicts of the two proxies after */
+	} steps[] = {
+	    {"unchanged", SAME, false, 0, NULL, 0, AUTH_EUNTRUSTED},
+	    {"SIGHUP re-reads", SAME, true, 1, NULL, 0, AUTH_EUNTRUSTED},
+	    {"rotated", OTHER, false, 1, NULL, AUTH_EUNTRUSTED, 0},
+	    {"garbage keeps the old", GARBAGE, false, -EINVAL,
+	     "no CA certificate", AUTH_EUNTRUSTED, 0},
+	    {"the same garbage said once", SAME, false, 0, NULL,
+	     AUTH_EUNTRUSTED, 0},
+	    {"SIGHUP says it again", SAME, true, -EINVAL, "no CA certificate",
+	     AUTH_EUNTRUSTED, 0},
+	    {"removed keeps the old", GONE, false, -ENOENT, "No such file",
+	     AUTH_EUNTRUSTED, 0},
+	    {"still removed: said once", SAME, false, 0, NULL, AUTH_EUNTRUSTED,
+	     0},
+	    {"back", CA, false, 1, NULL, 0, AUTH_EUNTRUSTED},
+	};
+	gnutls_datum_t pem[2] = {cert_export(&ca, GNUTLS_X509_FMT_PEM),
+				 cert_export(&other_ca, GNUTLS_X509_FMT_PEM)};
+	gnutls_datum_t leaf[2] = {
+	    cert_export(&leaves[LEAF_CLIENT], GNUTLS_X509_FMT_DER),
+	    cert_export(&leaves[LEAF_OTHER_CA], GNUTLS_X509_FMT_DER)};
+	static const char garbage[] = "-----BEGIN CERTIFICATE-----\nAAAA\n"
+				      "-----END CERTIFICATE-----\n";
+	char dir[] = "/tmp/test_auth_reloadXXXXXX", path[128], err[512];
+	char why[256];
+	struct authn *a = NULL;
+	struct authn_opts none = {0};
+
+	(void)state;
+	/* Without a CA file there is nothing to re-read. */
+	assert_int_equal(authn_new(&a, &none, err, sizeof(err)), 0);
+	assert_null(authn_ca_file(a));
+	assert_int_equal(authn_reload_ca_file(a, true, err, sizeof(err)), 0);
+	authn_free(a);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	file_replace(path, pem[0].data, pem[0].size);
+	struct authn_opts opts = {.ca_file = path};
+	assert_int_equal(authn_new(&a, &opts, err, sizeof(err)), 0);
+	assert_string_equal(authn_ca_file(a), path);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		unsigned gen = authn_generation(a);
+		if (steps[i].write == CA || steps[i].write == OTHER)
+			file_replace(path, pem[steps[i].write].data,
+				     pem[steps[i].write].size);
+		else if (steps[i].write == GARBAGE)
+			file_replace(path, garbage, strlen(garbage));
+		else if (steps[i].write == GONE)
+			file_replace(path, NULL, 0);
+		int ret =
+		    authn_reload_ca_file(a, steps[i].force, err, sizeof(err));
+		if (ret != steps[i].want)
+			fail_msg("%s: %d, want %d (%s)", steps[i].name, ret,
+				 steps[i].want, err);
+		if (steps[i].text != NULL) {
+			assert_non_null(strstr(err, path));
+			assert_non_null(strstr(err, steps[i].text));
+		} else {
+			assert_string_equal(err, "");
+		}
+		/* Connections re-verify exactly when a CA was published. */
+		assert_int_equal(authn_generation(a) != gen, ret == 1);
+		assert_true(authn_has_ca(a));
+		assert_int_equal(
+		    authn_verify_chain(a, &leaf[0], 1, why, sizeof(why)),
+		    steps[i].client);
+		assert_int_equal(
+		    authn_verify_chain(a, &leaf[1], 1, why, sizeof(why)),
+		    steps[i].other);
+	}
+	authn_free(a);
+	unlink(path);
+	rmdir(dir);
+	for (int i = 0; i < 2; i++) {
+		gnutls_free(pem[i].data);
+		gnutls_free(leaf[i].data);
+	}
+}
+
+static void test_error_body(void **state)
+{
+	static const char *const causes[] = {
+	    "the authorization review failed: HTTP 500",
+	    "quotes \" and \\ and a newline\n",
+	    "",
+	    "not UTF-8: \xff\xfe",
+	};
+	static const char *const keys[] = {"kind",    "apiVersion", "metadata",
+					   "status",  "message",    "reason",
+					   "details", "code"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
+		size_t len = 0, k = 0;
+		char *body = authz_error_body(causes[i], &len);
+		json_error_t jerr;
+		json_t *doc, *v;
+		const char *key;
+		char want[256];
+
+		assert_non_null(body);
+		assert_int_equal(strlen(body), len);
+		doc = json_loads(body, 0, &jerr);
+		assert_non_null(doc);
+		/* kube-apiserver's field order: details before code. */
+		json_object_foreach(doc, key, v)
+		{
+			assert_true(k < sizeof(keys) / sizeof(keys[0]));
+			assert_string_equal(key, keys[k++]);
+		}
+		assert_int_equal(k, sizeof(keys) / sizeof(keys[0]));
+		assert_string_equal(
+		    json_string_value(json_object_get(doc, "kind")), "Status");
+		assert_string_equal(
+		    json_string_value(json_object_get(doc, "apiVersion")),
+		    "v1");
+		assert_int_equal(
+		    json_object_size(json_object_get(doc, "metadata")), 0);
+		assert_string_equal(
+		    json_string_value(json_object_get(doc, "status")),
+		    "Failure");
+		assert_string_equal(
+		    json_string_value(json_object_get(doc, "reason")),
+		    "InternalError");
+		assert_int_equal(
+		    json_integer_value(json_object_get(doc, "code")), 500);
+		json_t *det = json_object_get(doc, "details");
+		assert_int_equal(json_object_size(det), 1);
+		json_t *list = json_object_get(det, "causes");
+		assert_int_equal(json_array_size(list), 1);
+		json_t *cause = json_array_get(list, 0);
+		assert_int_equal(json_object_size(cause), 1);
+		const char *got =
+		    json_string_value(json_object_get(cause, "message"));
+		assert_non_null(got);
+		/* Bytes that are not UTF-8 become '?', as in every Status. */
+		snprintf(want, sizeof(want), "%s", causes[i]);
+		for (char *p = want; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		assert_string_equal(got, want);
+		snprintf(want, sizeof(want), "Internal error occurred: %s",
+			 got);
+		assert_string_equal(
+		    json_string_value(json_object_get(doc, "message")), want);
+		json_decref(doc);
+		free(body);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +898,8 @@ int main(void)
 	    cmocka_unit_test(test_json_list),
 	    cmocka_unit_test(test_json_list_bounds),
 	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_ca_file_reload),
+	    cmocka_unit_test(test_error_body),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
