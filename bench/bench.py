@@ -68,6 +68,8 @@ TARGET_RATIO = 1.3      # webhook p50 / bare p50, BIND, sequential
 TARGET_REST_KB = 6 * 1024
 TARGET_PEAK_KB = 16 * 1024
 TARGET_READY_MS = 50.0
+# Rejected by the config check before any I/O (load --expect-failure).
+NO_DNS_ALGORITHM = "bench-no-such-algorithm"
 
 
 def log(msg):
@@ -192,11 +194,16 @@ class Webhook:
             raise RuntimeError("webhook exited %s:\n%s" % (
                 rc, self.log()[-3000:]))
 
-    def load(self, srv, key, pairs, conc, prefix, progress=None):
+    def load(self, srv, key, pairs, conc, prefix, progress=None, raw=None,
+             no_dns=False):
         """Run bench/load; with @progress, yield ("progress", calls,
-        errors) as it goes, and ("result", dict) at the end."""
+        errors) as it goes, and ("result", dict) at the end.  @raw: file
+        for every latency.  @no_dns: a config the webhook rejects before
+        any I/O (an unknown algorithm), answers must say success false:
+        the whole path but the DNS exchange."""
         cfg = json.dumps({"nameserver": srv.addr, "tsigKeyName": key.name,
-                          "tsigAlgorithm": key.algorithm,
+                          "tsigAlgorithm": (NO_DNS_ALGORITHM if no_dns
+                                            else key.algorithm),
                           "tsigSecretSecretRef": {"name": SECRET[0],
                                                   "key": SECRET[1]}},
                          separators=(",", ":"))
@@ -206,6 +213,10 @@ class Webhook:
                "--config", cfg, "--zone", srv.zone, "--namespace", NS,
                "--pairs", str(pairs), "--concurrency", str(conc),
                "--prefix", prefix]
+        if raw is not None:
+            cmd += ["--raw", raw]
+        if no_dns:
+            cmd.append("--expect-failure")
         if progress is None:
             return run_json(cmd, "load")
         return self._load_progress(cmd + ["--progress", str(progress)])
@@ -226,12 +237,65 @@ class Webhook:
         yield ("result", result)
 
 
-def bare(args, srv, keyfile, pairs, conc, prefix):
-    return run_json([os.path.join(args.tools, "bare_update"),
-                     "--server", srv.addr, "--zone", srv.zone,
-                     "--key", keyfile, "--pairs", str(pairs),
-                     "--concurrency", str(conc), "--prefix", prefix,
-                     "--sign-loops", "100000"], "bare_update")
+def bare(args, srv, keyfile, pairs, conc, prefix, raw=None):
+    cmd = [os.path.join(args.tools, "bare_update"),
+           "--server", srv.addr, "--zone", srv.zone,
+           "--key", keyfile, "--pairs", str(pairs),
+           "--concurrency", str(conc), "--prefix", prefix,
+           "--sign-loops", "100000"]
+    if raw is not None:
+        cmd += ["--raw", raw]
+    return run_json(cmd, "bare_update")
+
+
+def rank_us(samples, pct):
+    """Nearest-rank percentile of sorted ns samples, in us (stats.c)."""
+    if not samples:
+        return 0.0
+    k = max(1, (len(samples) * pct + 99) // 100)
+    return samples[k - 1] / 1000.0
+
+
+def pooled(results, raws):
+    """One result from the rounds' results and their raw latencies."""
+    lat = []
+    for path in raws:
+        with open(path) as f:
+            lat += [int(x) for x in f]
+    lat.sort()
+    out = dict(results[0])
+    for k in ("calls", "errors", "new_connections"):
+        if k in out:
+            out[k] = sum(r[k] for r in results)
+    out["wall_s"] = sum(r["wall_s"] for r in results)
+    out["calls_per_s"] = out["calls"] / out["wall_s"] if out["wall_s"] else 0
+    for pct in (50, 90, 99, 100):
+        out["max_us" if pct == 100 else "p%d_us" % pct] = rank_us(lat, pct)
+    if "sign_ns" in out:
+        out["sign_ns"] = statistics.median(r["sign_ns"] for r in results)
+    return out
+
+
+def sequential(args, srv, wh, key, kfile, n, tag, workdir):
+    """The sequential runs in args.rounds rounds, each a bare run, a
+    webhook run and a webhook run without DNS, so that all three see the
+    same machine (a 2-core machine's speed drifts over a minute); the
+    latencies are pooled."""
+    rounds = max(1, min(args.rounds, n))
+    per = n // rounds
+    res = {"bare": [], "webhook": [], "no_dns": []}
+    raws = {k: [] for k in res}
+    for r in range(rounds):
+        for k in res:
+            raws[k].append(os.path.join(workdir, "%s-%s-%d.raw" % (
+                tag, k, r)))
+        res["bare"].append(bare(args, srv, kfile, per, 1, "b" + tag,
+                                raw=raws["bare"][-1]))
+        res["webhook"].append(wh.load(srv, key, per, 1, "w" + tag,
+                                      raw=raws["webhook"][-1]))
+        res["no_dns"].append(wh.load(srv, key, per, 1, "n" + tag,
+                                     raw=raws["no_dns"][-1], no_dns=True))
+    return {k: pooled(res[k], raws[k]) for k in res}
 
 
 def leftovers(srv, prefix, conc):
@@ -277,15 +341,27 @@ def bench_server(args, pki, kind, workdir):
             for conc in args.concurrency:
                 n = pairs_for(args, kind, conc)
                 tag = "%s%d" % (kind[0], conc)
-                log("%s: bare update, %d pairs, %d clients" % (kind, n, conc))
-                b = bare(args, srv, kfile, n, conc, "b" + tag)
-                log("%s: webhook, %d pairs, %d clients" % (kind, n, conc))
-                w = wh.load(srv, key, n, conc, "w" + tag)
+                nodns = None
+                if conc == 1:
+                    log("%s: bare update, webhook and webhook without DNS "
+                        "in %d rounds, %d pairs in all" % (kind, args.rounds,
+                                                         n))
+                    seq = sequential(args, srv, wh, key, kfile, n, tag,
+                                     workdir)
+                    b, w, nodns = seq["bare"], seq["webhook"], seq["no_dns"]
+                else:
+                    log("%s: bare update, %d pairs, %d clients" % (
+                        kind, n, conc))
+                    b = bare(args, srv, kfile, n, conc, "b" + tag)
+                    log("%s: webhook, %d pairs, %d clients" % (
+                        kind, n, conc))
+                    w = wh.load(srv, key, n, conc, "w" + tag)
                 st = wh.status()
                 left = leftovers(srv, "b" + tag, conc) + \
                     leftovers(srv, "w" + tag, conc)
                 rows.append({"server": kind, "clients": conc, "bare": b,
-                             "webhook": w, "hwm": st["VmHWM"],
+                             "webhook": w, "no_dns": nodns,
+                             "hwm": st["VmHWM"],
                              "rss": st["VmRSS"], "threads": st["Threads"],
                              "left": left})
             time.sleep(SETTLE_S)
@@ -311,7 +387,13 @@ def ms(us):
     return "%.2f" % (us / 1000.0)
 
 
-def table(rows, mems, ready, conditions):
+def floors(args):
+    """VmRSS of bench/floor and bench/floor_core (see floor.c)."""
+    return {name: run_json([os.path.join(args.tools, name)], name)
+            for name in ("floor", "floor_core")}
+
+
+def table(rows, mems, ready, conditions, floor):
     out = []
     out.append("| server | clients | bare p50 ms | webhook p50 / p90 / p99 ms"
                " | p50 ratio | bare calls/s | webhook calls/s | errors |"
@@ -327,6 +409,24 @@ def table(rows, mems, ready, conditions):
                        ratio, b["calls_per_s"], w["calls_per_s"],
                        b["errors"] + w["errors"], r["hwm"] / MB))
     out.append("")
+    out.append("Where a sequential call's time goes (p50 ms, pooled over "
+               "the rounds): the bare UPDATE; the webhook answering a "
+               "config it rejects before any I/O (the same client, TLS, "
+               "HTTP, authentication, JSON, but no DNS); their sum, the "
+               "best the webhook can do with this client; the webhook.")
+    out.append("")
+    out.append("| server | bare | webhook without DNS | bare + without DNS"
+               " | webhook | webhook - sum | (bare + without DNS) / bare |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        if r["no_dns"] is None:
+            continue
+        b, w, n = (r["bare"]["p50_us"], r["webhook"]["p50_us"],
+                   r["no_dns"]["p50_us"])
+        out.append("| %s | %s | %s | %s | %s | %s | %.2fx |" % (
+            r["server"], ms(b), ms(n), ms(b + n), ms(w), ms(w - b - n),
+            (b + n) / b if b else 0))
+    out.append("")
     out.append("| webhook for | ready ms | VmRSS at rest MB (anon + file)"
                " | VmHWM peak MB | VmRSS after load MB (anon + file) |"
                " threads |")
@@ -339,6 +439,13 @@ def table(rows, mems, ready, conditions):
                        r["RssAnon"] / MB, r["RssFile"] / MB,
                        a["VmHWM"] / MB, a["VmRSS"] / MB, a["RssAnon"] / MB,
                        a["RssFile"] / MB, a["Threads"]))
+    for name, what in (("floor", "the same libraries, nothing else "
+                                 "(bench/floor)"),
+                       ("floor_core", "without libcurl, OpenSSL, Kerberos, "
+                                      "libyaml (bench/floor_core)")):
+        f = floor[name]
+        out.append("| %s | | %.2f (%.2f + %.2f) | | | |" % (
+            what, f["VmRSS"] / MB, f["RssAnon"] / MB, f["RssFile"] / MB))
     out.append("")
     out.append("Start-up to ready (exec to first 200 on /readyz), %d fresh "
                "starts: best %.1f ms, median %.1f ms, worst %.1f ms." % (
@@ -389,37 +496,53 @@ def conditions_text(args):
     return ("Conditions: %s, %d CPUs, load average %.2f at the start, "
             "%.2f (1 min) %.2f (5 min) at the end; %s; %d pairs per "
             "sequential run (Knot: a "
-            "tenth); webhook with --secrets-dir and --authorization-mode "
-            "AllowAuthenticated." % (
+            "tenth) in %d rounds; webhook with --secrets-dir and "
+            "--authorization-mode AllowAuthenticated." % (
                 platform.platform(terse=True), os.cpu_count(),
                 args.load_start, load1, load5,
-                time.strftime("%Y-%m-%d %H:%M %Z"), args.pairs))
+                time.strftime("%Y-%m-%d %H:%M %Z"), args.pairs,
+                args.rounds))
 
 
 NOTES = """
 ## Reading the numbers
 
-- VmRSS counts every page of the shared libraries the process has mapped
-  (RssFile): libmicrohttpd, GnuTLS, libknot and libcurl with their
-  dependency closures (OpenSSL, Kerberos, LDAP, libssh2, ...), which the
-  kernel maps 64-128 KiB around each page touched.  A program that links
-  the same libraries and returns from main() at once is already at about
-  8.4 MB here (5.1 MB without libcurl).  The webhook's own memory is
-  RssAnon.  The 6 MB target at rest cannot be met while these libraries
-  are linked; loading libcurl only when a Kubernetes API is configured
-  (dlopen) would save about 3 MB.
-- The webhook's cost is CPU more than waiting.  Measured per call
-  (sequential, BIND, /proc/PID/task/*/stat): the webhook's workers about
-  150-180 us (of which about 30 us jansson decoding and encoding, 25 us
-  building, signing and checking the UPDATE, 7 us the log line, the rest
-  the UDP exchange's system calls), its polling threads about 100 us (TLS,
-  HTTP, about ten system calls: two reads and two writes per TLS record
-  pair, TCP_CORK toggles, epoll changes for suspend/resume), the libcurl
-  client about 140 us, against about 70 us for the whole bare client.
-  Running the solver on the polling thread instead of a worker (tried)
-  saves about 50 us of CPU and no measurable p50.  On a shared 2-core
-  machine all of it queues for a CPU, so the ratio grows with the load
-  average: compare runs at a similar load.
+- Memory: VmRSS counts every page of the shared libraries the process has
+  mapped (RssFile), and the kernel maps 64-128 KiB of file pages around
+  each page touched.  The floor rows are measured in every run: a program
+  that links the webhook's libraries and returns from main() at once
+  (bench/floor) is already over 8 MB, and over 5 MB without libcurl,
+  OpenSSL, Kerberos and libyaml (bench/floor_core): GnuTLS alone, whose
+  constructor initialises its whole crypto backend, costs about 2.7 MB.
+  The webhook's own cost is what it adds to the floor, about 2 MB at
+  rest: 0.3 MB of RssAnon (its threads, caches, TLS credentials) and the
+  library code it runs (GnuTLS's server side, gmp for the RSA key,
+  libknot, libc).  The 6 MB target at rest cannot be met with these
+  libraries linked dynamically (DESIGN.md's dependency list); it needs a
+  decision: measure the webhook above the floor (RssAnon or PSS), or load
+  libcurl and Kerberos only when a Kubernetes API or GSS-TSIG is
+  configured (dlopen; still above 6 MB by the floor_core row, and every
+  in-cluster deployment configures a Kubernetes API).
+- Latency: the "where a sequential call's time goes" table puts the
+  webhook next to the sum of the bare UPDATE and the webhook answering a
+  config it rejects before any I/O (the same libcurl client, TLS, HTTP,
+  authentication, JSON and log lines, no DNS).  That sum is the best a
+  webhook can do with this client on this machine, and it is itself
+  about 1.3x the bare UPDATE; what the webhook adds on top of it (the
+  "webhook - sum" column, about 0.1 ms) is the DNS exchange costing a
+  little more inside a process that has just run TLS and JSON (caches,
+  one more thread wake-up) than alone.  Measured per call (sequential,
+  BIND, /proc/PID/task/*/stat): the libcurl client about 90-200 us of
+  CPU, the webhook's polling threads 90-160 us (TLS, HTTP, about twelve
+  system calls), its workers 60 us without DNS and about 250 us with
+  it, BIND about 600 us per UPDATE; the bare client about 95 us.  The
+  webhook's profile is flat (malloc, the kernel's TCP and UDP paths,
+  jansson, GnuTLS; no function above 4 %), so no single change closes
+  the gap to 1.3x.
+- The sequential runs are made in rounds (bare, webhook, webhook without
+  DNS, again): BIND's speed drifts by 10-20 % over a minute on this
+  2-core machine, and the rounds expose all three to the same drift.
+  Percentiles are over the pooled calls.
 - Knot applies updates one at a time (about 10 ms each); with 8 or 64
   clients the bare client has that many UPDATEs in flight and Knot
   batches them, while the webhook has at most its 16 workers in flight.
@@ -438,7 +561,8 @@ def do_bench(args):
         rows += r
         mems[kind] = m
         ready.append(m["ready_ms"])
-    text = table(rows, mems, ready, conditions_text(args))
+    floor = floors(args)
+    text = table(rows, mems, ready, conditions_text(args), floor)
     checks = targets(rows, mems, ready)
     lines = ["", "Targets:"]
     for what, ok, value in checks:
@@ -551,7 +675,8 @@ def do_soak(args):
     for what, good, value in checks:
         print("soak: %s %s: %s" % ("PASS" if good else "FAIL", what, value))
     print("soak: %s" % conditions_text(args).replace(
-        "%d pairs per sequential run (Knot: a tenth); " % args.pairs, ""))
+        "%d pairs per sequential run (Knot: a tenth) in %d rounds; " % (
+            args.pairs, args.rounds), ""))
     ok = all(good for _, good, _ in checks)
     log("soak took %.0f s" % (time.monotonic() - t0))
     subprocess.run(["rm", "-rf", work])
@@ -569,6 +694,9 @@ def main():
                     type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--pairs", type=int, default=1000,
                     help="pairs of a sequential run (concurrent: more)")
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="rounds the sequential runs are made in, "
+                    "alternating bare, webhook and webhook without DNS")
     ap.add_argument("--starts", type=int, default=10,
                     help="fresh starts timed to ready")
     ap.add_argument("--soak", action="store_true")

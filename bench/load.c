@@ -8,7 +8,7 @@
  *   load --url https://127.0.0.1:PORT/apis/GROUP/v1alpha1/rfc2136
  *        --cacert CA --cert CRT --key KEY --config JSON
  *        [--zone ZONE] [--namespace NS] [--pairs N] [--concurrency C]
- *        [--prefix P] [--progress CALLS]
+ *        [--prefix P] [--progress CALLS] [--raw FILE] [--expect-failure]
  *   load --wait-ready https://127.0.0.1:PORT/readyz --cacert CA
  *
  * Thread t uses the name _acme-challenge.P-t.ZONE, a key (TXT value)
@@ -19,7 +19,14 @@
  * lines every --progress calls (for the soak to sample the server's memory
  * against calls made) and one JSON result line (stats.h) with
  * "new_connections": connections opened after the clock started, 0 when
- * every connection was kept alive.
+ * every connection was kept alive.  --raw FILE: every call's latency too
+ * (stats.h).
+ *
+ * --expect-failure: the driver sends a config the webhook must reject
+ * before any I/O (an unknown TSIG algorithm); a call then counts as failed
+ * unless the answer is 200 or 201 with response.success false (the
+ * solver's errors travel in the body, as cert-manager's webhooks do).  Timed like the
+ * real calls, it is the webhook's whole path without the DNS exchange.
  *
  * --wait-ready polls the URL every millisecond until it answers 200 and
  * prints {"ready_ns": CLOCK_MONOTONIC at that moment}; the driver starts
@@ -29,6 +36,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +53,7 @@
 struct load {
 	const char *url, *cacert, *cert, *key, *config, *zone, *ns, *prefix;
 	unsigned long pairs, progress;
+	bool expect_failure; /* answers must say response.success false */
 	atomic_ulong next;   /* next pair to run */
 	atomic_ulong done;   /* calls finished */
 	atomic_ulong failed; /* calls failed */
@@ -108,7 +117,10 @@ static void complain(struct load *l, const char *fmt, const char *a,
 	pthread_mutex_unlock(&l->lock);
 }
 
-/* Did the webhook answer 200 with response.success true? */
+/*
+ * Did the webhook answer 200 (201 for a Present) with response.success
+ * true (false with --expect-failure)?
+ */
 static void answer_check(struct load *l, struct worker *w, CURLcode rc,
 			 const char *action)
 {
@@ -129,8 +141,9 @@ static void answer_check(struct load *l, struct worker *w, CURLcode rc,
 	}
 	root = json_loadb(w->ans.buf, w->ans.len, 0, NULL);
 	resp = json_object_get(root, "response");
-	if (!json_is_true(json_object_get(resp, "success")))
-		complain(l, "%s: no success: %s", action, w->ans.buf);
+	if (l->expect_failure ? !json_is_false(json_object_get(resp, "success"))
+			      : !json_is_true(json_object_get(resp, "success")))
+		complain(l, "%s: unexpected answer: %s", action, w->ans.buf);
 	json_decref(root);
 }
 
@@ -311,6 +324,8 @@ static const struct option options[] = {
     {"pairs", required_argument, NULL, 'n'},
     {"concurrency", required_argument, NULL, 'C'},
     {"progress", required_argument, NULL, 'P'},
+    {"raw", required_argument, NULL, 'r'},
+    {"expect-failure", no_argument, NULL, 'x'},
     {NULL, 0, NULL, 0},
 };
 
@@ -318,7 +333,7 @@ int main(int argc, char **argv)
 {
 	static struct load l;
 	struct worker *workers = NULL;
-	const char *ready_url = NULL, *path;
+	const char *ready_url = NULL, *path, *raw = NULL;
 	char health_url[512];
 	unsigned long conc = 1, started = 0;
 	char extra[64];
@@ -370,6 +385,12 @@ int main(int argc, char **argv)
 			l.progress =
 			    bench_parse_count("--progress", optarg, 100000000);
 			break;
+		case 'r':
+			raw = optarg;
+			break;
+		case 'x':
+			l.expect_failure = true;
+			break;
 		default:
 			return 2;
 		}
@@ -388,7 +409,8 @@ int main(int argc, char **argv)
 		    stderr,
 		    "usage: load --url URL --cacert CA --cert CRT --key KEY "
 		    "--config JSON [--zone Z] [--namespace NS] [--pairs N] "
-		    "[--concurrency C] [--prefix P] [--progress CALLS]\n"
+		    "[--concurrency C] [--prefix P] [--progress CALLS] "
+		    "[--raw FILE] [--expect-failure]\n"
 		    "       load --wait-ready URL --cacert CA\n");
 		ret = 2;
 		goto out;
@@ -398,6 +420,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "load: out of memory\n");
 		goto out;
 	}
+	l.st.raw = raw;
 	/* https://HOST:PORT/healthz: the URL up to its path. */
 	path = strstr(l.url, "://");
 	path = path != NULL ? strchr(path + 3, '/') : NULL;
@@ -430,8 +453,8 @@ int main(int argc, char **argv)
 	snprintf(extra, sizeof(extra),
 		 "\"new_connections\": %lu, \"concurrency\": %lu",
 		 atomic_load(&l.connects), conc);
-	bench_stats_print(&l.st, stdout, extra);
-	ret = l.st.nerrors == 0 ? 0 : 1;
+	if (bench_stats_print(&l.st, stdout, extra) == 0)
+		ret = l.st.nerrors == 0 ? 0 : 1;
 out:
 	if (workers != NULL) {
 		for (unsigned long i = 0; i < conc; i++)

@@ -51,10 +51,27 @@ static double rank_us(const uint64_t *v, size_t n, unsigned pct)
 	return (double)v[k - 1] / 1000.0;
 }
 
-void bench_stats_print(struct bench_stats *st, FILE *f, const char *extra)
+static int raw_write(const struct bench_stats *st)
+{
+	FILE *f = fopen(st->raw, "w");
+	int ret = 0;
+
+	if (f == NULL)
+		return -errno;
+	for (size_t i = 0; i < st->ncalls; i++) {
+		if (fprintf(f, "%llu\n", (unsigned long long)st->lat[i]) < 0)
+			ret = -EIO;
+	}
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	return ret;
+}
+
+int bench_stats_print(struct bench_stats *st, FILE *f, const char *extra)
 {
 	size_t n = st->ncalls;
 	double wall = (double)st->wall_ns / 1e9;
+	int ret = 0;
 
 	qsort(st->lat, n, sizeof(*st->lat), cmp_u64);
 	fprintf(f,
@@ -66,6 +83,10 @@ void bench_stats_print(struct bench_stats *st, FILE *f, const char *extra)
 		rank_us(st->lat, n, 100), wall, wall > 0 ? (double)n / wall : 0,
 		extra[0] != '\0' ? ", " : "", extra);
 	fflush(f);
+	if (st->raw != NULL && (ret = raw_write(st)) < 0)
+		fprintf(stderr, "bench: cannot write %s: %s\n", st->raw,
+			strerror(-ret));
+	return ret;
 }
 
 unsigned long bench_parse_count(const char *opt, const char *text,

@@ -20,6 +20,9 @@ struct bench_stats {
 	size_t ncalls;	  /* calls made (successful or not) */
 	size_t nerrors;	  /* calls that failed */
 	uint64_t wall_ns; /* first call started .. last call ended */
+	const char *raw;  /* if set: bench_stats_print writes every sample
+			   * here, one per line in nanoseconds, for the
+			   * driver to pool runs made in rounds */
 };
 
 /* Allocate room for @n calls; 0 or -ENOMEM. */
@@ -32,9 +35,10 @@ void bench_stats_release(struct bench_stats *st);
  * Print one JSON object line to @f: calls, errors, p50/p90/p99/max in
  * microseconds (nearest rank over the recorded calls), wall seconds and
  * calls per second, then @extra (already JSON members, may be "").
- * Sorts the samples.
+ * Sorts the samples.  With st->raw set, also writes the samples there;
+ * returns 0, or -errno if that file could not be written.
  */
-void bench_stats_print(struct bench_stats *st, FILE *f, const char *extra);
+int bench_stats_print(struct bench_stats *st, FILE *f, const char *extra);
 
 /* Parse a positive decimal count (1 .. @max) or exit with a usage error. */
 unsigned long bench_parse_count(const char *opt, const char *text,

@@ -11,6 +11,10 @@
 #   BENCH_ARGS=  extra options for bench/bench.py (--help lists them)
 
 BENCH_TOOLS := $(O)/bench/bare_update $(O)/bench/load
+FLOOR_TOOLS := $(O)/bench/floor $(O)/bench/floor_core
+# floor_core: the libraries the webhook needs without a Kubernetes API or
+# GSS-TSIG (no libcurl and its OpenSSL, no Kerberos, no libyaml).
+FLOOR_CORE_PKGS := libknot libdnssec libmicrohttpd jansson gnutls
 BENCH_ARGS ?=
 
 .PHONY: bench soak bench-tools
@@ -22,9 +26,19 @@ $(BENCH_TOOLS):
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-bench-tools: $(BENCH_TOOLS)
+# Linked with --no-as-needed: floor.c calls none of them, and each must be
+# loaded as it is in the webhook.
+$(O)/bench/floor: $(O)/bench/floor.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -Wl,--no-as-needed $(LIBS)
+$(O)/bench/floor_core: $(O)/bench/floor.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -Wl,--no-as-needed \
+		$$(pkg-config --libs $(FLOOR_CORE_PKGS)) -lpthread
 
-bench: deps-test $(BIN) $(BENCH_TOOLS)
+bench-tools: $(BENCH_TOOLS) $(FLOOR_TOOLS)
+
+bench: deps-test $(BIN) $(BENCH_TOOLS) $(FLOOR_TOOLS)
 	$(Q)$(PYTHON) bench/bench.py --webhook $(abspath $(BIN)) \
 		--tools $(abspath $(O)/bench) --results bench/RESULTS.md $(BENCH_ARGS)
 
@@ -32,4 +46,5 @@ soak: deps-test $(BIN) $(BENCH_TOOLS)
 	$(Q)$(PYTHON) bench/bench.py --soak --webhook $(abspath $(BIN)) \
 		--tools $(abspath $(O)/bench) $(BENCH_ARGS)
 
--include $(O)/bench/bare_update.d $(O)/bench/load.d $(O)/bench/stats.d
+-include $(O)/bench/bare_update.d $(O)/bench/load.d $(O)/bench/stats.d \
+	$(O)/bench/floor.d
