@@ -232,15 +232,6 @@ struct authn_conf {
 	size_t source_len;
 };
 
-/* What stat(2) says of a file, to notice that it changed. */
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-	bool ok; /* stat worked */
-};
-
 struct authn {
 	pthread_mutex_t lock; /* guards conf (the pointer) and status */
 	struct authn_conf *conf;
@@ -249,11 +240,11 @@ struct authn {
 	char status[256];		    /* why there is no CA */
 
 	/* --requestheader-client-ca-file, re-read when it changes. */
-	pthread_mutex_t file_lock; /* guards the members below */
-	char *ca_file;		   /* NULL: the CA comes from elsewhere */
-	struct file_sig ca_sig;	   /* of the file in use */
-	struct file_sig bad_sig;   /* of the last refused file */
-	bool refused;		   /* bad_sig is meaningful */
+	pthread_mutex_t file_lock;   /* guards the members below */
+	char *ca_file;		     /* NULL: the CA comes from elsewhere */
+	struct tls_file_sig ca_sig;  /* of the file in use */
+	struct tls_file_sig bad_sig; /* of the last refused file */
+	bool refused;		     /* bad_sig is meaningful */
 };
 
 static void conf_free(struct authn_conf *c)
@@ -366,30 +357,6 @@ out:
 	conf_put(cur);
 	conf_free(c);
 	return ret;
-}
-
-static void sig_take(struct file_sig *sig, const char *path)
-{
-	struct stat st;
-
-	memset(sig, 0, sizeof(*sig));
-	if (stat(path, &st) != 0)
-		return;
-	sig->dev = st.st_dev;
-	sig->ino = st.st_ino;
-	sig->size = st.st_size;
-	sig->mtime = st.st_mtim;
-	sig->ctime = st.st_ctim;
-	sig->ok = true;
-}
-
-static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
-{
-	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino &&
-	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec &&
-	       a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 /* Read authn->ca_file and publish its CA; errors name the file. */
@@ -544,7 +511,7 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 			goto out;
 		}
 		/* Look before reading: a change during the read is seen. */
-		sig_take(&a->ca_sig, a->ca_file);
+		tls_file_sig_take(&a->ca_sig, a->ca_file);
 		ret = ca_file_load(a, err, errlen);
 		if (ret < 0)
 			goto out;
@@ -560,7 +527,7 @@ out:
 int authn_reload_ca_file(struct authn *authn, bool force, char *err,
 			 size_t errlen)
 {
-	struct file_sig now;
+	struct tls_file_sig now;
 	int ret = 0;
 
 	if (errlen > 0)
@@ -568,10 +535,11 @@ int authn_reload_ca_file(struct authn *authn, bool force, char *err,
 	if (authn->ca_file == NULL)
 		return 0;
 	pthread_mutex_lock(&authn->file_lock);
-	sig_take(&now, authn->ca_file);
-	if (!force && sig_equal(&now, &authn->ca_sig))
+	tls_file_sig_take(&now, authn->ca_file);
+	if (!force && tls_file_sig_equal(&now, &authn->ca_sig))
 		goto out;
-	if (!force && authn->refused && sig_equal(&now, &authn->bad_sig))
+	if (!force && authn->refused &&
+	    tls_file_sig_equal(&now, &authn->bad_sig))
 		goto out; /* refused already; said so once */
 	ret = ca_file_load(authn, err, errlen);
 	if (ret < 0) {

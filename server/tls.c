@@ -28,21 +28,12 @@ struct tls_creds {
 	char subject[256];
 };
 
-/* What a file looked like when it was read: any change means re-read. */
-struct file_sig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-	bool ok; /* stat worked */
-};
-
 struct tls_store {
 	char *cert_file, *key_file;
 	pthread_mutex_t lock; /* guards current and the signatures */
 	struct tls_creds *current;
-	struct file_sig cert_sig, key_sig; /* of the pair in use */
-	struct file_sig bad_cert, bad_key; /* of the last refused pair */
+	struct tls_file_sig cert_sig, key_sig; /* of the pair in use */
+	struct tls_file_sig bad_cert, bad_key; /* of the last refused pair */
 	/*
 	 * bad_* are meaningful: a zeroed signature also describes two
 	 * missing files, which must be refused (and said) once.
@@ -84,7 +75,7 @@ time_t tls_creds_not_after(const struct tls_creds *creds)
 	return creds->not_after;
 }
 
-static void sig_take(struct file_sig *sig, const char *path)
+void tls_file_sig_take(struct tls_file_sig *sig, const char *path)
 {
 	struct stat st;
 
@@ -99,7 +90,8 @@ static void sig_take(struct file_sig *sig, const char *path)
 	sig->ok = true;
 }
 
-static bool sig_equal(const struct file_sig *a, const struct file_sig *b)
+bool tls_file_sig_equal(const struct tls_file_sig *a,
+			const struct tls_file_sig *b)
 {
 	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino &&
 	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
@@ -330,19 +322,19 @@ void tls_store_free(struct tls_store *store)
 
 int tls_store_check(struct tls_store *s, bool force, char *err, size_t errlen)
 {
-	struct file_sig cs, ks;
+	struct tls_file_sig cs, ks;
 	struct tls_creds *fresh = NULL, *old = NULL;
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
 	/* Look before reading: a change during the read is seen next time. */
-	sig_take(&cs, s->cert_file);
-	sig_take(&ks, s->key_file);
-	if (!force && sig_equal(&cs, &s->cert_sig) &&
-	    sig_equal(&ks, &s->key_sig))
+	tls_file_sig_take(&cs, s->cert_file);
+	tls_file_sig_take(&ks, s->key_file);
+	if (!force && tls_file_sig_equal(&cs, &s->cert_sig) &&
+	    tls_file_sig_equal(&ks, &s->key_sig))
 		goto out;
-	if (!force && s->refused && sig_equal(&cs, &s->bad_cert) &&
-	    sig_equal(&ks, &s->bad_key))
+	if (!force && s->refused && tls_file_sig_equal(&cs, &s->bad_cert) &&
+	    tls_file_sig_equal(&ks, &s->bad_key))
 		goto out; /* refused already; said so once */
 	ret = creds_load(s->cert_file, s->key_file, &fresh, err, errlen);
 	if (ret < 0) {

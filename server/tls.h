@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
+#include <sys/types.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
@@ -27,6 +28,27 @@
  * Returns 0, -EFBIG when the file is larger than @max, or a negated errno.
  */
 int tls_file_read(const char *path, size_t max, char **buf, size_t *len);
+
+/*
+ * What a file looked like when it was read (stat(2)): any change of
+ * device, inode, size, mtime or ctime means it is to be read again; a file
+ * replaced by rename (a Kubernetes Secret volume's symlink swap) changes
+ * the inode.  ok is false when stat failed.
+ */
+struct tls_file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool ok;
+};
+
+/* @sig of @path now; a zeroed signature with ok false if stat fails. */
+void tls_file_sig_take(struct tls_file_sig *sig, const char *path);
+
+/* Whether @a and @b describe the same file content. */
+bool tls_file_sig_equal(const struct tls_file_sig *a,
+			const struct tls_file_sig *b);
 
 /* One certificate chain and its key, shared by the connections using it. */
 struct tls_creds;
