@@ -27,7 +27,7 @@ struct tls_store;
 	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 struct http_opts {
-	const char *bind_address; /* NULL or "": all addresses, dual stack */
+	const char *bind_address; /* NULL/""/0.0.0.0/"::": every family */
 	unsigned port;		  /* 0: any free port (see http_server_port) */
 	const char *group;	  /* API group, e.g. acme.example.org */
 	const char *solver_name;  /* e.g. rfc2136 */
@@ -58,6 +58,13 @@ int http_server_start(struct http_server **server, const struct http_opts *opts,
 
 /* The port the server listens on (the chosen one when asked for 0). */
 unsigned http_server_port(const struct http_server *server);
+
+/*
+ * The address it listens on, for the log: "[::] (IPv6 and IPv4)" for an
+ * unspecified --bind-address, "0.0.0.0 (IPv4 only)" there when the kernel
+ * has no IPv6, else the address given ("127.0.0.1", "[::1]").
+ */
+const char *http_server_address(const struct http_server *server);
 
 /*
  * Stop accepting connections: the listening socket is closed, /readyz

@@ -15,14 +15,18 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "server/auth.h"
+#include "server/log.h"
 #include "server/metrics.h"
 
 #ifndef VERSION
@@ -506,6 +510,9 @@ int metrics_render(char **out, size_t *len)
 struct metrics_server {
 	struct MHD_Daemon *daemon;
 	unsigned port;
+	atomic_bool starting;
+	char start_error[256]; /* MHD's last word while starting */
+	char address[64];      /* what it listens on, for the log */
 };
 
 /* Split "HOST:PORT" into @host (brackets removed) and @port. */
@@ -538,26 +545,96 @@ static int address_split(const char *text, char *host, size_t hostlen,
 	return 0;
 }
 
-/* @host ("" for all addresses) and @port as a socket address. */
+/*
+ * @host and @port as a socket address.  As Kubernetes' servers do, an
+ * unspecified host ("", "0.0.0.0", "::") means every address family:
+ * *@any is set and @ss is [::], for a dual-stack socket (IPv4 clients
+ * arrive as ::ffff:a.b.c.d, RFC 4291 2.5.5.2).  Any other host is that
+ * address and family only.
+ */
 static int address_resolve(const char *host, unsigned port,
-			   struct sockaddr_storage *ss, bool *v6)
+			   struct sockaddr_storage *ss, bool *any)
 {
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
 				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 
-	if (getaddrinfo(host[0] != '\0' ? host : "0.0.0.0", NULL, &hints,
-			&ai) != 0 ||
+	if (getaddrinfo(host[0] != '\0' ? host : "::", NULL, &hints, &ai) !=
+		0 ||
 	    ai == NULL)
 		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*v6 = ai->ai_family == AF_INET6;
-	if (*v6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
 	freeaddrinfo(ai);
+	if (ss->ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_port = htons((uint16_t)port);
+		*any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+		return 0;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	*any = s4->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (*any) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		memset(ss, 0, sizeof(*ss));
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t)port);
+	} else {
+		s4->sin_port = htons((uint16_t)port);
+	}
 	return 0;
+}
+
+/*
+ * Whether the kernel has no IPv6 at all (built without it, or booted with
+ * ipv6.disable=1): then socket(AF_INET6) fails with EAFNOSUPPORT.  Where
+ * IPv6 is only switched off (sysctl disable_ipv6) the socket is made and a
+ * dual-stack [::] listener still serves IPv4, so that is not "missing".
+ */
+static bool ipv6_missing(int *why)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return false;
+	}
+	*why = errno;
+	return errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT;
+}
+
+/* "[::]:9402 (IPv6 and IPv4)", "0.0.0.0:9402 (IPv4 only)", "[::1]:9402". */
+static void address_describe(const struct sockaddr_storage *ss, bool any,
+			     unsigned port, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	bool v6 = ss->ss_family == AF_INET6;
+
+	if (v6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)ss)->sin6_addr, host,
+			  sizeof(host));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+			  host, sizeof(host));
+	snprintf(buf, len, "%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "",
+		 port,
+		 !any ? ""
+		 : v6 ? " (IPv6 and IPv4)"
+		      : " (IPv4 only)");
+}
+
+static void metrics_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct metrics_server *s = cls;
+	char text[256];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	text[strcspn(text, "\n")] = '\0';
+	if (atomic_load(&s->starting))
+		snprintf(s->start_error, sizeof(s->start_error), "%s", text);
+	log_debug(3, "libmicrohttpd", "detail", text);
 }
 
 int metrics_address_check(const char *text, bool *off)
@@ -565,14 +642,14 @@ int metrics_address_check(const char *text, bool *off)
 	struct sockaddr_storage ss;
 	char host[128];
 	unsigned port;
-	bool v6;
+	bool any;
 
 	*off = text != NULL && strcmp(text, "0") == 0;
 	if (*off)
 		return 0;
 	if (text == NULL ||
 	    address_split(text, host, sizeof(host), &port) < 0 ||
-	    address_resolve(host, port, &ss, &v6) < 0)
+	    address_resolve(host, port, &ss, &any) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -646,12 +723,12 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 	struct sockaddr_storage ss;
 	char host[128];
 	unsigned port;
-	bool v6 = false;
-	int ret = -EINVAL;
+	bool any = false;
+	int ret = -EINVAL, why = 0;
 
 	*out = NULL;
 	if (address_split(address, host, sizeof(host), &port) < 0 ||
-	    address_resolve(host, port, &ss, &v6) < 0) {
+	    address_resolve(host, port, &ss, &any) < 0) {
 		snprintf(err, errlen,
 			 "--metrics-bind-address %s: not HOST:PORT with an "
 			 "IP address",
@@ -663,30 +740,56 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 		ret = -ENOMEM;
 		goto out;
 	}
+	if (any && ipv6_missing(&why)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons((uint16_t)port);
+		log_warn("no IPv6 in this kernel: the metrics port listens on "
+			 "IPv4 0.0.0.0 only",
+			 "error", strerror(why));
+	}
 	/*
 	 * Plain HTTP, one thread: a scrape renders a few KiB from atomics.
 	 * Bounded: few connections, a short idle timeout, small buffers.
+	 * Without MHD_USE_DUAL_STACK an IPv6 socket is IPV6_V6ONLY.
 	 */
+	unsigned family = ss.ss_family != AF_INET6 ? 0
+			  : any			   ? MHD_USE_DUAL_STACK
+						   : MHD_USE_IPv6;
+	atomic_store(&s->starting, true);
+	/* clang-format off */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		(v6 ? MHD_USE_IPv6 : 0),
+		MHD_USE_ERROR_LOG | family,
 	    (uint16_t)port, NULL, NULL, metrics_handle, NULL,
+	    /* First, so that every message of MHD comes through it. */
+	    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_END);
+	/* clang-format on */
+	atomic_store(&s->starting, false);
 	if (s->daemon == NULL) {
+		address_describe(&ss, any, port, s->address,
+				 sizeof(s->address));
 		snprintf(err, errlen,
-			 "--metrics-bind-address %s: cannot listen there "
-			 "(address in use or not local?)",
-			 address);
+			 "--metrics-bind-address %s: cannot listen on %s: %s",
+			 address, s->address,
+			 s->start_error[0] ? s->start_error
+					   : "libmicrohttpd did not start");
 		ret = -EADDRNOTAVAIL;
 		goto out;
 	}
 	const union MHD_DaemonInfo *di =
 	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL && di->port != 0 ? di->port : port;
+	address_describe(&ss, any, s->port, s->address, sizeof(s->address));
 	*out = s;
 	s = NULL;
 	ret = 0;
@@ -698,6 +801,11 @@ out:
 unsigned metrics_server_port(const struct metrics_server *server)
 {
 	return server != NULL ? server->port : 0;
+}
+
+const char *metrics_server_address(const struct metrics_server *server)
+{
+	return server != NULL ? server->address : "";
 }
 
 void metrics_server_stop(struct metrics_server *server)

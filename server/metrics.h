@@ -88,8 +88,10 @@ void metrics_reset(void);
 
 /*
  * Check a --metrics-bind-address value: "HOST:PORT" with HOST an IPv4
- * address, a bracketed IPv6 address or empty (all addresses), PORT
- * 0-65535; "0" turns metrics off (*@off set).  Returns 0 or -EINVAL.
+ * address, a bracketed IPv6 address or empty, PORT 0-65535; "0" turns
+ * metrics off (*@off set).  An empty or unspecified HOST (":9402",
+ * "0.0.0.0:9402", "[::]:9402") means every address family, as for
+ * Kubernetes' servers.  Returns 0 or -EINVAL.
  */
 int metrics_address_check(const char *text, bool *off);
 
@@ -98,14 +100,24 @@ struct metrics_server;
 /*
  * Serve GET /metrics (and HEAD) over plain HTTP on @address (as checked
  * by metrics_address_check, not "0"); any other path is 404, any other
- * method 405.  One polling thread; a scrape renders the registry.  Errors
- * name the address.  Returns 0 or a negative code.
+ * method 405.  An unspecified HOST listens on one dual-stack [::] socket
+ * (IPv6 and IPv4 clients), or on 0.0.0.0 with a warning where the kernel
+ * has no IPv6; a given address listens on that address only.  One polling
+ * thread; a scrape renders the registry.  Errors name the address and the
+ * cause.  Returns 0 or a negative code.
  */
 int metrics_server_start(struct metrics_server **server, const char *address,
 			 char *err, size_t errlen);
 
 /* The port served (the chosen one when asked for port 0). */
 unsigned metrics_server_port(const struct metrics_server *server);
+
+/*
+ * What it listens on, for the log: "[::]:9402 (IPv6 and IPv4)",
+ * "0.0.0.0:9402 (IPv4 only)" where the kernel has no IPv6, or the address
+ * given ("127.0.0.1:9402", "[::1]:9402").
+ */
+const char *metrics_server_address(const struct metrics_server *server);
 
 /* Stop serving and free the server.  NULL-safe. */
 void metrics_server_stop(struct metrics_server *server);

@@ -46,7 +46,11 @@ static const char serve_usage[] =
     "\n"
     "serving:\n"
     "  --secure-port PORT              HTTPS port (default 8443)\n"
-    "  --bind-address ADDR             address to listen on (default: all, IPv6 and IPv4)\n"
+    "  --bind-address ADDR             address to listen on; empty (default), 0.0.0.0\n"
+    "                                  or :: mean every address family: one IPv6\n"
+    "                                  socket that also takes IPv4 (IPv4 only where\n"
+    "                                  the kernel has no IPv6); any other address\n"
+    "                                  is that address and family only\n"
     "  --tls-cert-file FILE            serving certificate chain, PEM (required;\n"
     "                                  re-read when it changes)\n"
     "  --tls-private-key-file FILE     its private key, PEM (required)\n"
@@ -87,8 +91,10 @@ static const char serve_usage[] =
     "                                  slower clients are disconnected (default 30s)\n"
     "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM (default 25s)\n"
     "  --metrics-bind-address HOST:PORT  serve Prometheus metrics over plain HTTP at\n"
-    "                                  /metrics, e.g. 0.0.0.0:9402 or [::]:9402\n"
-    "                                  (default: off; 0 turns it off)\n"
+    "                                  /metrics, e.g. :9402; HOST empty, 0.0.0.0 or\n"
+    "                                  [::] means every address family (as for\n"
+    "                                  --bind-address), 127.0.0.1 or [::1] that\n"
+    "                                  address only (default: off; 0 turns it off)\n"
     "  --v N                           log verbosity (0: one line per challenge)\n"
     "  --logging-format FORMAT         text (default) or json\n"
     "  --help                          this text\n";
@@ -638,8 +644,9 @@ int serve_main(int argc, char **argv)
 			goto out;
 		}
 		snprintf(port, sizeof(port), "%u", metrics_server_port(msrv));
-		log_info("serving metrics", "address", c.metrics_address,
-			 "port", port, "path", "/metrics");
+		log_info("serving metrics", "address",
+			 metrics_server_address(msrv), "port", port, "path",
+			 "/metrics");
 	}
 	if (c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED)
 		log_warn("AUTHORIZATION IS OFF (--authorization-mode "
@@ -648,8 +655,7 @@ int serve_main(int argc, char **argv)
 			 "it only without a Kubernetes API, e.g. for local "
 			 "tests");
 	tls_store_describe(tls, desc, sizeof(desc));
-	snprintf(addr, sizeof(addr), "%s",
-		 c.bind_address != NULL ? c.bind_address : "");
+	snprintf(addr, sizeof(addr), "%s", http_server_address(srv));
 	snprintf(port, sizeof(port), "%u", http_server_port(srv));
 	log_info("serving", "version", VERSION, "address", addr, "port", port,
 		 "group", c.group, "solver", c.solver_name, "authorization",
