@@ -9,14 +9,17 @@ import base64
 import os
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import yaml
 
 from chartlib import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
+from dnsservers import free_port  # noqa: E402  (the system tests' own)
 
 DEPLOY = os.path.join(ROOT, "deploy")
 ZONE = "example.com"
@@ -29,20 +32,6 @@ ns1     A   127.0.0.1
 # The solver's config fields (DESIGN: names mirror the built-in rfc2136).
 CONFIG_FIELDS = {"nameserver", "nameservers", "tsigKeyName", "tsigAlgorithm",
                  "tsigSecretSecretRef", "protocol", "ttl", "zone", "timeout"}
-
-
-def free_port():
-    # A port free for both UDP and TCP on 127.0.0.1.
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def dig(port, name, rtype):

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -25,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
+from dnsservers import free_port  # noqa: E402
 from webhook import PKI, challenge, start_webhook, webhook_cleanup  # noqa: E402,F401
 
 
@@ -73,19 +73,6 @@ def container(image):
     finally:
         sh("buildah", "umount", name, check=False)
         sh("buildah", "rm", name, check=False)
-
-
-def free_port():
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind(("127.0.0.1", 0))
-            port = u.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-                try:
-                    t.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def txt(port, name):
