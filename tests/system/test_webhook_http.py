@@ -556,6 +556,183 @@ def test_ipv6_loopback(hook):
     assert (status, body) == (200, b"ok")
 
 
+# --- listen addresses --------------------------------------------------------
+# As for Kubernetes' servers, an unspecified --bind-address means every
+# address family: one dual-stack [::] socket; a given address is that family
+# only.  Served or refused is asked of both loopbacks for every row.
+
+def _serve_on(tmp_path, pki, args, env=None):
+    """Start serve with @args (not through start_webhook, whose readiness
+    probe dials 127.0.0.1) and wait for its "serving" line."""
+    from dnsservers import free_port
+    from webhook import Webhook, _running
+    binary = os.environ.get("RFC2136_WEBHOOK", "build/rfc2136-webhook")
+    port = free_port()
+    full = _base(pki, tmp_path)
+    full[full.index("--secure-port") + 1] = str(port)
+    log_path = str(tmp_path / ("serve-%d.log" % port))
+    penv = dict(os.environ)
+    penv.update(env or {})
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen([binary, "serve", *full, *args], stdout=logf,
+                                stderr=logf, stdin=subprocess.DEVNULL,
+                                env=penv)
+    w = Webhook(proc, port, log_path, pki, full + list(args))
+    _running.append(w)
+    deadline = time.monotonic() + 15
+    while "INFO serving version=" not in w.log():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            w.stop(sig=signal.SIGKILL) if proc.poll() is None else None
+            raise AssertionError("not serving:\n" + w.log())
+        time.sleep(0.05)
+    return w
+
+
+def _answers(w, host):
+    """True: /healthz answered 200 from @host; False: connection refused."""
+    try:
+        status, _, body = w.request("GET", "/healthz", cert=None, host=host,
+                                    timeout=5)
+    except ConnectionRefusedError:
+        return False
+    assert (status, body) == (200, b"ok")
+    return True
+
+
+DUAL = 'address="[::] (IPv6 and IPv4)"'
+
+BIND_ADDRESSES = [
+    # (--bind-address or None, served from 127.0.0.1, from ::1, log text)
+    (None, True, True, DUAL),
+    ("", True, True, DUAL),
+    ("0.0.0.0", True, True, DUAL),
+    ("::", True, True, DUAL),
+    ("[::]", True, True, DUAL),
+    ("127.0.0.1", True, False, "address=127.0.0.1 "),
+    ("::1", False, True, "address=[::1] "),
+    ("[::1]", False, True, "address=[::1] "),
+]
+
+
+@pytest.mark.parametrize("addr,v4,v6,logged", BIND_ADDRESSES,
+                         ids=[repr(r[0]) for r in BIND_ADDRESSES])
+def test_bind_address_families(tmp_path, pki, addr, v4, v6, logged):
+    args = [] if addr is None else ["--bind-address", addr]
+    w = _serve_on(tmp_path, pki, args)
+    try:
+        assert (_answers(w, "127.0.0.1"), _answers(w, "::1")) == (v4, v6)
+        line = [l for l in w.log().splitlines()
+                if "INFO serving version=" in l]
+        assert len(line) == 1 and logged in line[0], w.log()
+        assert "no IPv6" not in w.log()
+    finally:
+        w.stop()
+
+
+# A kernel without IPv6 (built without it, or ipv6.disable=1): socket()
+# fails with EAFNOSUPPORT for AF_INET6.  Preloaded into the webhook only.
+NO_IPV6_SHIM = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int socket(int domain, int type, int protocol)
+{
+	if (domain == AF_INET6) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+"""
+
+
+@pytest.fixture
+def no_ipv6_env(tmp_path):
+    src = tmp_path / "noipv6.c"
+    lib = tmp_path / "noipv6.so"
+    src.write_text(NO_IPV6_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src)],
+                   check=True)
+    # An ASan build wants its runtime first; the shim only wraps socket().
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"LD_PRELOAD": str(lib),
+            "ASAN_OPTIONS": (opts + ":" if opts else "") +
+            "verify_asan_link_order=0"}
+
+
+FALLBACK = [
+    # (--bind-address, served from 127.0.0.1, from ::1, log text, warnings)
+    ("0.0.0.0", True, False, 'address="0.0.0.0 (IPv4 only)"', 1),
+    ("", True, False, 'address="0.0.0.0 (IPv4 only)"', 1),
+    ("127.0.0.1", True, False, "address=127.0.0.1 ", 0),
+]
+
+
+@pytest.mark.parametrize("addr,v4,v6,logged,warnings", FALLBACK,
+                         ids=[repr(r[0]) for r in FALLBACK])
+def test_bind_address_without_ipv6(tmp_path, pki, no_ipv6_env, addr, v4,
+                                   v6, logged, warnings):
+    from dnsservers import free_port
+    mport = free_port()
+    w = _serve_on(tmp_path, pki, ["--bind-address", addr,
+                                  "--metrics-bind-address", ":%d" % mport],
+                  env=no_ipv6_env)
+    try:
+        assert (_answers(w, "127.0.0.1"), _answers(w, "::1")) == (v4, v6)
+        log = w.log()
+        line = [l for l in log.splitlines() if "INFO serving version=" in l]
+        assert len(line) == 1 and logged in line[0], log
+        warned = [l for l in log.splitlines() if "no IPv6" in l]
+        assert len(warned) == warnings + 1, log  # + the metrics port
+        assert all("WARN" in l and "0.0.0.0" in l and
+                   "Address family not supported" in l for l in warned), log
+        assert 'serving metrics address="0.0.0.0:%d (IPv4 only)"' % mport \
+            in log
+        conn = http.client.HTTPConnection("127.0.0.1", mport, timeout=5)
+        conn.request("GET", "/metrics")
+        assert conn.getresponse().status == 200
+        conn.close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("::1", mport), timeout=5)
+    finally:
+        w.stop()
+
+
+TAKEN = [
+    # (--bind-address, family and host of the listener already on the port,
+    #  text the error must hold)
+    ("0.0.0.0", socket.AF_INET, "127.0.0.1",
+     "cannot serve on [::] (IPv6 and IPv4) port %d"),
+    ("", socket.AF_INET6, "::1",
+     "cannot serve on [::] (IPv6 and IPv4) port %d"),
+    ("127.0.0.1", socket.AF_INET, "127.0.0.1",
+     "cannot serve on 127.0.0.1 port %d"),
+    ("::1", socket.AF_INET6, "::1", "cannot serve on [::1] port %d"),
+]
+
+
+@pytest.mark.parametrize("addr,family,host,text", TAKEN,
+                         ids=[repr(r[0]) for r in TAKEN])
+def test_bind_address_taken_says_where_and_why(pki, tmp_path, addr, family,
+                                               host, text):
+    s = socket.socket(family)
+    s.bind((host, 0))
+    s.listen(1)
+    try:
+        port = s.getsockname()[1]
+        args = _base(pki, tmp_path)
+        args[args.index("--secure-port") + 1] = str(port)
+        r = _run(args + ["--bind-address", addr])
+        assert r.returncode == 1, r.stderr
+        assert text % port in r.stderr and \
+            "Address already in use" in r.stderr, r.stderr
+    finally:
+        s.close()
+
+
 # --- certificate reload ------------------------------------------------------
 
 def _der(cert_path):
