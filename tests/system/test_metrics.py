@@ -395,6 +395,77 @@ def test_metrics_port_taken_fails_start(tmp_path, pki):
         s.close()
 
 
+# As for Kubernetes' servers, an unspecified host means every address family:
+# one dual-stack [::] socket; a given address is that family only.
+METRICS_ADDRESSES = [
+    # (--metrics-bind-address with %d for the port, served from 127.0.0.1,
+    #  from ::1, the address the log names, with %d for the port)
+    (":%d", True, True, '"[::]:%d (IPv6 and IPv4)"'),
+    ("0.0.0.0:%d", True, True, '"[::]:%d (IPv6 and IPv4)"'),
+    ("[::]:%d", True, True, '"[::]:%d (IPv6 and IPv4)"'),
+    ("127.0.0.1:%d", True, False, "127.0.0.1:%d "),
+    ("[::1]:%d", False, True, "[::1]:%d "),
+]
+
+
+def _scraped(port, host):
+    """True: /metrics answered 200 from @host; False: connection refused."""
+    try:
+        status, _, body = scrape(port, host=host)
+    except ConnectionRefusedError:
+        return False
+    assert status == 200 and PREFIX.encode() in body
+    return True
+
+
+@pytest.mark.parametrize("addr,v4,v6,logged", METRICS_ADDRESSES,
+                         ids=[r[0] % 9402 for r in METRICS_ADDRESSES])
+def test_metrics_address_families(tmp_path, pki, addr, v4, v6, logged):
+    port = free_port()
+    wh = start_webhook(tmp_path, pki, args=[
+        "--metrics-bind-address", addr % port])
+    try:
+        assert (_scraped(port, "127.0.0.1"), _scraped(port, "::1")) == \
+            (v4, v6)
+        lines = [l for l in wh.log().splitlines() if "serving metrics" in l]
+        assert len(lines) == 1, wh.log()
+        assert "address=" + logged % port in lines[0], lines[0]
+        assert "no IPv6" not in wh.log()
+    finally:
+        wh.stop()
+
+
+TAKEN = [
+    # (--metrics-bind-address, family and host of the listener already on
+    #  the port, where the error must say it could not listen)
+    (":%d", socket.AF_INET, "127.0.0.1", "[::]:%d (IPv6 and IPv4)"),
+    ("0.0.0.0:%d", socket.AF_INET6, "::1", "[::]:%d (IPv6 and IPv4)"),
+    ("127.0.0.1:%d", socket.AF_INET, "127.0.0.1", "127.0.0.1:%d"),
+    ("[::1]:%d", socket.AF_INET6, "::1", "[::1]:%d"),
+]
+
+
+@pytest.mark.parametrize("addr,family,host,where", TAKEN,
+                         ids=[r[0] % 9402 for r in TAKEN])
+def test_metrics_port_taken_says_where_and_why(tmp_path, pki, addr, family,
+                                               host, where):
+    from webhook import WebhookStartError
+    s = socket.socket(family)
+    s.bind((host, 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        with pytest.raises(WebhookStartError) as e:
+            start_webhook(tmp_path, pki, args=[
+                "--metrics-bind-address", addr % port])
+        assert e.value.returncode == 1
+        assert "--metrics-bind-address %s: cannot listen on %s: " % (
+            addr % port, where % port) in e.value.log, e.value.log
+        assert "Address already in use" in e.value.log
+    finally:
+        s.close()
+
+
 def test_ipv6_metrics_address(tmp_path, pki):
     port = free_port()
     wh = start_webhook(tmp_path, pki, args=[
