@@ -310,7 +310,7 @@ def test_default_render(chart):
                               "namespace": "cert-manager"}]
     assert r.flags()["authorization-mode"] == "SubjectAccessReview"
     # Metrics are on: the flag, the container port and the Service agree.
-    assert r.flags()["metrics-bind-address"] == "0.0.0.0:9402"
+    assert r.flags()["metrics-bind-address"] == ":9402"
     msvc = r.one("Service", d["metadata"]["name"] + "-metrics")
     assert msvc["spec"]["ports"][0]["targetPort"] == "http-metrics"
     assert {"name": "http-metrics", "containerPort": 9402,
@@ -443,7 +443,7 @@ MATRIX = [
          "group-name": "acme.rfc2136-webhook.example", "solver-name": "rfc2136",
          "authorization-mode": "AllowAuthenticated", "v": "3", "logging-format": "json",
          "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client",
-         "shutdown-grace-period": "25s", "metrics-bind-address": "0.0.0.0:9402"}
+         "shutdown-grace-period": "25s", "metrics-bind-address": ":9402"}
      or pytest.fail(str(r.flags()))),
     ("labels-annotations-scheduling",
      {"commonLabels": {"team": "dns"}, "podLabels": {"tier": "infra"},
