@@ -21,10 +21,8 @@
  * handshake used, its cached client verdict) from
  * MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -44,6 +42,7 @@
 
 #include "server/auth.h"
 #include "server/http.h"
+#include "server/listen.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/solver.h"
@@ -1121,91 +1120,6 @@ static int discovery_build(struct http_server *srv)
 	return 0;
 }
 
-/*
- * Parse --bind-address into @ss (with @port).  As Kubernetes' servers do,
- * an unspecified address ("", "0.0.0.0", "::", "[::]") means every address
- * family: *@any is set and @ss is [::], for a dual-stack socket (IPv4
- * clients arrive as ::ffff:a.b.c.d, RFC 4291 2.5.5.2).  Any other address
- * is that address and family only.
- */
-static int bind_parse(const char *addr, unsigned port,
-		      struct sockaddr_storage *ss, bool *any)
-{
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-	char host[256];
-	size_t len = addr != NULL ? strlen(addr) : 0;
-
-	/* Accept "[::1]" as well as "::1". */
-	if (len >= 2 && addr[0] == '[' && addr[len - 1] == ']')
-		snprintf(host, sizeof(host), "%.*s", (int)(len - 2), addr + 1);
-	else
-		snprintf(host, sizeof(host), "%s", len > 0 ? addr : "::");
-	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || ai == NULL)
-		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		s6->sin6_port = htons((uint16_t)port);
-		*any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
-		return 0;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	*any = s4->sin_addr.s_addr == htonl(INADDR_ANY);
-	if (*any) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		memset(ss, 0, sizeof(*ss));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)port);
-	} else {
-		s4->sin_port = htons((uint16_t)port);
-	}
-	return 0;
-}
-
-/*
- * Whether the kernel has no IPv6 at all (built without it, or booted with
- * ipv6.disable=1): then socket(AF_INET6) fails with EAFNOSUPPORT.  Where
- * IPv6 is only switched off (sysctl disable_ipv6) the socket is made and a
- * dual-stack [::] listener still serves IPv4, so that is not "missing".
- * Other failures (EMFILE, ...) are left to the real attempt to report.
- */
-static bool ipv6_missing(int *why)
-{
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
-	*why = errno;
-	return errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT;
-}
-
-/* "[::] (IPv6 and IPv4)", "0.0.0.0 (IPv4 only)", "127.0.0.1", "[::1]". */
-static void bind_describe(const struct sockaddr_storage *ss, bool any,
-			  char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	bool v6 = ss->ss_family == AF_INET6;
-
-	if (v6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)ss)->sin6_addr, host,
-			  sizeof(host));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-			  host, sizeof(host));
-	snprintf(buf, len, "%s%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "",
-		 !any ? ""
-		 : v6 ? " (IPv6 and IPv4)"
-		      : " (IPv4 only)");
-}
-
 static struct MHD_Daemon *daemon_start(struct http_server *srv,
 				       unsigned extra_flags,
 				       const struct sockaddr *sa)
@@ -1248,10 +1162,9 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		      char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
-	struct sockaddr_storage ss;
-	bool any = false;
+	struct listen_addr la;
 	const char *addr = opts->bind_address;
-	int ret = -EINVAL, why = 0;
+	int ret = -EINVAL;
 
 	*out = NULL;
 	if (srv == NULL)
@@ -1317,30 +1230,16 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		goto out;
 	}
 	the_server = srv;
-	if (bind_parse(addr, opts->port, &ss, &any) < 0) {
+	if (listen_addr_parse(&la, addr, opts->port) < 0) {
 		snprintf(err, errlen, "--bind-address %s: not an IP address",
 			 addr);
 		ret = -EINVAL;
 		goto out;
 	}
-	if (any && ipv6_missing(&why)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		memset(&ss, 0, sizeof(ss));
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_ANY);
-		s4->sin_port = htons((uint16_t)opts->port);
-		log_warn("no IPv6 in this kernel: the secure port listens on "
-			 "IPv4 0.0.0.0 only",
-			 "error", strerror(why));
-	}
-	bind_describe(&ss, any, srv->address, sizeof(srv->address));
-	/* Without MHD_USE_DUAL_STACK an IPv6 socket is IPV6_V6ONLY. */
-	srv->daemon = daemon_start(srv,
-				   ss.ss_family != AF_INET6 ? 0
-				   : any		    ? MHD_USE_DUAL_STACK
-							    : MHD_USE_IPv6,
-				   (const struct sockaddr *)&ss);
+	listen_addr_fallback(&la, "the secure port");
+	listen_addr_describe(&la, -1, srv->address, sizeof(srv->address));
+	srv->daemon = daemon_start(srv, listen_addr_mhd_flags(&la),
+				   (const struct sockaddr *)&la.ss);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot serve on %s port %u: %s",
 			 srv->address, opts->port,

@@ -11,9 +11,7 @@
  * https://prometheus.io/docs/instrumenting/exposition_formats/ (HELP and TYPE
  * before each family, label values escaped: \\ \" \n).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -26,6 +24,7 @@
 #include <microhttpd.h>
 
 #include "server/auth.h"
+#include "server/listen.h"
 #include "server/log.h"
 #include "server/metrics.h"
 
@@ -545,86 +544,6 @@ static int address_split(const char *text, char *host, size_t hostlen,
 	return 0;
 }
 
-/*
- * @host and @port as a socket address.  As Kubernetes' servers do, an
- * unspecified host ("", "0.0.0.0", "::") means every address family:
- * *@any is set and @ss is [::], for a dual-stack socket (IPv4 clients
- * arrive as ::ffff:a.b.c.d, RFC 4291 2.5.5.2).  Any other host is that
- * address and family only.
- */
-static int address_resolve(const char *host, unsigned port,
-			   struct sockaddr_storage *ss, bool *any)
-{
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-
-	if (getaddrinfo(host[0] != '\0' ? host : "::", NULL, &hints, &ai) !=
-		0 ||
-	    ai == NULL)
-		return -EINVAL;
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		s6->sin6_port = htons((uint16_t)port);
-		*any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
-		return 0;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	*any = s4->sin_addr.s_addr == htonl(INADDR_ANY);
-	if (*any) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		memset(ss, 0, sizeof(*ss));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)port);
-	} else {
-		s4->sin_port = htons((uint16_t)port);
-	}
-	return 0;
-}
-
-/*
- * Whether the kernel has no IPv6 at all (built without it, or booted with
- * ipv6.disable=1): then socket(AF_INET6) fails with EAFNOSUPPORT.  Where
- * IPv6 is only switched off (sysctl disable_ipv6) the socket is made and a
- * dual-stack [::] listener still serves IPv4, so that is not "missing".
- */
-static bool ipv6_missing(int *why)
-{
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
-	*why = errno;
-	return errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT;
-}
-
-/* "[::]:9402 (IPv6 and IPv4)", "0.0.0.0:9402 (IPv4 only)", "[::1]:9402". */
-static void address_describe(const struct sockaddr_storage *ss, bool any,
-			     unsigned port, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	bool v6 = ss->ss_family == AF_INET6;
-
-	if (v6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)ss)->sin6_addr, host,
-			  sizeof(host));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-			  host, sizeof(host));
-	snprintf(buf, len, "%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "",
-		 port,
-		 !any ? ""
-		 : v6 ? " (IPv6 and IPv4)"
-		      : " (IPv4 only)");
-}
-
 static void metrics_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct metrics_server *s = cls;
@@ -639,17 +558,16 @@ static void metrics_mhd_log(void *cls, const char *fmt, va_list ap)
 
 int metrics_address_check(const char *text, bool *off)
 {
-	struct sockaddr_storage ss;
+	struct listen_addr la;
 	char host[128];
 	unsigned port;
-	bool any;
 
 	*off = text != NULL && strcmp(text, "0") == 0;
 	if (*off)
 		return 0;
 	if (text == NULL ||
 	    address_split(text, host, sizeof(host), &port) < 0 ||
-	    address_resolve(host, port, &ss, &any) < 0)
+	    listen_addr_parse(&la, host, port) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -720,15 +638,14 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 			 char *err, size_t errlen)
 {
 	struct metrics_server *s = NULL;
-	struct sockaddr_storage ss;
+	struct listen_addr la;
 	char host[128];
 	unsigned port;
-	bool any = false;
-	int ret = -EINVAL, why = 0;
+	int ret = -EINVAL;
 
 	*out = NULL;
 	if (address_split(address, host, sizeof(host), &port) < 0 ||
-	    address_resolve(host, port, &ss, &any) < 0) {
+	    listen_addr_parse(&la, host, port) < 0) {
 		snprintf(err, errlen,
 			 "--metrics-bind-address %s: not HOST:PORT with an "
 			 "IP address",
@@ -740,34 +657,20 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (any && ipv6_missing(&why)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		memset(&ss, 0, sizeof(ss));
-		s4->sin_family = AF_INET;
-		s4->sin_addr.s_addr = htonl(INADDR_ANY);
-		s4->sin_port = htons((uint16_t)port);
-		log_warn("no IPv6 in this kernel: the metrics port listens on "
-			 "IPv4 0.0.0.0 only",
-			 "error", strerror(why));
-	}
+	listen_addr_fallback(&la, "the metrics port");
 	/*
 	 * Plain HTTP, one thread: a scrape renders a few KiB from atomics.
 	 * Bounded: few connections, a short idle timeout, small buffers.
-	 * Without MHD_USE_DUAL_STACK an IPv6 socket is IPV6_V6ONLY.
 	 */
-	unsigned family = ss.ss_family != AF_INET6 ? 0
-			  : any			   ? MHD_USE_DUAL_STACK
-						   : MHD_USE_IPv6;
 	atomic_store(&s->starting, true);
 	/* clang-format off */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG | family,
+		MHD_USE_ERROR_LOG | listen_addr_mhd_flags(&la),
 	    (uint16_t)port, NULL, NULL, metrics_handle, NULL,
 	    /* First, so that every message of MHD comes through it. */
 	    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
@@ -776,8 +679,8 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 	/* clang-format on */
 	atomic_store(&s->starting, false);
 	if (s->daemon == NULL) {
-		address_describe(&ss, any, port, s->address,
-				 sizeof(s->address));
+		listen_addr_describe(&la, (int)port, s->address,
+				     sizeof(s->address));
 		snprintf(err, errlen,
 			 "--metrics-bind-address %s: cannot listen on %s: %s",
 			 address, s->address,
@@ -789,7 +692,7 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 	const union MHD_DaemonInfo *di =
 	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL && di->port != 0 ? di->port : port;
-	address_describe(&ss, any, s->port, s->address, sizeof(s->address));
+	listen_addr_describe(&la, (int)s->port, s->address, sizeof(s->address));
 	*out = s;
 	s = NULL;
 	ret = 0;
