@@ -469,7 +469,8 @@ int metrics_render(char **out, size_t *len)
 			(unsigned long long)get(&reg.authn_denials[i]));
 
 	head(f, "authorization_denials_total", "counter",
-	     "Requests refused as unauthorized (403), by reason.");
+	     "Requests refused by authorization: denied (403) or "
+	     "review_failed (500).");
 	for (size_t i = 0; i < 2; i++)
 		fprintf(f,
 			METRICS_PREFIX

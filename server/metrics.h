@@ -65,7 +65,8 @@ void metrics_k8s_call(const char *call, long status, uint64_t usec);
 /* A request refused (401) for the auth.h code @code (AUTH_E*). */
 void metrics_authn_denial(int code);
 
-/* A request refused (403): denied by the review, or no verdict (@error). */
+/* A request refused: denied (403), or no verdict from the review (@error,
+ * answered 500). */
 void metrics_authz_denial(bool error);
 
 /* A serving certificate reload that succeeded or was refused. */
