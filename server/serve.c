@@ -619,6 +619,22 @@ int serve_main(int argc, char **argv)
 			 "API: every request but the health checks is refused "
 			 "(401) and /readyz fails");
 	}
+	/*
+	 * The metrics port first: once the secure port is up /readyz says
+	 * ready, so every listener must be up by then (a taken metrics port
+	 * fails the start before anything was reported ready).
+	 */
+	if (c.metrics_address != NULL) {
+		if (metrics_server_start(&msrv, c.metrics_address, err,
+					 sizeof(err)) < 0) {
+			fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
+			goto out;
+		}
+		snprintf(port, sizeof(port), "%u", metrics_server_port(msrv));
+		log_info("serving metrics", "address",
+			 metrics_server_address(msrv), "port", port, "path",
+			 "/metrics");
+	}
 	if (http_server_start(&srv,
 			      &(struct http_opts){
 				  .bind_address = c.bind_address,
@@ -635,18 +651,6 @@ int serve_main(int argc, char **argv)
 			      err, sizeof(err)) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
 		goto out;
-	}
-
-	if (c.metrics_address != NULL) {
-		if (metrics_server_start(&msrv, c.metrics_address, err,
-					 sizeof(err)) < 0) {
-			fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
-			goto out;
-		}
-		snprintf(port, sizeof(port), "%u", metrics_server_port(msrv));
-		log_info("serving metrics", "address",
-			 metrics_server_address(msrv), "port", port, "path",
-			 "/metrics");
 	}
 	if (c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED)
 		log_warn("AUTHORIZATION IS OFF (--authorization-mode "
