@@ -333,8 +333,10 @@ def start_webhook(tmp_path, pki, args=(), env=None, omit=(), timeout=15):
         except WebhookStartError as e:
             _running.remove(w)
             last = e
-            # A port taken in between is worth another try; nothing else.
-            if "Address already in use" not in e.log:
+            # The secure port taken in between is worth another try;
+            # nothing else (a taken --metrics-bind-address is the caller's).
+            if "Address already in use" not in e.log or \
+                    "--metrics-bind-address" in e.log:
                 raise
     raise last
 
