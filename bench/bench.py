@@ -527,18 +527,19 @@ NOTES = """
   webhook next to the sum of the bare UPDATE and the webhook answering a
   config it rejects before any I/O (the same libcurl client, TLS, HTTP,
   authentication, JSON and log lines, no DNS).  That sum is the best a
-  webhook can do with this client on this machine, and it is itself
-  about 1.3x the bare UPDATE; what the webhook adds on top of it (the
-  "webhook - sum" column, about 0.1 ms) is the DNS exchange costing a
-  little more inside a process that has just run TLS and JSON (caches,
-  one more thread wake-up) than alone.  Measured per call (sequential,
-  BIND, /proc/PID/task/*/stat): the libcurl client about 90-200 us of
-  CPU, the webhook's polling threads 90-160 us (TLS, HTTP, about twelve
-  system calls), its workers 60 us without DNS and about 250 us with
-  it, BIND about 600 us per UPDATE; the bare client about 95 us.  The
-  webhook's profile is flat (malloc, the kernel's TCP and UDP paths,
-  jansson, GnuTLS; no function above 4 %), so no single change closes
-  the gap to 1.3x.
+  webhook can do with this client on this machine: 1.23-1.36x the bare
+  UPDATE across runs, at the 1.3x target already.  The webhook adds
+  0.1-0.35 ms to it: timed inside the webhook, its dns_update() takes
+  40-65 us longer than the bare client's (the same call, in a process
+  that has just done TLS and JSON), the secret and key lookups and the
+  success answer 20-30 us, and the HTTP side runs colder after a 1 ms
+  wait than back to back.  Measured per call (sequential, BIND,
+  /proc/PID/task/*/stat): the libcurl client 90-200 us of CPU, the
+  webhook's polling threads 90-160 us (TLS, HTTP, about twelve system
+  calls), its workers 60 us without DNS and about 250 us with it, BIND
+  about 600 us per UPDATE, the bare client about 95 us.  The webhook's
+  profile is flat (malloc, the kernel's TCP and UDP paths, jansson,
+  GnuTLS; no function above 4 %), so no single change closes the gap.
 - The sequential runs are made in rounds (bare, webhook, webhook without
   DNS, again): BIND's speed drifts by 10-20 % over a minute on this
   2-core machine, and the rounds expose all three to the same drift.
