@@ -1151,38 +1151,14 @@ const char *authz_forbidden_message(const struct auth_user *user,
 
 char *authz_error_body(const char *cause, size_t *len)
 {
-	json_t *root = NULL, *causes = NULL;
-	char *text = NULL, *msg = NULL, *out = NULL;
-	int n;
+	const struct status_details details = {.cause = cause ? cause : ""};
+	char *msg = NULL, *out;
 
 	*len = 0;
-	if (cause == NULL)
-		cause = "";
 	/* k8s.io/apimachinery/pkg/api/errors.NewInternalError */
-	n = asprintf(&msg, "Internal error occurred: %s", cause);
-	if (n < 0) {
-		msg = NULL;
-		goto out;
-	}
-	text = status_body(500, msg, NULL, NULL);
-	if (text == NULL)
-		goto out;
-	root = json_loads(text, 0, NULL);
-	causes = json_pack("{s:[{s:o}]}", "causes", "message",
-			   status_text_new(cause));
-	/* Key order as kube-apiserver writes it: details before code. */
-	if (root == NULL || causes == NULL ||
-	    json_object_del(root, "code") != 0 ||
-	    json_object_set(root, "details", causes) != 0 ||
-	    json_object_set_new(root, "code", json_integer(500)) != 0)
-		goto out;
-	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (out != NULL)
-		*len = strlen(out);
-out:
-	json_decref(causes);
-	json_decref(root);
-	free(text);
+	if (asprintf(&msg, "Internal error occurred: %s", details.cause) < 0)
+		return NULL;
+	out = status_body(500, msg, &details, len);
 	free(msg);
 	return out;
 }

@@ -116,6 +116,12 @@ char *status_body(int code, const char *message,
 		     (details->kind == NULL ||
 		      json_object_set_new(det, "kind",
 					  status_text_new(details->kind)) == 0);
+		ok = ok &&
+		     (details->cause == NULL ||
+		      json_object_set_new(
+			  det, "causes",
+			  json_pack("[{s:o}]", "message",
+				    status_text_new(details->cause))) == 0);
 		/* Key order as kube-apiserver writes it: details before code.
 		 */
 		ok = ok && json_object_del(root, "code") == 0 &&

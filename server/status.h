@@ -17,6 +17,7 @@ struct status_details {
 	const char *name;
 	const char *group;
 	const char *kind;
+	const char *cause; /* details.causes[0].message */
 };
 
 /*
