@@ -81,10 +81,9 @@ struct http_server {
 	size_t discovery_len;
 	atomic_int in_flight; /* requests between first call and completion */
 	atomic_bool quiescing;
-	char start_error[256]; /* MHD's last word while starting */
-	char address[64];      /* what it listens on, for the log */
+	struct listen_mhd_log mhd_log; /* MHD's word while starting */
+	char address[64];	       /* what it listens on, for the log */
 	char read_timeout_text[24];
-	bool starting;
 
 	/*
 	 * The workers and their queue of suspended requests.  Idle workers
@@ -169,19 +168,6 @@ struct req {
  * runs one server: the callback finds it here.
  */
 static struct http_server *the_server;
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	struct http_server *srv = cls;
-	char text[256];
-
-	vsnprintf(text, sizeof(text), fmt, ap);
-	text[strcspn(text, "\n")] = '\0';
-	if (srv->starting)
-		snprintf(srv->start_error, sizeof(srv->start_error), "%s",
-			 text);
-	log_debug(3, "libmicrohttpd", "detail", text);
-}
 
 /*
  * gnutls_certificate_retrieve_function2: serve the current pair and keep a
@@ -1121,25 +1107,19 @@ static int discovery_build(struct http_server *srv)
 }
 
 static struct MHD_Daemon *daemon_start(struct http_server *srv,
-				       unsigned extra_flags,
-				       const struct sockaddr *sa)
+				       const struct listen_addr *la)
 {
 	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG | extra_flags;
-	struct MHD_OptionItem sockopt[] = {
-	    {sa != NULL ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, (void *)sa},
-	    {MHD_OPTION_END, 0, NULL},
-	};
+			 MHD_USE_ERROR_LOG | listen_addr_mhd_flags(la);
 
-	srv->starting = true;
-	srv->start_error[0] = '\0';
+	listen_mhd_log_starting(&srv->mhd_log, true);
 	/* One option and its arguments per line. */
 	/* clang-format off */
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    flags, (uint16_t)srv->opts.port, NULL, NULL, handle, srv,
 	    /* First, so that every message of MHD comes through it. */
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, listen_mhd_log, &srv->mhd_log,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, cert_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES, srv->opts.tls_priorities,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_POLL_THREADS,
@@ -1151,10 +1131,10 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_completed, srv,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    MHD_OPTION_ARRAY, sockopt,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&la->ss,
 	    MHD_OPTION_END);
 	/* clang-format on */
-	srv->starting = false;
+	listen_mhd_log_starting(&srv->mhd_log, false);
 	return d;
 }
 
@@ -1238,13 +1218,11 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	}
 	listen_addr_fallback(&la, "the secure port");
 	listen_addr_describe(&la, -1, srv->address, sizeof(srv->address));
-	srv->daemon = daemon_start(srv, listen_addr_mhd_flags(&la),
-				   (const struct sockaddr *)&la.ss);
+	srv->daemon = daemon_start(srv, &la);
 	if (srv->daemon == NULL) {
 		snprintf(err, errlen, "cannot serve on %s port %u: %s",
 			 srv->address, opts->port,
-			 srv->start_error[0] ? srv->start_error
-					     : "libmicrohttpd did not start");
+			 listen_mhd_log_cause(&srv->mhd_log));
 		ret = -EADDRNOTAVAIL;
 		goto out;
 	}

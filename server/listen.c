@@ -117,3 +117,27 @@ void listen_addr_describe(const struct listen_addr *la, int port, char *buf,
 		 : v6	  ? " (IPv6 and IPv4)"
 			  : " (IPv4 only)");
 }
+
+void listen_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct listen_mhd_log *l = cls;
+	char text[256];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	text[strcspn(text, "\n")] = '\0';
+	if (atomic_load(&l->starting))
+		snprintf(l->last, sizeof(l->last), "%s", text);
+	log_debug(3, "libmicrohttpd", "detail", text);
+}
+
+void listen_mhd_log_starting(struct listen_mhd_log *l, bool starting)
+{
+	if (starting)
+		l->last[0] = '\0';
+	atomic_store(&l->starting, starting);
+}
+
+const char *listen_mhd_log_cause(const struct listen_mhd_log *l)
+{
+	return l->last[0] != '\0' ? l->last : "libmicrohttpd did not start";
+}

@@ -10,6 +10,8 @@
 #ifndef RFC2136_LISTEN_H
 #define RFC2136_LISTEN_H
 
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -45,5 +47,27 @@ unsigned listen_addr_mhd_flags(const struct listen_addr *la);
  */
 void listen_addr_describe(const struct listen_addr *la, int port, char *buf,
 			  size_t len);
+
+/*
+ * What libmicrohttpd says while a listener starts: MHD_start_daemon() only
+ * returns NULL, the cause ("Failed to bind to port 9402: Address already
+ * in use") is in its log.
+ */
+struct listen_mhd_log {
+	atomic_bool starting; /* set around MHD_start_daemon() */
+	char last[256];	      /* its last message while starting, or "" */
+};
+
+/*
+ * MHD_OPTION_EXTERNAL_LOGGER with @cls a struct listen_mhd_log: every
+ * message goes to the log at --v 3; while starting, the last one is kept.
+ */
+void listen_mhd_log(void *cls, const char *fmt, va_list ap);
+
+/* Begin (clear ->last) or end a start watched by @l. */
+void listen_mhd_log_starting(struct listen_mhd_log *l, bool starting);
+
+/* The cause of a failed start: ->last, or a generic text. */
+const char *listen_mhd_log_cause(const struct listen_mhd_log *l);
 
 #endif /* RFC2136_LISTEN_H */

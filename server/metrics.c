@@ -13,13 +13,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -510,9 +507,8 @@ int metrics_render(char **out, size_t *len)
 struct metrics_server {
 	struct MHD_Daemon *daemon;
 	unsigned port;
-	atomic_bool starting;
-	char start_error[256]; /* MHD's last word while starting */
-	char address[64];      /* what it listens on, for the log */
+	struct listen_mhd_log mhd_log; /* MHD's word while starting */
+	char address[64];	       /* what it listens on, for the log */
 };
 
 /* Split "HOST:PORT" into @host (brackets removed) and @port. */
@@ -543,18 +539,6 @@ static int address_split(const char *text, char *host, size_t hostlen,
 	host[hl] = '\0';
 	*port = (unsigned)p;
 	return 0;
-}
-
-static void metrics_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	struct metrics_server *s = cls;
-	char text[256];
-
-	vsnprintf(text, sizeof(text), fmt, ap);
-	text[strcspn(text, "\n")] = '\0';
-	if (atomic_load(&s->starting))
-		snprintf(s->start_error, sizeof(s->start_error), "%s", text);
-	log_debug(3, "libmicrohttpd", "detail", text);
 }
 
 int metrics_address_check(const char *text, bool *off)
@@ -663,14 +647,14 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 	 * Plain HTTP, one thread: a scrape renders a few KiB from atomics.
 	 * Bounded: few connections, a short idle timeout, small buffers.
 	 */
-	atomic_store(&s->starting, true);
+	listen_mhd_log_starting(&s->mhd_log, true);
 	/* clang-format off */
 	s->daemon = MHD_start_daemon(
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 		MHD_USE_ERROR_LOG | listen_addr_mhd_flags(&la),
 	    (uint16_t)port, NULL, NULL, metrics_handle, NULL,
 	    /* First, so that every message of MHD comes through it. */
-	    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, listen_mhd_log, &s->mhd_log,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
@@ -678,15 +662,14 @@ int metrics_server_start(struct metrics_server **out, const char *address,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_END);
 	/* clang-format on */
-	atomic_store(&s->starting, false);
+	listen_mhd_log_starting(&s->mhd_log, false);
 	if (s->daemon == NULL) {
 		listen_addr_describe(&la, (int)port, s->address,
 				     sizeof(s->address));
 		snprintf(err, errlen,
 			 "--metrics-bind-address %s: cannot listen on %s: %s",
 			 address, s->address,
-			 s->start_error[0] ? s->start_error
-					   : "libmicrohttpd did not start");
+			 listen_mhd_log_cause(&s->mhd_log));
 		ret = -EADDRNOTAVAIL;
 		goto out;
 	}
