@@ -552,7 +552,7 @@ int serve_main(int argc, char **argv)
 	struct solver *solver = NULL;
 	struct http_server *srv = NULL;
 	struct metrics_server *msrv = NULL;
-	char err[512], desc[512], addr[300], port[8];
+	char err[512], desc[512], port[8];
 	sigset_t set;
 	int ret;
 
@@ -659,10 +659,10 @@ int serve_main(int argc, char **argv)
 			 "it only without a Kubernetes API, e.g. for local "
 			 "tests");
 	tls_store_describe(tls, desc, sizeof(desc));
-	snprintf(addr, sizeof(addr), "%s", http_server_address(srv));
 	snprintf(port, sizeof(port), "%u", http_server_port(srv));
-	log_info("serving", "version", VERSION, "address", addr, "port", port,
-		 "group", c.group, "solver", c.solver_name, "authorization",
+	log_info("serving", "version", VERSION, "address",
+		 http_server_address(srv), "port", port, "group", c.group,
+		 "solver", c.solver_name, "authorization",
 		 c.authz_mode == AUTHZ_ALLOW_AUTHENTICATED
 		     ? "AllowAuthenticated"
 		     : "SubjectAccessReview",
