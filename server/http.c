@@ -81,6 +81,7 @@ struct http_server {
 	size_t discovery_len;
 	atomic_int in_flight; /* requests between first call and completion */
 	atomic_bool quiescing;
+	int quiesced_fd; /* the listening socket MHD gave back, or -1 */
 	struct listen_mhd_log mhd_log; /* MHD's word while starting */
 	char address[64];	       /* what it listens on, for the log */
 	char read_timeout_text[24];
@@ -1149,6 +1150,7 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	*out = NULL;
 	if (srv == NULL)
 		return -ENOMEM;
+	srv->quiesced_fd = -1;
 	srv->opts = *opts;
 	if (srv->opts.tls_priorities == NULL)
 		srv->opts.tls_priorities = HTTP_TLS_PRIORITIES;
@@ -1252,8 +1254,19 @@ void http_server_quiesce(struct http_server *server)
 	if (server == NULL || atomic_exchange(&server->quiescing, true))
 		return;
 	MHD_socket fd = MHD_quiesce_daemon(server->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	if (fd == MHD_INVALID_SOCKET)
+		return;
+	/*
+	 * Stop listening now, so new connections are refused during the
+	 * drain, but close the descriptor only after MHD_stop_daemon(): a
+	 * polling thread may still be taking it out of its epoll set, and
+	 * MHD aborts the process when that fails with EBADF (MHD's own
+	 * rule for MHD_quiesce_daemon() with internal threads).  On Linux,
+	 * shutdown() of a listening socket ends the listen and resets the
+	 * connections waiting in its backlog; the descriptor stays valid.
+	 */
+	shutdown(fd, SHUT_RDWR);
+	server->quiesced_fd = fd;
 }
 
 bool http_server_drain(struct http_server *server, unsigned grace_ms)
@@ -1284,6 +1297,8 @@ void http_server_stop(struct http_server *server)
 	}
 	if (server->daemon != NULL)
 		MHD_stop_daemon(server->daemon);
+	if (server->quiesced_fd >= 0)
+		close(server->quiesced_fd);
 	if (the_server == server)
 		the_server = NULL;
 	free(server->workers);
