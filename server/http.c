@@ -5,7 +5,7 @@
  * and a SubjectAccessReview on the Kubernetes API for up to its timeout.
  * Run inline on libmicrohttpd's few polling threads, one such call would
  * stall every connection sharing its thread.  So the polling threads (a
- * fixed pool, epoll) only do TLS, parsing and cheap checks; a request that
+ * fixed pool, poll()) only do TLS, parsing and cheap checks; a request that
  * must wait is suspended (MHD_suspend_connection) and handed to a fixed
  * pool of workers, which resume it with the answer.  One slow nameserver
  * then holds one worker per call to it, and the others go on.
@@ -1110,8 +1110,17 @@ static int discovery_build(struct http_server *srv)
 static struct MHD_Daemon *daemon_start(struct http_server *srv,
 				       const struct listen_addr *la)
 {
+	/*
+	 * poll(), not epoll: MHD 0.9.75's MHD_quiesce_daemon() takes the
+	 * listening socket out of each pool thread's epoll set while that
+	 * thread may be doing the same, and whichever loses gets ENOENT,
+	 * which MHD answers with MHD_PANIC (abort) in two of the three
+	 * places.  With poll() a quiesce is a flag and a wake-up.  A pool of
+	 * two threads watching at most a few hundred sockets costs the same
+	 * either way.
+	 */
 	unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG | listen_addr_mhd_flags(la);
 
 	listen_mhd_log_starting(&srv->mhd_log, true);
@@ -1259,11 +1268,13 @@ void http_server_quiesce(struct http_server *server)
 	/*
 	 * Stop listening now, so new connections are refused during the
 	 * drain, but close the descriptor only after MHD_stop_daemon(): a
-	 * polling thread may still be taking it out of its epoll set, and
-	 * MHD aborts the process when that fails with EBADF (MHD's own
-	 * rule for MHD_quiesce_daemon() with internal threads).  On Linux,
-	 * shutdown() of a listening socket ends the listen and resets the
-	 * connections waiting in its backlog; the descriptor stays valid.
+	 * polling thread may still be in a poll() that holds it (MHD's rule
+	 * for MHD_quiesce_daemon() with internal threads; with epoll, its
+	 * epoll_ctl(DEL) got EBADF and MHD aborted).  On Linux, shutdown()
+	 * of a listening socket ends the listen and resets the connections
+	 * waiting in its backlog; the descriptor stays valid.  A pool thread
+	 * woken by it before it sees the quiesce gets EINVAL from accept(),
+	 * which MHD ignores.
 	 */
 	shutdown(fd, SHUT_RDWR);
 	server->quiesced_fd = fd;

@@ -1,7 +1,8 @@
 """Graceful shutdown and health: SIGTERM/SIGINT during 20 requests in
 flight against a nameserver made slow on purpose (every request completes
 successfully and its record is served, new connections are refused, exit
-status 0); a grace period that runs out still exits 0 and says so; /livez
+status 0); a grace period that runs out still exits 0 and says so; 100
+stops under steady traffic each exit 0; /livez
 and /readyz (?verbose) name the checks as Kubernetes does, failing
 /readyz for a missing request-header CA or an expired certificate.
 
@@ -16,6 +17,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -120,6 +122,48 @@ def test_idle_server_stops_at_once(tmp_path, pki, knot):
     wh = start_for(tmp_path, pki, knot)
     assert wh.stop() == 0
     assert "stopped" in wh.log()
+
+
+
+RESTARTS = 100
+
+
+def test_sigterm_under_steady_traffic(tmp_path, pki):
+    """SIGTERM while new connections keep arriving, RESTARTS times: every
+    stop exits 0 and says "stopped".  With MHD's epoll pool, about 1 stop
+    in 250 aborted inside MHD_quiesce_daemon() ("Failed to remove listen
+    FD from epoll set"): the quiesce and a pool thread both took the
+    listening socket out of the thread's epoll set, and the loser's
+    ENOENT is fatal to MHD.  This test found it 2 times in 500 stops."""
+    failures = []
+    for i in range(RESTARTS):
+        home = tmp_path / str(i)
+        home.mkdir()
+        wh = start_webhook(home, pki)
+        stop = threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    wh.request("GET", "/livez", cert=None, user=None,
+                               groups=(), timeout=2)
+                except (OSError, http.client.HTTPException):
+                    pass  # refused or cut off once the stop began
+        threads = [threading.Thread(target=hammer) for _ in range(6)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.05 + (i % 7) * 0.01)
+            wh.proc.send_signal(signal.SIGTERM)
+            status = wh.proc.wait(30)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        log = wh.log()
+        if status != 0 or not log.rstrip().endswith("stopped"):
+            failures.append((i, status, log[-400:]))
+    assert not failures, failures
 
 
 # ------------------------------------------------------------------ health
