@@ -4,7 +4,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,40 +17,46 @@
 
 int listen_addr_parse(struct listen_addr *la, const char *host, unsigned port)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-	struct sockaddr_storage *ss = &la->ss;
-	char text[256];
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&la->ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&la->ss;
+	char text[INET6_ADDRSTRLEN];
 	size_t len = host != NULL ? strlen(host) : 0;
 
 	memset(la, 0, sizeof(*la));
-	/* Accept "[::1]" as well as "::1". */
-	if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
-		snprintf(text, sizeof(text), "%.*s", (int)(len - 2), host + 1);
-	else
-		snprintf(text, sizeof(text), "%s", len > 0 ? host : "::");
-	if (getaddrinfo(text, NULL, &hints, &ai) != 0 || ai == NULL)
+	if (len == 0) {
+		host = "::";
+		len = 2;
+	}
+	/*
+	 * As Go's net.ParseIP reads it: a dotted quad or RFC 4291 text, and
+	 * "[::1]" as well as "::1"; not "127.1", hex octets, "%eth0" scopes
+	 * (which getaddrinfo() would take) or "[127.0.0.1]".
+	 */
+	bool bracketed = len >= 2 && host[0] == '[' && host[len - 1] == ']';
+	if (bracketed) {
+		host++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(text))
 		return -EINVAL;
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		s6->sin6_port = htons((uint16_t)port);
-		la->any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
-		return 0;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	la->any = s4->sin_addr.s_addr == htonl(INADDR_ANY);
-	if (la->any) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		memset(ss, 0, sizeof(*ss));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_any;
-		s6->sin6_port = htons((uint16_t)port);
-	} else {
+	memcpy(text, host, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
+		if (bracketed)
+			return -EINVAL;
+		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
+		if (s4->sin_addr.s_addr != htonl(INADDR_ANY))
+			return 0;
+		/* 0.0.0.0 means every address, as "" and "::" do. */
+		memset(&la->ss, 0, sizeof(la->ss));
+		strcpy(text, "::");
 	}
+	if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1)
+		return -EINVAL;
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons((uint16_t)port);
+	la->any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
 	return 0;
 }
 

@@ -12,7 +12,6 @@
  * re-reads the serving certificate and the request-header CA file at once;
  * and once a second it looks whether those files changed (see tls.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -28,6 +27,7 @@
 #include "server/authwatch.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/listen.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -224,22 +224,6 @@ static bool name_valid(const char *s, bool dots)
 	return true;
 }
 
-/* An IPv4 or IPv6 address, the latter also in brackets. */
-static bool address_valid(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-	char host[INET6_ADDRSTRLEN + 2];
-	size_t n = strlen(s);
-
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(host)) {
-		memcpy(host, s + 1, n - 2);
-		host[n - 2] = '\0';
-		return inet_pton(AF_INET6, host, buf) == 1;
-	}
-	return inet_pton(AF_INET, s, buf) == 1 ||
-	       inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* Parse the flags into @c; returns 0, or the exit status to leave with. */
 static int serve_parse(int argc, char **argv, struct serve_config *c)
 {
@@ -414,8 +398,8 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 		return usage_error(
 		    "--group-name: '%s' is not a DNS subdomain name (lower-case letters, digits, '-', '.')%s",
 		    c->group, "");
-	if (c->bind_address != NULL && c->bind_address[0] != '\0' &&
-	    !address_valid(c->bind_address))
+	struct listen_addr la;
+	if (listen_addr_parse(&la, c->bind_address, 0) < 0)
 		return usage_error(
 		    "--bind-address: '%s' is not an IP address%s",
 		    c->bind_address, "");

@@ -360,7 +360,8 @@ def test_metrics_server_routes(tmp_path, pki):
 
 
 BAD_ADDRESSES = ["9402", "localhost:9402", "1.2.3.4", "::1:9402",
-                 "127.0.0.1:65536", "127.0.0.1:-1", "[::1]:x", ""]
+                 "127.0.0.1:65536", "127.0.0.1:-1", "[::1]:x", "",
+                 "127.1:9402", "[fe80::1%lo]:9402"]
 
 
 @pytest.mark.parametrize("addr", BAD_ADDRESSES)

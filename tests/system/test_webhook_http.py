@@ -733,6 +733,20 @@ def test_bind_address_taken_says_where_and_why(pki, tmp_path, addr, family,
         s.close()
 
 
+# Not an IP address as Go's net.ParseIP reads one (what Kubernetes' servers
+# take): refused before anything listens, with exit status 2.
+BAD_BIND_ADDRESSES = ["localhost", "127.0.0.1:8443", "127.1", "0x7f.0.0.1",
+                      "fe80::1%lo", "[::1", "[]"]
+
+
+@pytest.mark.parametrize("addr", BAD_BIND_ADDRESSES)
+def test_bad_bind_address_is_usage_error(pki, tmp_path, addr):
+    r = _run(_base(pki, tmp_path) + ["--bind-address", addr])
+    assert r.returncode == 2, r.stderr
+    assert "--bind-address: '%s' is not an IP address" % addr in r.stderr, \
+        r.stderr
+
+
 # --- certificate reload ------------------------------------------------------
 
 def _der(cert_path):

@@ -60,7 +60,15 @@ static const struct listen_case cases[] = {
     {"[::1", -EINVAL, false, 0, 0, NULL, NULL},
     {"::1]", -EINVAL, false, 0, 0, NULL, NULL},
     {"[]", -EINVAL, false, 0, 0, NULL, NULL},
+    {"[127.0.0.1]", -EINVAL, false, 0, 0, NULL, NULL},
     {" 127.0.0.1", -EINVAL, false, 0, 0, NULL, NULL},
+    /* getaddrinfo() takes these; Go's net.ParseIP, and so Kubernetes,
+     * does not. */
+    {"127.1", -EINVAL, false, 0, 0, NULL, NULL},
+    {"0x7f.0.0.1", -EINVAL, false, 0, 0, NULL, NULL},
+    {"0177.0.0.1", -EINVAL, false, 0, 0, NULL, NULL},
+    {"fe80::1%lo", -EINVAL, false, 0, 0, NULL, NULL},
+    {"[fe80::1%lo]", -EINVAL, false, 0, 0, NULL, NULL},
 };
 
 static unsigned port_of(const struct listen_addr *la)
