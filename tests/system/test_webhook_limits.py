@@ -48,10 +48,15 @@ def tls_socket(w, cert="front-proxy", timeout=10):
 def raw_exchange(w, data, timeout=10):
     """Send @data as is over TLS (with the proxy's certificate) and read
     until the server closes or answers; returns the status code or None
-    when the connection closed without an answer."""
+    when the connection closed without an answer.  The server may answer
+    and close before all of @data went out (a header over its limit): the
+    send then fails, and what it answered is still read."""
     s = tls_socket(w, timeout=timeout)
     try:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (ssl.SSLError, ConnectionError):
+            pass
         buf = b""
         while b"\r\n" not in buf:
             try:
