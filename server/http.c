@@ -1280,17 +1280,18 @@ void http_server_quiesce(struct http_server *server)
 	server->quiesced_fd = fd;
 }
 
-bool http_server_drain(struct http_server *server, unsigned grace_ms)
+unsigned http_server_drain(struct http_server *server, unsigned grace_ms)
 {
 	struct timespec start, tick = {0, 20 * 1000 * 1000};
+	int n;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (atomic_load(&server->in_flight) > 0) {
+	while ((n = atomic_load(&server->in_flight)) > 0) {
 		if (elapsed_ms(&start) >= (long)grace_ms)
-			return false;
+			return (unsigned)n;
 		nanosleep(&tick, NULL);
 	}
-	return true;
+	return 0;
 }
 
 void http_server_stop(struct http_server *server)

@@ -74,10 +74,10 @@ const char *http_server_address(const struct http_server *server);
 void http_server_quiesce(struct http_server *server);
 
 /*
- * Wait until no request is in flight, at most @grace_ms.  Returns true
- * when none is left.
+ * Wait until no request is in flight, at most @grace_ms.  Returns how
+ * many are still in flight: 0 when none is left.
  */
-bool http_server_drain(struct http_server *server, unsigned grace_ms);
+unsigned http_server_drain(struct http_server *server, unsigned grace_ms);
 
 /*
  * Stop the server and free it: requests waiting for a worker are answered

@@ -8,7 +8,8 @@
  * and reported naming the flag or file (exit 2 for usage, 1 for files).
  *
  * The main thread serves signals: SIGTERM/SIGINT stop accepting, let
- * requests in flight finish within the grace period, and exit 0; SIGHUP
+ * requests in flight finish within the grace period (those still running
+ * at its end are cut off), and exit 0; SIGHUP
  * re-reads the serving certificate and the request-header CA file at once;
  * and once a second it looks whether those files changed (see tls.h).
  */
@@ -89,7 +90,8 @@ static const char serve_usage[] =
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
-    "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM (default 25s)\n"
+    "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM, then\n"
+    "                                  exit without them (default 25s)\n"
     "  --metrics-bind-address HOST:PORT  serve Prometheus metrics over plain HTTP at\n"
     "                                  /metrics, e.g. :9402; HOST empty, 0.0.0.0 or\n"
     "                                  [::] means every address family (as for\n"
@@ -656,9 +658,23 @@ int serve_main(int argc, char **argv)
 	serve_loop(tls, authn);
 
 	http_server_quiesce(srv);
-	if (!http_server_drain(srv, c.grace_ms))
+	unsigned left = http_server_drain(srv, c.grace_ms);
+	if (left > 0) {
+		/*
+		 * A worker still waiting on a nameserver or the Kubernetes API
+		 * would hold the exit until its own deadline, up to 25 s more:
+		 * past the grace period the flag promises and, in a pod, past
+		 * the kubelet's SIGKILL.  Leave now.  The exit closes their
+		 * connections, and cert-manager calls again.  Stopping the
+		 * server instead would free what those workers still use.
+		 */
+		char n[16];
+		snprintf(n, sizeof(n), "%u", left);
 		log_warn("requests still in flight at the end of the grace "
-			 "period are cut off");
+			 "period are cut off; exiting without waiting for them",
+			 "requests", n);
+		_exit(0);
+	}
 	ret = 0;
 out:
 	http_server_stop(srv);
