@@ -50,10 +50,10 @@ int listen_addr_parse(struct listen_addr *la, const char *host, unsigned port)
 			return 0;
 		/* 0.0.0.0 means every address, as "" and "::" do. */
 		memset(&la->ss, 0, sizeof(la->ss));
-		strcpy(text, "::");
-	}
-	if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1)
+		s6->sin6_addr = in6addr_any;
+	} else if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1) {
 		return -EINVAL;
+	}
 	s6->sin6_family = AF_INET6;
 	s6->sin6_port = htons((uint16_t)port);
 	la->any = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
