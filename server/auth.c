@@ -240,11 +240,8 @@ struct authn {
 	char status[256];		    /* why there is no CA */
 
 	/* --requestheader-client-ca-file, re-read when it changes. */
-	pthread_mutex_t file_lock;   /* guards the members below */
-	char *ca_file;		     /* NULL: the CA comes from elsewhere */
-	struct tls_file_sig ca_sig;  /* of the file in use */
-	struct tls_file_sig bad_sig; /* of the last refused file */
-	bool refused;		     /* bad_sig is meaningful */
+	char *ca_file; /* NULL: the CA comes from elsewhere */
+	struct tls_file_watch ca_watch;
 };
 
 static void conf_free(struct authn_conf *c)
@@ -487,7 +484,6 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 	if (a == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_mutex_init(&a->file_lock, NULL);
 	atomic_init(&a->generation, 1);
 	snprintf(a->status, sizeof(a->status),
 		 "no request-header CA (give --requestheader-client-ca-file)");
@@ -510,11 +506,12 @@ int authn_new(struct authn **out, const struct authn_opts *opts, char *err,
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
-		/* Look before reading: a change during the read is seen. */
-		tls_file_sig_take(&a->ca_sig, a->ca_file);
+		tls_file_watch_init(&a->ca_watch, a->ca_file, NULL);
+		tls_file_watch_look(&a->ca_watch, true);
 		ret = ca_file_load(a, err, errlen);
 		if (ret < 0)
 			goto out;
+		tls_file_watch_done(&a->ca_watch, true);
 	}
 	*out = a;
 	a = NULL;
@@ -527,35 +524,18 @@ out:
 int authn_reload_ca_file(struct authn *authn, bool force, char *err,
 			 size_t errlen)
 {
-	struct tls_file_sig now;
-	int ret = 0;
+	int ret;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (authn->ca_file == NULL)
+	if (authn->ca_file == NULL ||
+	    !tls_file_watch_look(&authn->ca_watch, force))
 		return 0;
-	pthread_mutex_lock(&authn->file_lock);
-	tls_file_sig_take(&now, authn->ca_file);
-	if (!force && tls_file_sig_equal(&now, &authn->ca_sig))
-		goto out;
-	if (!force && authn->refused &&
-	    tls_file_sig_equal(&now, &authn->bad_sig))
-		goto out; /* refused already; said so once */
 	ret = ca_file_load(authn, err, errlen);
-	if (ret < 0) {
-		/* The CA in use stays: a half-written file must not lock
-		 * every caller out. */
-		authn->bad_sig = now;
-		authn->refused = true;
-		goto out;
-	}
-	authn->ca_sig = now;
-	memset(&authn->bad_sig, 0, sizeof(authn->bad_sig));
-	authn->refused = false;
-	ret = 1;
-out:
-	pthread_mutex_unlock(&authn->file_lock);
-	return ret;
+	/* Refused, the CA in use stays: a half-written file must not lock
+	 * every caller out. */
+	tls_file_watch_done(&authn->ca_watch, ret >= 0);
+	return ret < 0 ? ret : 1;
 }
 
 const char *authn_ca_file(const struct authn *authn)
@@ -571,7 +551,6 @@ void authn_free(struct authn *authn)
 	for (int i = 0; i < AUTHN_NLISTS; i++)
 		strlist_release(&authn->flags[i]);
 	free(authn->ca_file);
-	pthread_mutex_destroy(&authn->file_lock);
 	pthread_mutex_destroy(&authn->lock);
 	free(authn);
 }

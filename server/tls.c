@@ -30,15 +30,9 @@ struct tls_creds {
 
 struct tls_store {
 	char *cert_file, *key_file;
-	pthread_mutex_t lock; /* guards current and the signatures */
+	pthread_mutex_t lock; /* guards current and watch */
 	struct tls_creds *current;
-	struct tls_file_sig cert_sig, key_sig; /* of the pair in use */
-	struct tls_file_sig bad_cert, bad_key; /* of the last refused pair */
-	/*
-	 * bad_* are meaningful: a zeroed signature also describes two
-	 * missing files, which must be refused (and said) once.
-	 */
-	bool refused;
+	struct tls_file_watch watch; /* of cert_file and key_file */
 };
 
 static void creds_free(struct tls_creds *c)
@@ -75,7 +69,7 @@ time_t tls_creds_not_after(const struct tls_creds *creds)
 	return creds->not_after;
 }
 
-void tls_file_sig_take(struct tls_file_sig *sig, const char *path)
+static void sig_take(struct tls_file_sig *sig, const char *path)
 {
 	struct stat st;
 
@@ -90,14 +84,56 @@ void tls_file_sig_take(struct tls_file_sig *sig, const char *path)
 	sig->ok = true;
 }
 
-bool tls_file_sig_equal(const struct tls_file_sig *a,
-			const struct tls_file_sig *b)
+static bool sig_equal(const struct tls_file_sig *a,
+		      const struct tls_file_sig *b)
 {
 	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino &&
 	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
 	       a->mtime.tv_nsec == b->mtime.tv_nsec &&
 	       a->ctime.tv_sec == b->ctime.tv_sec &&
 	       a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static bool sigs_equal(const struct tls_file_sig *a,
+		       const struct tls_file_sig *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!sig_equal(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+void tls_file_watch_init(struct tls_file_watch *w, const char *path,
+			 const char *path2)
+{
+	memset(w, 0, sizeof(*w));
+	w->paths[w->n++] = path;
+	if (path2 != NULL)
+		w->paths[w->n++] = path2;
+}
+
+bool tls_file_watch_look(struct tls_file_watch *w, bool force)
+{
+	for (size_t i = 0; i < w->n; i++)
+		sig_take(&w->now[i], w->paths[i]);
+	if (force)
+		return true;
+	if (sigs_equal(w->now, w->used, w->n))
+		return false;
+	/* Refused already: said so once. */
+	return !(w->refused && sigs_equal(w->now, w->bad, w->n));
+}
+
+void tls_file_watch_done(struct tls_file_watch *w, bool ok)
+{
+	if (!ok) {
+		memcpy(w->bad, w->now, sizeof(w->bad));
+		w->refused = true;
+		return;
+	}
+	memcpy(w->used, w->now, sizeof(w->used));
+	memset(w->bad, 0, sizeof(w->bad));
+	w->refused = false;
 }
 
 int tls_file_read(const char *path, size_t max, char **buf, size_t *len)
@@ -298,6 +334,7 @@ int tls_store_new(struct tls_store **out, const char *cert_file,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	tls_file_watch_init(&s->watch, s->cert_file, s->key_file);
 	ret = tls_store_check(s, true, err, errlen);
 	if (ret < 0)
 		goto out;
@@ -322,34 +359,18 @@ void tls_store_free(struct tls_store *store)
 
 int tls_store_check(struct tls_store *s, bool force, char *err, size_t errlen)
 {
-	struct tls_file_sig cs, ks;
 	struct tls_creds *fresh = NULL, *old = NULL;
 	int ret = 0;
 
 	pthread_mutex_lock(&s->lock);
-	/* Look before reading: a change during the read is seen next time. */
-	tls_file_sig_take(&cs, s->cert_file);
-	tls_file_sig_take(&ks, s->key_file);
-	if (!force && tls_file_sig_equal(&cs, &s->cert_sig) &&
-	    tls_file_sig_equal(&ks, &s->key_sig))
+	if (!tls_file_watch_look(&s->watch, force))
 		goto out;
-	if (!force && s->refused && tls_file_sig_equal(&cs, &s->bad_cert) &&
-	    tls_file_sig_equal(&ks, &s->bad_key))
-		goto out; /* refused already; said so once */
 	ret = creds_load(s->cert_file, s->key_file, &fresh, err, errlen);
-	if (ret < 0) {
-		s->bad_cert = cs;
-		s->bad_key = ks;
-		s->refused = true;
+	tls_file_watch_done(&s->watch, ret >= 0);
+	if (ret < 0)
 		goto out;
-	}
 	old = s->current;
 	s->current = fresh;
-	s->cert_sig = cs;
-	s->key_sig = ks;
-	memset(&s->bad_cert, 0, sizeof(s->bad_cert));
-	memset(&s->bad_key, 0, sizeof(s->bad_key));
-	s->refused = false;
 	ret = 1;
 out:
 	pthread_mutex_unlock(&s->lock);

@@ -43,12 +43,39 @@ struct tls_file_sig {
 	bool ok;
 };
 
-/* @sig of @path now; a zeroed signature with ok false if stat fails. */
-void tls_file_sig_take(struct tls_file_sig *sig, const char *path);
+/*
+ * One file, or two read together (a certificate and its key), re-read when
+ * they change, where a refused version is refused (and said) once:
+ * tls_file_watch_look() says whether to read them, tls_file_watch_done()
+ * takes the outcome of that read.  The paths are borrowed.  Not locked.
+ */
+struct tls_file_watch {
+	const char *paths[2];
+	size_t n;
+	struct tls_file_sig now[2];  /* of the last look */
+	struct tls_file_sig used[2]; /* of the version in use */
+	struct tls_file_sig bad[2];  /* of the last refused version */
+	/*
+	 * bad is meaningful: a zeroed signature also describes missing
+	 * files, which must be refused (and said) once.
+	 */
+	bool refused;
+};
 
-/* Whether @a and @b describe the same file content. */
-bool tls_file_sig_equal(const struct tls_file_sig *a,
-			const struct tls_file_sig *b);
+/* Watch @path, and @path2 with it unless NULL. */
+void tls_file_watch_init(struct tls_file_watch *w, const char *path,
+			 const char *path2);
+
+/*
+ * Look at the files (before reading them: a change during the read is
+ * seen at the next look).  True when they are to be read: always with
+ * @force, else when they are neither the version in use nor the one last
+ * refused.
+ */
+bool tls_file_watch_look(struct tls_file_watch *w, bool force);
+
+/* The read that tls_file_watch_look() asked for: @ok in use, or refused. */
+void tls_file_watch_done(struct tls_file_watch *w, bool ok);
 
 /* One certificate chain and its key, shared by the connections using it. */
 struct tls_creds;
