@@ -129,6 +129,7 @@ demo: $(BIN)
 	$(Q)RFC2136_WEBHOOK=$(abspath $(BIN)) sh scripts/demo.sh
 
 lint:
+	$(Q)sh scripts/deps.sh lint
 	$(Q)clang-format --dry-run -Werror $(wildcard dns/*.[ch] k8s/*.[ch] server/*.[ch])
 	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)\s*\(' \
 		dns/*.[ch] k8s/*.[ch] server/*.[ch]; then \

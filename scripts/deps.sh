@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what a group of make targets needs on Debian 12, only what is
-# missing.  Usage: scripts/deps.sh build|test|demo|image|chart|fuzz ...
+# missing.  Usage: scripts/deps.sh build|test|demo|image|chart|fuzz|lint ...
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 
@@ -15,6 +15,7 @@ pkgs_image="podman buildah debootstrap"
 pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint
 python3-jsonschema"
 pkgs_fuzz="clang libclang-rt-14-dev"
+pkgs_lint="clang-format"
 
 want=""
 for group in "$@"; do
