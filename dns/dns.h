@@ -184,6 +184,14 @@ struct dns_outcome {
 	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
 	char gss_service[128];	 /* "DNS/ns1.example.com@EXAMPLE.COM" */
+	/*
+	 * The answer verified only in Samba's form: its MAC covers our
+	 * request's MAC without the 2-byte length RFC 8945 4.3.1 puts first.
+	 * gss_samba_learned: this attempt was the first to find that out for
+	 * the server (said once per server and client).
+	 */
+	bool gss_samba_form;
+	bool gss_samba_learned;
 };
 
 #define DNS_ATTEMPTS_MAX 16

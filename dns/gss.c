@@ -56,6 +56,19 @@
 #define RENEW_MARGIN_MAX 300 /* renegotiate this long before expiry (s) */
 #define DELETE_TIMEOUT	 2000
 
+/*
+ * How a server puts our request's MAC into the MAC input of its answer.
+ * RFC 8945 4.3.1 (and BIND, and Windows): the MAC's 2-byte length, then
+ * the MAC.  Samba (4.17 as a domain controller, its internal DNS) leaves
+ * the length out.  A session starts with the standard form; it learns
+ * Samba's only when an answer fails the standard form and verifies in
+ * Samba's with the negotiated context.
+ */
+enum mac_form {
+	MAC_FORM_RFC8945 = 0,
+	MAC_FORM_SAMBA, /* request MAC without its length */
+};
+
 /* One server address and its negotiated context. */
 struct gss_session {
 	struct gss_session *next;
@@ -70,6 +83,7 @@ struct gss_session {
 	time_t lifetime;     /* seconds the context was granted */
 	unsigned generation; /* bumped by every negotiation */
 	bool stale;	     /* the server answered BADKEY */
+	enum mac_form form;  /* how this server signs answers */
 	int idle_fd;	     /* a kept-alive TCP connection, -1: none */
 };
 
@@ -560,15 +574,16 @@ static const uint8_t *alg_wire(void)
 /*
  * The digest input of RFC 8945 4.3.3 (4.3.1 for an answer: the request MAC
  * first): [MAC length, request MAC,] message, TSIG variables.  @msg is the
- * message without its TSIG record, with the original ID.  Returns a
- * malloc'ed buffer (*len) or NULL.
+ * message without its TSIG record, with the original ID.  @form
+ * MAC_FORM_SAMBA leaves the request MAC's length out, as Samba does when
+ * it signs an answer.  Returns a malloc'ed buffer (*len) or NULL.
  */
-static uint8_t *digest_input(const uint8_t *reqmac, size_t reqmaclen,
-			     const uint8_t *msg, size_t msglen,
-			     const uint8_t *keyname, const uint8_t *alg,
-			     uint64_t time_signed, uint16_t fudge,
-			     uint16_t error, const uint8_t *other,
-			     uint16_t olen, size_t *len)
+static uint8_t *digest_input(enum mac_form form, const uint8_t *reqmac,
+			     size_t reqmaclen, const uint8_t *msg,
+			     size_t msglen, const uint8_t *keyname,
+			     const uint8_t *alg, uint64_t time_signed,
+			     uint16_t fudge, uint16_t error,
+			     const uint8_t *other, uint16_t olen, size_t *len)
 {
 	size_t max = 2 + reqmaclen + msglen + 2 * KNOT_DNAME_MAXLEN + 32 + olen;
 	uint8_t *buf = malloc(max), *p;
@@ -577,7 +592,8 @@ static uint8_t *digest_input(const uint8_t *reqmac, size_t reqmaclen,
 		return NULL;
 	p = buf;
 	if (reqmaclen > 0) {
-		p = put16(p, (uint16_t)reqmaclen);
+		if (form == MAC_FORM_RFC8945)
+			p = put16(p, (uint16_t)reqmaclen);
 		memcpy(p, reqmac, reqmaclen);
 		p += reqmaclen;
 	}
@@ -618,8 +634,8 @@ static int tsig_sign(struct gss_session *s, uint8_t *buf, size_t *len,
 	pthread_mutex_lock(&s->lock);
 	memcpy(keyname, s->keyname, knot_dname_size(s->keyname));
 	*gen = s->generation;
-	input = digest_input(NULL, 0, buf, *len, keyname, alg_wire(), now,
-			     TSIG_FUDGE, 0, NULL, 0, &inlen);
+	input = digest_input(MAC_FORM_RFC8945, NULL, 0, buf, *len, keyname,
+			     alg_wire(), now, TSIG_FUDGE, 0, NULL, 0, &inlen);
 	if (input == NULL) {
 		pthread_mutex_unlock(&s->lock);
 		return -ENOMEM;
@@ -670,22 +686,65 @@ static int tsig_sign(struct gss_session *s, uint8_t *buf, size_t *len,
 }
 
 /*
+ * gss_verify_mic() of the answer's MAC over its digest input in @form,
+ * with the context of generation @gen (or the one before, for answers to
+ * messages signed just before a renegotiation).  Returns 0 when it
+ * verified, DNS_ETSIG when not, -ENOMEM.
+ */
+static int mic_verify(struct gss_session *s, unsigned gen, enum mac_form form,
+		      const uint8_t *reqmac, size_t reqmaclen,
+		      const uint8_t *msg, size_t msglen,
+		      const knot_rrset_t *tsig)
+{
+	gss_buffer_desc in, mic;
+	OM_uint32 maj = GSS_S_FAILURE, min;
+	uint8_t *input;
+	size_t inlen;
+
+	input = digest_input(
+	    form, reqmac, reqmaclen, msg, msglen, tsig->owner,
+	    knot_tsig_rdata_alg_name(tsig), knot_tsig_rdata_time_signed(tsig),
+	    knot_tsig_rdata_fudge(tsig), knot_tsig_rdata_error(tsig),
+	    knot_tsig_rdata_other_data(tsig),
+	    knot_tsig_rdata_other_data_length(tsig), &inlen);
+	if (input == NULL)
+		return -ENOMEM;
+	in.length = inlen;
+	in.value = input;
+	mic.length = knot_tsig_rdata_mac_length(tsig);
+	mic.value = (void *)knot_tsig_rdata_mac(tsig);
+	/*
+	 * A MIC that does not verify leaves the context's replay state
+	 * alone (MIT checks the checksum of an RFC 4121 4.2.6.1 token before
+	 * its sequence number), so a second form may be tried.
+	 */
+	pthread_mutex_lock(&s->lock);
+	if (gen == s->generation && s->gctx != GSS_C_NO_CONTEXT)
+		maj = gss_verify_mic(&min, s->gctx, &in, &mic, NULL);
+	else if (gen + 1 == s->generation && s->old_gctx != GSS_C_NO_CONTEXT)
+		maj = gss_verify_mic(&min, s->old_gctx, &in, &mic, NULL);
+	pthread_mutex_unlock(&s->lock);
+	free(input);
+	return GSS_ERROR(maj) ? DNS_ETSIG : 0;
+}
+
+/*
  * Check the answer's TSIG with the context of generation @gen (RFC 8945
  * 5.3, RFC 3645 4.1.3).  Fills the tsig fields of @o.  Returns 0 when it
  * verified, 1 when the answer carries no TSIG, DNS_EECHO when the MAC is
- * our request's (Windows does this), DNS_ETSIG otherwise.
+ * our request's (Windows and Samba do this), DNS_ETSIG otherwise.
  */
 static int tsig_verify(struct gss_session *s, unsigned gen, const uint8_t *ans,
 		       size_t alen, const uint8_t *reqmac, size_t reqmaclen,
 		       struct dns_outcome *o)
 {
-	gss_buffer_desc in, mic;
 	const knot_rrset_t *tsig;
 	knot_pkt_t *pkt = NULL;
-	uint8_t *input = NULL, *msg = NULL;
-	size_t off, inlen, maclen;
+	enum mac_form form, other;
+	uint8_t *msg = NULL;
+	size_t off, maclen;
 	uint64_t server_time;
-	OM_uint32 maj = GSS_S_FAILURE, min;
+	bool learned = false;
 	int ret;
 
 	ret = dns_msg_answer_parse(ans, alen, &pkt);
@@ -731,34 +790,40 @@ static int tsig_verify(struct gss_session *s, unsigned gen, const uint8_t *ans,
 	memcpy(msg, ans, off);
 	knot_wire_set_arcount(msg, knot_wire_get_arcount(ans) - 1);
 	knot_wire_set_id(msg, knot_tsig_rdata_orig_id(tsig));
-	input = digest_input(reqmac, reqmaclen, msg, off, tsig->owner,
-			     knot_tsig_rdata_alg_name(tsig), server_time,
-			     knot_tsig_rdata_fudge(tsig), o->tsig_error,
-			     knot_tsig_rdata_other_data(tsig),
-			     knot_tsig_rdata_other_data_length(tsig), &inlen);
-	if (input == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	in.length = inlen;
-	in.value = input;
-	mic.length = maclen;
-	mic.value = (void *)knot_tsig_rdata_mac(tsig);
+
+	/* The form this server was last seen to use: RFC 8945's at first. */
 	pthread_mutex_lock(&s->lock);
-	if (gen == s->generation && s->gctx != GSS_C_NO_CONTEXT)
-		maj = gss_verify_mic(&min, s->gctx, &in, &mic, NULL);
-	else if (gen + 1 == s->generation && s->old_gctx != GSS_C_NO_CONTEXT)
-		maj = gss_verify_mic(&min, s->old_gctx, &in, &mic, NULL);
+	form = s->form;
 	pthread_mutex_unlock(&s->lock);
-	if (GSS_ERROR(maj)) {
-		ret = DNS_ETSIG;
-		goto out;
+	ret = mic_verify(s, gen, form, reqmac, reqmaclen, msg, off, tsig);
+	/*
+	 * Samba's form, tried only after RFC 8945's failed and only where
+	 * the two differ (an answer to a signed request); accepted only
+	 * when it verifies with the negotiated context, as the standard
+	 * form would.  Once learned it goes first for this server, and the
+	 * standard form second (a server upgraded in place).
+	 */
+	if (ret == DNS_ETSIG && reqmaclen > 0) {
+		other = form == MAC_FORM_RFC8945 ? MAC_FORM_SAMBA
+						 : MAC_FORM_RFC8945;
+		ret = mic_verify(s, gen, other, reqmac, reqmaclen, msg, off,
+				 tsig);
+		if (ret == 0) {
+			pthread_mutex_lock(&s->lock);
+			learned = s->form != other;
+			s->form = other;
+			pthread_mutex_unlock(&s->lock);
+			form = other;
+		}
 	}
+	if (ret != 0)
+		goto out;
 	o->tsig_verified = true;
-	ret = 0;
+	o->gss_samba_form = form == MAC_FORM_SAMBA;
+	/* Said once per server: by the attempt that learned it. */
+	o->gss_samba_learned = learned && form == MAC_FORM_SAMBA;
 out:
 	free(msg);
-	free(input);
 	dns_msg_answer_free(pkt);
 	return ret;
 }
