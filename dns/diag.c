@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dns/dns.h"
 
@@ -43,6 +44,7 @@ enum sig {
 	SIG_OK,	  /* TSIG present and verified */
 	SIG_NONE, /* no TSIG, or a BADKEY/BADSIG one (no MAC, 5.3.2) */
 	SIG_BAD,  /* TSIG present with a MAC that does not verify */
+	SIG_ECHO, /* GSS-TSIG: our request's MAC came back (DNS_EECHO) */
 };
 
 enum keyed {
@@ -164,10 +166,12 @@ static const struct rule rules[] = {
 
 /*
  * GSS-TSIG (RFC 3645) attempts are read against these rows first: %P is
- * the client principal, %H the service principal.  Kerberos failures
- * happen before anything is sent; a TKEY error means the server could not
- * accept our ticket; Windows answers some denials by echoing the request's
- * MAC instead of signing (DNS_EECHO).
+ * the client principal, %H the service principal, %L the record name
+ * relative to the zone and %Y the zone, both without the final dot (as
+ * samba-tool takes them).  Kerberos failures happen before anything is
+ * sent; a TKEY error means the server could not accept our ticket; Windows
+ * and Samba answer denials by echoing the request's MAC instead of signing
+ * (DNS_EECHO): Windows with REFUSED, Samba with SERVFAIL.
  */
 static const struct rule gss_rules[] = {
     {DNS_EGSS_CRED, ANY, ANY, SIG_ANY, KEY_ANY,
@@ -201,6 +205,23 @@ static const struct rule gss_rules[] = {
      "%S rejected the GSS-TSIG key negotiation (TKEY error %E): it may "
      "not accept GSS-TSIG at all (BIND needs tkey-gssapi-keytab or "
      "tkey-gssapi-credential)"},
+    /*
+     * Samba AD (source4/dns_server, measured with 4.17): an update the
+     * account may not make (the name's dnsNode belongs to another account,
+     * or the zone's ACL denies creating one) is answered SERVFAIL with the
+     * request's TSIG echoed byte for byte.
+     */
+    {DNS_EECHO, 2 /* SERVFAIL */, ANY, SIG_ANY, KEY_ANY,
+     "%S echoed our signature instead of signing its answer, which is "
+     "how Samba AD denies an update: %P may not change %N TXT, because "
+     "the name is owned by another account (the one that created it "
+     "first) or the zone's ACL does not let %P create records. Check the "
+     "owner (O: in the output) with 'samba-tool dsacl get "
+     "--objectdn=DC=%L,DC=%Y,CN=MicrosoftDNS,DC=DomainDnsZones,<domain "
+     "DN>'; delete the stale name as an administrator ('samba-tool dns "
+     "delete <DC> %Y %L TXT <value> -U administrator') so that %P "
+     "creates it anew, or grant %P write access to it ('samba-tool dsacl "
+     "set' with --sddl='(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;<SID of %P>)')"},
     {DNS_EECHO, ANY, ANY, SIG_ANY, KEY_ANY,
      "%S echoed our signature instead of signing its answer (a known "
      "Windows DNS behaviour when it rejects a GSS-TSIG update, typically "
@@ -259,6 +280,8 @@ static void out_printf(struct out *o, const char *fmt, ...)
 
 static enum sig sig_of(const struct dns_outcome *o)
 {
+	if (o->code == DNS_EECHO)
+		return SIG_ECHO;
 	if (o->tsig_verified)
 		return SIG_OK;
 	if (!o->tsig_present || o->tsig_error == 16 || o->tsig_error == 17)
@@ -289,6 +312,35 @@ static bool rule_match(const struct rule *r, const struct dns_outcome *o,
 	return true;
 }
 
+/*
+ * @name without its final dot and, when it lies below @zone, without the
+ * zone: what samba-tool takes ("_acme-challenge.www" in "example.com");
+ * "@" for the apex, "?" when unknown.  Names compare case-insensitively.
+ */
+static void out_name(struct out *out, const char *name, const char *zone)
+{
+	size_t n, z;
+
+	if (name == NULL || name[0] == '\0') {
+		out_printf(out, "?");
+		return;
+	}
+	n = strlen(name);
+	if (n > 1 && name[n - 1] == '.')
+		n--;
+	z = zone != NULL ? strlen(zone) : 0;
+	if (z > 1 && zone[z - 1] == '.')
+		z--;
+	if (zone != NULL && z == n && strncasecmp(name, zone, n) == 0) {
+		out_printf(out, "@");
+		return;
+	}
+	if (zone != NULL && strcmp(zone, ".") != 0 && z > 0 && n > z + 1 &&
+	    name[n - z - 1] == '.' && strncasecmp(name + n - z, zone, z) == 0)
+		n -= z + 1;
+	out_printf(out, "%.*s", (int)n, name);
+}
+
 static void expand(struct out *out, const char *text,
 		   const struct dns_outcome *o, const struct dns_key *key,
 		   const char *zone, const char *fqdn)
@@ -311,6 +363,12 @@ static void expand(struct out *out, const char *text,
 			break;
 		case 'Z':
 			out_printf(out, "%s", zone != NULL ? zone : "?");
+			break;
+		case 'Y':
+			out_name(out, zone, NULL);
+			break;
+		case 'L':
+			out_name(out, fqdn, zone);
 			break;
 		case 'N':
 			out_printf(out, "%s", fqdn != NULL ? fqdn : "the name");
@@ -352,6 +410,7 @@ static void explain(struct out *out, const struct dns_outcome *o,
 	    [SIG_OK] = "answer signed",
 	    [SIG_NONE] = "answer unsigned",
 	    [SIG_BAD] = "answer signature invalid",
+	    [SIG_ECHO] = "our signature echoed",
 	};
 	bool answered = o->answered && o->rcode >= 0;
 	const struct rule *r = NULL;

@@ -694,6 +694,16 @@ static void hint_gss(const struct dns_outcome *o, const struct cli_opts *opts,
 	default:
 		break;
 	}
+	if (o->code == DNS_EECHO && o->rcode == 2) {
+		/* Samba AD's denial (see dns/diag.c). */
+		fprintf(stderr,
+			"hint: in Samba AD a name belongs to the account that "
+			"created it first; once the stale name is deleted by "
+			"an administrator, %s creates and removes its own "
+			"records at %s; see deploy/gss-tsig.md (Samba AD)\n",
+			p, fqdn);
+		return;
+	}
 	if (o->rcode == 5 || o->rcode == 9 || o->code == DNS_EECHO) {
 		fprintf(stderr,
 			"hint: allow %s to update TXT at %s:\n"

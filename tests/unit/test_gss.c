@@ -145,6 +145,23 @@ static const struct {
      "rejected the GSS-TSIG key negotiation"},
     {"echoed signature", DNS_EECHO, true, 5, 0, true, false,
      "echoed our signature"},
+    {"Windows denial: REFUSED, signature echoed", DNS_EECHO, true, 5, 0, true,
+     false,
+     "REFUSED (our signature echoed): 192.0.2.1:53 echoed our signature "
+     "instead of signing its answer (a known Windows DNS behaviour"},
+    {"Samba denial: SERVFAIL, signature echoed", DNS_EECHO, true, 2, 0, true,
+     false,
+     "SERVFAIL (our signature echoed): 192.0.2.1:53 echoed our signature "
+     "instead of signing its answer, which is how Samba AD denies an "
+     "update: acme@EXAMPLE.TEST may not change "
+     "_acme-challenge.example.test. TXT, because the name is owned by "
+     "another account"},
+    {"Samba denial names samba-tool with the relative name", DNS_EECHO, true, 2,
+     0, true, false,
+     "'samba-tool dsacl get --objectdn=DC=_acme-challenge,DC=example.test,"
+     "CN=MicrosoftDNS,DC=DomainDnsZones,<domain DN>'; delete the stale name "
+     "as an administrator ('samba-tool dns delete <DC> example.test "
+     "_acme-challenge TXT <value> -U administrator')"},
     {"policy denial, signed REFUSED", DNS_ERCODE, true, 5, 0, true, true,
      "REFUSED (answer signed): acme@EXAMPLE.TEST authenticated (GSS-TSIG) "
      "but the server's policy does not allow it to change "
