@@ -185,10 +185,18 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 		/* RFC 3645: always TCP, on the context's kept connection. */
 		struct gss_build_arg arg = {.spec = spec, .x = x};
 
+		x->qlen = x->alen = 0;
 		ret = dns_gss_attempt(opts->gss, sa, salen, timeout, gss_build,
 				      &arg, x->query, &x->qlen, x->ans,
 				      &x->alen, o);
 		o->ms = (unsigned)(dns_now_ms() - start);
+		/* The last message signed and its answer, after the fact. */
+		if (opts->trace != NULL && x->qlen > 0)
+			opts->trace(opts->trace_arg, "send", "tcp", o->server,
+				    x->query, x->qlen);
+		if (opts->trace != NULL && o->answered && x->alen > 0)
+			opts->trace(opts->trace_arg, "receive", "tcp",
+				    o->server, x->ans, x->alen);
 		return ret;
 	}
 	for (;;) {

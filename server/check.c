@@ -7,6 +7,11 @@
  * value is gone.  One line per step; on the first failure the diagnosis and
  * a hint.  Once an add was attempted the delete is always attempted, so no
  * test value stays behind.
+ *
+ * Only step 4 and the updates are signed, with a TSIG key or GSS-TSIG
+ * alike: the SOA and TXT queries of the other steps are plain queries, so
+ * a key or signature problem shows up as one, in step 4, never as a server
+ * that seems not to answer or not to be authoritative.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,7 +81,49 @@ struct check {
 	int step;
 	int failed_step;	/* the first step that failed */
 	struct dns_result last; /* of the last update */
+	/* The last answer received, rendered: shown when it fails to verify. */
+	char answer[3000];
+	bool have_answer;
 };
+
+/* dns_trace_fn: keep the last answer, to show it when it does not verify. */
+static void check_trace(void *arg, const char *event, const char *proto,
+			const char *server, const uint8_t *wire, size_t len)
+{
+	struct check *c = arg;
+
+	(void)proto;
+	(void)server;
+	if (strcmp(event, "receive") != 0)
+		return;
+	dns_msg_dump(wire, len, c->answer, sizeof(c->answer));
+	c->have_answer = true;
+}
+
+/*
+ * After an answer that arrived but did not verify (a bad or missing
+ * signature, our own signature echoed): the answer as parsed, marked as
+ * unverified, so the user sees what the server said.
+ */
+static void print_unverified(const struct check *c, const struct dns_outcome *o)
+{
+	const char *p = c->answer, *nl;
+
+	if (!c->have_answer || !o->answered || o->tsig_verified ||
+	    (o->code != DNS_ETSIG && o->code != DNS_EUNSIGNED &&
+	     o->code != DNS_EECHO))
+		return;
+	fprintf(stderr, "the answer, NOT verified (its signature did not "
+			"check out; for diagnosis only):\n");
+	for (; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (nl == NULL) {
+			fprintf(stderr, "  %s\n", p);
+			break;
+		}
+		fprintf(stderr, "  %.*s\n", (int)(nl - p), p);
+	}
+}
 
 /* One line per step: outcome, what, time. */
 static void step_line(struct check *c, const char *status, uint64_t ms,
@@ -110,9 +157,12 @@ static void print_diagnosis(const struct check *c, const struct dns_result *r,
 	fprintf(stderr, "error: %s\n", msg[0] ? msg : dns_strerror(r->code));
 }
 
-/* Query @name/@qtype at the server; @r gets the attempt for diagnoses. */
-static int check_query(const struct check *c, enum dns_proto proto,
-		       const struct dns_key *key, const char *name,
+/*
+ * Query @name/@qtype at the server, signed with @key or, with @gss, the
+ * GSS-TSIG context (else unsigned); @r gets the attempt for diagnoses.
+ */
+static int check_query(struct check *c, enum dns_proto proto,
+		       const struct dns_key *key, bool gss, const char *name,
 		       uint16_t qtype, struct dns_reply *reply,
 		       struct dns_result *r)
 {
@@ -121,6 +171,11 @@ static int check_query(const struct check *c, enum dns_proto proto,
 
 	dopts.proto = proto;
 	dopts.key = key;
+	if (!gss)
+		dopts.gss = NULL;
+	dopts.trace = check_trace;
+	dopts.trace_arg = c;
+	c->have_answer = false;
 	memset(reply, 0, sizeof(*reply));
 	ret = dns_query(c->server, &dopts, name, qtype, reply);
 	memset(r, 0, sizeof(*r));
@@ -137,8 +192,8 @@ static int txt_served(struct check *c, bool *served, struct dns_result *r)
 	int ret;
 
 	*served = false;
-	ret =
-	    check_query(c, c->dopts.proto, NULL, c->fqdn, QTYPE_TXT, &reply, r);
+	ret = check_query(c, c->dopts.proto, NULL, false, c->fqdn, QTYPE_TXT,
+			  &reply, r);
 	/* NXDOMAIN is a fine answer here: nothing at that name. */
 	if (ret != 0 && !(reply.outcome.answered && reply.outcome.rcode == 3)) {
 		dns_reply_release(&reply);
@@ -163,8 +218,8 @@ static int check_reach(struct check *c)
 	memset(&tcp, 0, sizeof(tcp));
 	if (c->o->proto == DNS_PROTO_UDP) {
 		t0 = cli_now_ms();
-		check_query(c, DNS_PROTO_UDP, NULL, c->o->zone, QTYPE_SOA, &udp,
-			    &r);
+		check_query(c, DNS_PROTO_UDP, NULL, false, c->o->zone,
+			    QTYPE_SOA, &udp, &r);
 		if (!udp.outcome.answered) {
 			step_line(c, "FAIL", cli_now_ms() - t0,
 				  "answers an SOA query over UDP");
@@ -183,7 +238,8 @@ static int check_reach(struct check *c)
 	}
 
 	t0 = cli_now_ms();
-	check_query(c, DNS_PROTO_TCP, NULL, c->o->zone, QTYPE_SOA, &tcp, &r);
+	check_query(c, DNS_PROTO_TCP, NULL, false, c->o->zone, QTYPE_SOA, &tcp,
+		    &r);
 	if (!tcp.outcome.answered) {
 		step_line(c, "FAIL", cli_now_ms() - t0,
 			  "answers an SOA query over TCP");
@@ -236,8 +292,8 @@ static int check_gss(struct check *c)
 	uint64_t t0 = cli_now_ms();
 	int ret;
 
-	ret = check_query(c, DNS_PROTO_TCP, NULL, c->o->zone, QTYPE_SOA, &reply,
-			  &r);
+	ret = check_query(c, DNS_PROTO_TCP, NULL, true, c->o->zone, QTYPE_SOA,
+			  &reply, &r);
 	dns_reply_release(&reply);
 	if (ret != 0) {
 		step_line(c, "FAIL", cli_now_ms() - t0,
@@ -245,13 +301,28 @@ static int check_gss(struct check *c)
 			  dns_gss_principal(c->dopts.gss),
 			  r.attempts[0].gss_service);
 		print_diagnosis(c, &r, "signed query", c->o->zone);
-		cli_hint_update(&r, c->o, NULL, c->fqdn);
+		print_unverified(c, &r.attempts[0]);
+		if (r.attempts[0].code == DNS_ETSIG &&
+		    r.attempts[0].tsig_present && r.attempts[0].tsig_error == 0)
+			fprintf(stderr,
+				"hint: the server answered, but its signature "
+				"does not verify: something on the way (a DNS "
+				"proxy, a firewall rewriting DNS) alters "
+				"answers, or the server signs in a form this "
+				"client does not know; run the check from a "
+				"host next to the server and see its log\n");
+		else
+			cli_hint_update(&r, c->o, NULL, c->fqdn);
 		return -1;
 	}
 	step_line(c, "ok", cli_now_ms() - t0,
 		  "GSS-TSIG as %s with %s: context negotiated, signed SOA "
-		  "answer verified",
-		  dns_gss_principal(c->dopts.gss), r.attempts[0].gss_service);
+		  "answer verified%s",
+		  dns_gss_principal(c->dopts.gss), r.attempts[0].gss_service,
+		  r.attempts[0].gss_samba_form
+		      ? " (the server signs answers without the request MAC "
+			"length: Samba's form)"
+		      : "");
 	return 0;
 }
 
@@ -270,8 +341,8 @@ static int check_key(struct check *c)
 			  "key accepted (no --key-file: unsigned updates)");
 		return 0;
 	}
-	ret = check_query(c, c->dopts.proto, c->key, c->o->zone, QTYPE_SOA,
-			  &reply, &r);
+	ret = check_query(c, c->dopts.proto, c->key, false, c->o->zone,
+			  QTYPE_SOA, &reply, &r);
 	dns_reply_release(&reply);
 	if (ret != 0) {
 		step_line(c, "FAIL", cli_now_ms() - t0,
@@ -296,6 +367,7 @@ static int check_key(struct check *c)
 				c->key->name);
 		else
 			print_diagnosis(c, &r, "signed query", c->o->zone);
+		print_unverified(c, &r.attempts[0]);
 		cli_hint(&r.attempts[0],
 			 r.attempts[0].answered ? CLI_STAGE_KEY
 						: CLI_STAGE_REACH,

@@ -695,6 +695,15 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
 			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
 			ch->key, start + s->opts.deadline_ms, &res, &untried);
+	/* Said once per server and principal: dns/ flags the attempt. */
+	for (size_t i = 0; i < res.nattempts; i++)
+		if (res.attempts[i].gss_samba_learned)
+			log_debug(2,
+				  "server signs answers without the request "
+				  "MAC length: Samba's form",
+				  "nameserver", res.attempts[i].server,
+				  "principal", res.attempts[i].gss_principal,
+				  "request_id", rid);
 	if (ret == 0) {
 		ok = true;
 		goto out;
