@@ -9,7 +9,8 @@ libcurl4-openssl-dev libyaml-dev libssl-dev libgnutls28-dev libkrb5-dev"
 pkgs_test="libcmocka-dev python3 python3-pytest python3-yaml openssl
 knot knot-dnsutils bind9 bind9-utils bind9-dnsutils pdns-server
 pdns-backend-sqlite3 sqlite3 curl clang libclang-rt-14-dev valgrind
-krb5-kdc krb5-admin-server krb5-user"
+krb5-kdc krb5-admin-server krb5-user
+samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind python3-samba"
 pkgs_demo="knot knot-dnsutils openssl curl"
 pkgs_image="podman buildah debootstrap"
 pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint
