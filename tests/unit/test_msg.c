@@ -390,6 +390,8 @@ enum craft {
 	C_SHORT,	 /* 5 bytes */
 	C_TC,		 /* TC set, unsigned */
 	C_NO_QUESTION,	 /* QDCOUNT 0, unsigned */
+	C_BY_HAND,	 /* signed by hand: MAC length, request MAC, answer */
+	C_SAMBA_FORM,	 /* by hand as Samba: no MAC length (GSS-TSIG only) */
 };
 
 struct check_case {
@@ -453,7 +455,48 @@ static const struct check_case check_cases[] = {
      true, false, false, 0, 0, 0},
     {"NOERROR without question", C_NO_QUESTION, false, 0, 0, 0, DNS_EMISMATCH,
      false, false, false, 0, 0, 0},
+    {"signed by hand as RFC 8945 4.3.1 says", C_BY_HAND, true, 0, 0, 0, 0, true,
+     true, true, 0, -2, 2},
+    /* Samba's GSS-TSIG quirk is accepted for GSS-TSIG only (dns/gss.c):
+     * HMAC TSIG stays strict. */
+    {"HMAC answer in Samba's form (no request MAC length)", C_SAMBA_FORM, true,
+     0, 0, 0, DNS_ETSIG, true, true, false, 0, -2, 2},
 };
+
+/*
+ * Sign the answer @out over [MAC length,] request MAC, answer, TSIG
+ * variables: dns_msg_sign() over those bytes computes exactly that MAC
+ * (the variables do not include the original ID), then its TSIG record,
+ * with the answer's ID as original ID, goes after the answer.
+ */
+static size_t sign_by_hand(uint8_t *out, size_t len, size_t max,
+			   const uint8_t *reqmac, size_t reqmaclen,
+			   bool with_length)
+{
+	struct dns_key key = test_key(DNS_ALG_SHA256);
+	uint8_t buf[1024], mac[DNS_MAC_MAX];
+	size_t pre = 0, blen, rrlen, maclen;
+
+	if (with_length) {
+		buf[0] = (uint8_t)(reqmaclen >> 8);
+		buf[1] = (uint8_t)reqmaclen;
+		pre = 2;
+	}
+	memcpy(buf + pre, reqmac, reqmaclen);
+	pre += reqmaclen;
+	memcpy(buf + pre, out, len);
+	blen = pre + len;
+	assert_int_equal(dns_msg_sign(buf, &blen, sizeof(buf), &key,
+				      (uint64_t)time(NULL), mac, &maclen),
+			 0);
+	rrlen = blen - pre - len;
+	assert_true(len + rrlen <= max);
+	memcpy(out + len, buf + pre + len, rrlen);
+	/* Original ID, error, other length: the last 6 bytes. */
+	knot_wire_write_u16(out + len + rrlen - 6, knot_wire_get_id(out));
+	knot_wire_add_arcount(out, 1);
+	return len + rrlen;
+}
 
 /* The server side, with libknot: answer @q the way @c says. */
 static size_t craft_answer(const struct check_case *c, const uint8_t *q,
@@ -533,6 +576,11 @@ static size_t craft_answer(const struct check_case *c, const uint8_t *q,
 		assert_int_equal(
 		    knot_tsig_add(out, &len, max, c->tsig_err, query->tsig_rr),
 		    KNOT_EOK);
+		break;
+	case C_BY_HAND:
+	case C_SAMBA_FORM:
+		len = sign_by_hand(out, len, max, reqmac, reqmaclen,
+				   c->craft == C_BY_HAND);
 		break;
 	default:
 		break;
