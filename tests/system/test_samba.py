@@ -1,8 +1,9 @@
 """GSS-TSIG against a real Samba AD domain controller (its internal DNS):
 check, present and cleanup with a keytab and with a password, the webhook
-with keytab and password Secrets (one negotiation, then reuse), a Samba
-restart under a live context (renegotiation), and the diagnosis when a
-record belongs to another account.
+with keytab and password Secrets from the stand-in Kubernetes API (one
+negotiation, then reuse), a Samba restart under a live context
+(renegotiation), and the diagnosis when a record belongs to another
+account.
 
 Samba signs its answers over the request MAC without the MAC's 2-byte
 length (RFC 8945 4.3.1 puts it there); every passing case here proves the
@@ -11,7 +12,6 @@ verifies in neither form is still refused.  Fixture: samba.py (imported
 directly; one Samba per session on 127.0.0.10:53)."""
 import json
 import os
-import shutil
 import struct
 import subprocess
 
@@ -205,16 +205,13 @@ def tkey_queries(proxy):
     return n
 
 
-def test_webhook_keytab_and_password_secrets(samba, tmp_path, pki):
-    secrets = tmp_path / "secrets"
-    for name, key in (("acme-keytab", "keytab"),
-                      ("acme-password", "password")):
-        d = secrets / NS / name
-        d.mkdir(parents=True)
-        if key == "keytab":
-            shutil.copy(samba.keytabs[PRINCIPAL], d / key)
-        else:
-            (d / key).write_text(ACME_PASSWORD)
+def test_webhook_keytab_and_password_secrets(samba, tmp_path, pki, kube):
+    """The Secrets come from the (stand-in) Kubernetes API: the keytab's
+    bytes and the password, base64 in the Secret's data."""
+    with open(samba.keytabs[PRINCIPAL], "rb") as f:
+        kube.add_secret(NS, "acme-keytab", {"keytab": f.read()})
+    kube.add_secret(NS, "acme-password",
+                    {"password": ACME_PASSWORD.encode()})
     # Every message through a proxy, to count the TKEY negotiations.
     proxy = FakeDns(lambda msg, tcp: _forward_tcp(samba, msg))
     try:
@@ -222,8 +219,8 @@ def test_webhook_keytab_and_password_secrets(samba, tmp_path, pki):
         env = {k: "" for k in ("KRB5_CONFIG", "KRB5_KDC_PROFILE")}
         env["KRB5CCNAME"] = "MEMORY:none"
         w = start_webhook(tmp_path, pki, args=[
-            "--secrets-dir", str(secrets), "--krb5-config", samba.krb5_conf,
-            "--v", "2"], env=env)
+            "--kubeconfig", kube.kubeconfig(tmp_path / "kubeconfig"),
+            "--krb5-config", samba.krb5_conf, "--v", "2"], env=env)
         for ref, secret, key in (
                 ("keytabSecretRef", "acme-keytab", "keytab"),
                 ("passwordSecretRef", "acme-password", "password")):
@@ -253,3 +250,6 @@ def test_webhook_keytab_and_password_secrets(samba, tmp_path, pki):
         proxy.close()
     # Said once per context (keytab, password), at --v 2.
     assert log.count(SAMBA_FORM) == 2, log[-3000:]
+    assert ACME_PASSWORD not in log
+    assert kube.count("GET", r"^/api/v1/namespaces/%s/secrets/acme-" % NS) \
+        >= 2
