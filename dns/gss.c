@@ -2,7 +2,9 @@
  * gss.c - GSS-TSIG (RFC 3645): TKEY negotiation of a GSS-API security
  * context with the DNS server (RFC 2930 mode 3), TSIG records whose MAC is
  * a gss_get_mic() token over the RFC 8945 4.3.3 digest input, answers
- * checked with gss_verify_mic(), and TKEY delete (mode 5) at the end.
+ * checked with gss_verify_mic() (also in Samba's form, which leaves the
+ * request MAC's length out: enum mac_form), and TKEY delete (mode 5) at
+ * the end.
  *
  * libknot builds and parses the packets; its TSIG code knows only HMAC, so
  * the MAC part is done here.  One context per (server address, principal)
