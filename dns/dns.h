@@ -152,6 +152,8 @@ enum dns_proto {
  * logs (dns/ itself never logs).  @event is "send" or "receive", @proto
  * "udp" or "tcp", @server the attempt's "addr:port" (see dns_outcome), @wire
  * the message.  Render it with dns_msg_dump().  Runs on the calling thread.
+ * With GSS-TSIG, the signed message and its answer are reported once the
+ * attempt is over (TKEY negotiation messages are not).
  */
 typedef void dns_trace_fn(void *arg, const char *event, const char *proto,
 			  const char *server, const uint8_t *wire, size_t len);
