@@ -214,6 +214,49 @@ static void test_diag(void **state)
 	}
 }
 
+/*
+ * The Samba denial names the record as samba-tool takes it: relative to
+ * the zone, without the final dot, "@" at the apex.
+ */
+static const struct {
+	const char *zone, *fqdn, *want;
+} samba_name_cases[] = {
+    {"ad.test.", "_acme-challenge.www.ad.test.",
+     "dns delete <DC> ad.test _acme-challenge.www TXT"},
+    {"ad.test", "_acme-challenge.AD.TEST",
+     "dns delete <DC> ad.test _acme-challenge TXT"},
+    {"ad.test.", "ad.test.", "dns delete <DC> ad.test @ TXT"},
+    {"sub.ad.test.", "_acme-challenge.xsub.ad.test.",
+     "dns delete <DC> sub.ad.test _acme-challenge.xsub.ad.test TXT"},
+    {".", "_acme-challenge.", "dns delete <DC> . _acme-challenge TXT"},
+};
+
+static void test_samba_names(void **state)
+{
+	(void)state;
+	for (size_t i = 0;
+	     i < sizeof(samba_name_cases) / sizeof(samba_name_cases[0]); i++) {
+		struct dns_result res;
+		struct dns_outcome *o = &res.attempts[0];
+		char buf[2048];
+
+		memset(&res, 0, sizeof(res));
+		res.nattempts = 1;
+		res.code = o->code = DNS_EECHO;
+		o->answered = true;
+		o->rcode = 2;
+		o->tsig_present = true;
+		o->gss = true;
+		snprintf(o->server, sizeof(o->server), "192.0.2.1:53");
+		dns_result_explain(&res, "delete", NULL,
+				   samba_name_cases[i].zone,
+				   samba_name_cases[i].fqdn, buf, sizeof(buf));
+		if (strstr(buf, samba_name_cases[i].want) == NULL)
+			fail_msg("%s in %s: %s", samba_name_cases[i].fqdn,
+				 samba_name_cases[i].zone, buf);
+	}
+}
+
 /* ------------------------------------------------------ solver config */
 
 static const struct {
@@ -299,6 +342,7 @@ int main(void)
 	    cmocka_unit_test(test_new),
 	    cmocka_unit_test(test_principal_realm),
 	    cmocka_unit_test(test_diag),
+	    cmocka_unit_test(test_samba_names),
 	    cmocka_unit_test(test_config),
 	};
 
