@@ -47,7 +47,7 @@ RUN set -eu; \
 		cross=""; \
 	else \
 		dpkg --add-architecture "$arch"; \
-		cross="gcc-$triplet"; \
+		cross=gcc-$(echo "$triplet" | tr _ -); \
 		devs=$(for p in $devs; do printf '%s:%s ' "$p" "$arch"; done); \
 	fi; \
 	apt-get update; \

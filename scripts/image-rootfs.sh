@@ -21,7 +21,8 @@ rm -rf "$root"
 mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/etc/ssl/certs" \
 	"$root/var/lib/dpkg/status.d" "$root/usr/share/doc"
 # Debian bookworm's merged /usr: /lib and /lib64 are links into /usr, and
-# the binary's interpreter is /lib64/ld-linux-*.so.*.
+# the binary's interpreter is /lib64/ld-linux-x86-64.so.2 (amd64) or
+# /lib/ld-linux-aarch64.so.1 (arm64).
 ln -s usr/lib "$root/lib"
 interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 [ -n "$interp" ] || { echo "image-rootfs: $bin names no interpreter" >&2; exit 1; }

@@ -162,6 +162,10 @@ manifest()
 	done
 	echo "image: $tag is a manifest list of $*:"
 	podman manifest inspect "$tag" | awk -F'"' '/"architecture"/ { print "image:   " $4 }'
+	# Podman 4.3 (Debian 12) reads a local list's instance manifests from
+	# the list itself, where `manifest add` does not store them.
+	echo "image: push it with: podman manifest push --all $tag docker://REGISTRY/$tag;"
+	echo "image: podman 4.3's 'podman images' fails while it exists: podman manifest rm $tag"
 }
 
 tag()
