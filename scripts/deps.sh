@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what a group of make targets needs on Debian 12, only what is
-# missing.  Usage: scripts/deps.sh build|test|demo|image|chart|fuzz|lint ...
+# missing.  Usage: scripts/deps.sh build|test|demo|image|image-cross|chart|fuzz|lint ...
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 
@@ -13,6 +13,12 @@ krb5-kdc krb5-admin-server krb5-user
 samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind python3-samba"
 pkgs_demo="knot knot-dnsutils openssl curl"
 pkgs_image="podman buildah debootstrap"
+# Another architecture's image (make image ARCH=arm64): its unit tests in the
+# build and its binary in the image test run under qemu-user-static. The
+# cross compiler and the target's -dev packages (multiarch) are installed in
+# the image's build container, not here: libknot-dev and libknot13 are not
+# Multi-Arch: same, so libknot-dev:arm64 would replace this machine's.
+pkgs_image_cross="qemu-user-static"
 pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint
 python3-jsonschema"
 pkgs_fuzz="clang libclang-rt-14-dev"
@@ -20,7 +26,7 @@ pkgs_lint="clang-format"
 
 want=""
 for group in "$@"; do
-	eval "want=\"\$want \$pkgs_$group\""
+	eval "want=\"\$want \$pkgs_$(echo "$group" | tr - _)\""
 done
 
 missing=""

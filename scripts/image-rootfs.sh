@@ -5,7 +5,13 @@
 # Debian copyright and status files of every package those files come from
 # (for licence compliance, and so image scanners know the versions).
 #
-#   sh scripts/image-rootfs.sh BINARY ROOTFS
+#   [TRIPLET=aarch64-linux-gnu] sh scripts/image-rootfs.sh BINARY ROOTFS
+#
+# TRIPLET names the binary's multiarch directory when it was cross-compiled
+# for another architecture: ldd cannot run it, so the libraries are found
+# the way the dynamic loader would find them, from the DT_NEEDED entries
+# (recursively) in that architecture's library directories, as installed by
+# its packages (e.g. libknot13:arm64). Without TRIPLET, ldd lists them.
 set -eu
 
 bin=$1
@@ -15,13 +21,19 @@ rm -rf "$root"
 mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/etc/ssl/certs" \
 	"$root/var/lib/dpkg/status.d" "$root/usr/share/doc"
 # Debian bookworm's merged /usr: /lib and /lib64 are links into /usr, and
-# the binary's interpreter is /lib64/ld-linux-*.so.*.
+# the binary's interpreter is /lib64/ld-linux-x86-64.so.2 (amd64) or
+# /lib/ld-linux-aarch64.so.1 (arm64).
 ln -s usr/lib "$root/lib"
-[ -d /usr/lib64 ] && mkdir -p "$root/usr/lib64" && ln -s usr/lib64 "$root/lib64"
+interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+[ -n "$interp" ] || { echo "image-rootfs: $bin names no interpreter" >&2; exit 1; }
+case $interp in
+/lib64/*) mkdir -p "$root/usr/lib64" && ln -s usr/lib64 "$root/lib64" ;;
+esac
 install -d -m 1777 "$root/tmp"
 
 install -m 755 "$bin" "$root/usr/bin/rfc2136-webhook"
-strip --strip-unneeded "$root/usr/bin/rfc2136-webhook"
+# The target's strip (binutils-TRIPLET comes with the cross compiler).
+${TRIPLET:+$TRIPLET-}strip --strip-unneeded "$root/usr/bin/rfc2136-webhook"
 
 pkgfiles=""
 # Copy FILE (as ldd names it, through any symlinks) to the same path under
@@ -39,15 +51,62 @@ copy_file()
 	pkgfiles="$pkgfiles $f $real"
 }
 
-# "libx.so.1 => /lib/.../libx.so.1 (0x...)" and "/lib64/ld-linux... (0x...)".
-libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
-	$1 ~ /^\// { print $1 }' | sort -u)
+# The DT_NEEDED sonames of an ELF file, one a line.
+needed()
+{
+	readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+}
+
+# Where the loader finds SONAME for TRIPLET: its multiarch directories
+# (glibc's built-in search path; the image has no ld.so.cache).
+find_lib()
+{
+	for d in "/lib/$TRIPLET" "/usr/lib/$TRIPLET" /lib /usr/lib; do
+		if [ -e "$d/$1" ]; then
+			echo "$d/$1"
+			return 0
+		fi
+	done
+	echo "image-rootfs: $1 (needed by the $TRIPLET binary) is in no" \
+		"$TRIPLET library directory: install its :ARCH package" >&2
+	return 1
+}
+
+# What ldd would list for a foreign binary: the closure of DT_NEEDED, and
+# the interpreter.
+cross_ldd()
+{
+	todo=$(needed "$1")
+	seen=""
+	while [ -n "$todo" ]; do
+		next=""
+		for so in $todo; do
+			case " $seen " in *" $so "*) continue ;; esac
+			# ldd lists the loader once, by its interpreter path.
+			[ "$so" = "${interp##*/}" ] && continue
+			seen="$seen $so"
+			path=$(find_lib "$so") || exit 1
+			echo "$path"
+			next="$next $(needed "$path")"
+		done
+		todo=$next
+	done
+	echo "$interp"
+}
+
+if [ -n "${TRIPLET:-}" ]; then
+	libs=$(cross_ldd "$bin")
+	libs=$(echo "$libs" | sort -u)
+else
+	# "libx.so.1 => /lib/.../libx.so.1 (0x...)" and "/lib64/ld-linux... (0x...)".
+	libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+		$1 ~ /^\// { print $1 }' | sort -u)
+fi
 [ -n "$libs" ] || { echo "image-rootfs: ldd found no libraries" >&2; exit 1; }
 for lib in $libs; do
 	copy_file "$lib"
 done
 # The loader is also reached by its interpreter path.
-interp=$(readelf -l "$bin" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 [ -e "$root$interp" ] || { echo "image-rootfs: $interp missing" >&2; exit 1; }
 
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
@@ -73,7 +132,9 @@ pkgs=""
 for f in $pkgfiles; do
 	p=""
 	for g in "$f" "$(readlink -f "$f")" "${f#/usr}" "/usr$f"; do
-		p=$(dpkg-query -S "$g" 2>/dev/null | head -n 1 | cut -d: -f1) && [ -n "$p" ] && break
+		# "libc6:arm64: /lib/..." keeps the architecture: both
+		# libc6:amd64 and libc6:arm64 are installed in a cross build.
+		p=$(dpkg-query -S "$g" 2>/dev/null | head -n 1 | sed 's/: .*//') && [ -n "$p" ] && break
 	done
 	[ -n "$p" ] || { echo "image-rootfs: no package owns $f" >&2; exit 1; }
 	pkgs="$pkgs $p"

@@ -7,12 +7,25 @@
 #   scripts/image.sh base DIR               make sure the local base exists
 #   scripts/image.sh build DIR TAG [--no-cache]
 #                                           base, then podman build -t TAG
+#                                           for ARCH (amd64, arm64; default:
+#                                           this machine's)
+#   scripts/image.sh manifest TAG IMAGE...  TAG becomes a manifest list (a
+#                                           multi-arch image) of the IMAGEs
+#   scripts/image.sh tag IMAGE TAG          tag IMAGE as TAG (also where TAG
+#                                           was a manifest list)
 #   scripts/image.sh size TAG               print the image size in bytes
 #
 # DIR caches the debootstrap root file system as a tarball keyed by the date
 # (UTC), so a rebuild on the same day skips the ~50 s debootstrap.
-# Environment: VERSION, REVISION (OCI labels), MIRROR (default: the URIs of
-# this machine's apt sources).
+# Environment: ARCH, VERSION, REVISION (OCI labels), MIRROR (default: the
+# URIs of this machine's apt sources).
+#
+# Another architecture's image is cross-built: the Dockerfile's build stage
+# runs on this machine's architecture (its base is the local one) and
+# installs the target's -dev packages through multiarch; only the runtime
+# stage, from scratch, is for ARCH, so its config says so. Its unit tests
+# run under this machine's qemu-ARCH-static (qemu-user-static), mounted
+# into the build: there is no binfmt handler here.
 set -eu
 
 BASE=docker.io/library/debian:bookworm-slim
@@ -101,6 +114,23 @@ build()
 	version=${VERSION:-$(cat VERSION)}
 	revision=${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 	created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	host=$(dpkg --print-architecture)
+	arch=${ARCH:-$host}
+	case $arch in
+	amd64)	qemu=qemu-x86_64-static ;;
+	arm64)	qemu=qemu-aarch64-static ;;
+	*)	die "no support for ARCH=$arch: amd64 or arm64" ;;
+	esac
+	# Podman 4.3 does not predefine BUILDPLATFORM, which the Dockerfile's
+	# build stage is FROM.
+	set -- --platform "linux/$arch" --build-arg BUILDPLATFORM="linux/$host" "$@"
+	if [ "$arch" != "$host" ]; then
+		q=$(command -v "$qemu") ||
+			die "$qemu not found: install qemu-user-static (scripts/deps.sh image-cross)"
+		set -- --volume "$q:/usr/bin/$qemu:ro" "$@"
+	fi
+	# A manifest list under this name (make images) gives way to the image.
+	podman manifest exists "$tag" 2>/dev/null && podman manifest rm "$tag" >/dev/null
 	echo "image: podman build -t $tag $*"
 	podman build --isolation=chroot --pull=never --layers "$@" \
 		--build-arg VERSION="$version" \
@@ -115,6 +145,35 @@ build()
 	echo "image: $tag is $(size "$tag") bytes"
 }
 
+manifest()
+{
+	tag=$1
+	shift
+	if podman manifest exists "$tag" 2>/dev/null; then
+		podman manifest rm "$tag" >/dev/null
+	elif podman image exists "$tag"; then
+		podman untag "$tag" "$tag"
+	fi
+	podman manifest create "$tag" >/dev/null
+	for img in "$@"; do
+		# By ID: a bare name would resolve to docker.io/library/NAME.
+		id=$(podman image inspect --format "{{.Id}}" "$img")
+		podman manifest add "$tag" "containers-storage:$id" >/dev/null
+	done
+	echo "image: $tag is a manifest list of $*:"
+	podman manifest inspect "$tag" | awk -F'"' '/"architecture"/ { print "image:   " $4 }'
+	# Podman 4.3 (Debian 12) reads a local list's instance manifests from
+	# the list itself, where `manifest add` does not store them.
+	echo "image: push it with: podman manifest push --all $tag docker://REGISTRY/$tag;"
+	echo "image: podman 4.3's 'podman images' fails while it exists: podman manifest rm $tag"
+}
+
+tag()
+{
+	podman manifest exists "$2" 2>/dev/null && podman manifest rm "$2" >/dev/null
+	podman tag "$1" "$2"
+}
+
 size()
 {
 	podman image inspect --format '{{.Size}}' "$1"
@@ -126,6 +185,8 @@ cmd=${1:-}
 case $cmd in
 base)	[ $# -eq 1 ] || die "usage: $0 base DIR"; base "$@" ;;
 build)	[ $# -ge 2 ] || die "usage: $0 build DIR TAG [--no-cache]"; build "$@" ;;
+manifest) [ $# -ge 2 ] || die "usage: $0 manifest TAG IMAGE..."; manifest "$@" ;;
+tag)	[ $# -eq 2 ] || die "usage: $0 tag IMAGE TAG"; tag "$@" ;;
 size)	[ $# -eq 1 ] || die "usage: $0 size TAG"; size "$@" ;;
-*)	die "usage: $0 base|build|size ..." ;;
+*)	die "usage: $0 base|build|manifest|size ..." ;;
 esac

@@ -1,16 +1,25 @@
-"""The container image, as built by `make image-test` (IMAGE=name:tag).
+"""The container image, as built by `make image-test` (IMAGE=name:tag,
+IMAGE_ARCH=amd64|arm64).
 
 There is no Docker engine here and `podman run` does not work; the image's
 binary runs with `buildah run --isolation chroot` in a working container
 made from the image, on the host's network, so it reaches a Knot DNS server
 started by these tests on the host's loopback (free port, fresh temporary
 directory, stopped by PID). The image's file system is inspected through
-`buildah mount`.
+`buildah mount` of a second working container that never runs.
+
+An image for another architecture than this machine's (arm64 here) runs
+the same way: buildah run puts it in the image's own root file system, as
+the image's user, with the host's qemu-ARCH-static (qemu-user-static, a
+static binary) mounted in and named first, as a binfmt handler would do;
+qemu finds the image's dynamic loader and libraries in that root. So an
+arm64 binary talks to the amd64 Knot.
 """
 import base64
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import stat
@@ -33,8 +42,16 @@ def project_version():
         return fh.read().strip()
 
 
+def host_arch():
+    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
 VERSION = os.environ.get("VERSION") or project_version()
 IMAGE = os.environ.get("IMAGE") or f"rfc2136-webhook:{VERSION}"
+HOST_ARCH = host_arch()
+ARCH = os.environ.get("IMAGE_ARCH") or HOST_ARCH
+QEMU = {"amd64": "qemu-x86_64-static", "arm64": "qemu-aarch64-static"}
 ZONE = "example.test"
 # Bound on the runtime image: the binary and its libraries are about 22 MB.
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
@@ -45,16 +62,31 @@ def sh(*cmd, check=True, **kw):
 
 
 class Container:
+    """name: the working container the binary runs in; root: the mounted
+    file system of another, pristine one (running leaves mount points)."""
+
     def __init__(self, name, root):
         self.name = name
         self.root = root
+        self.prefix = []
+        self.volumes = []
+        if ARCH != HOST_ARCH:
+            qemu = shutil.which(QEMU[ARCH])
+            assert qemu, f"{QEMU[ARCH]} not found: scripts/deps.sh image-cross installs it"
+            self.prefix = [f"/usr/bin/{QEMU[ARCH]}"]
+            self.volumes = [f"{qemu}:/usr/bin/{QEMU[ARCH]}:ro"]
+
+    def command(self, *args, volumes=()):
+        cmd = ["buildah", "run", "--isolation", "chroot"]
+        for v in self.volumes + list(volumes):
+            cmd += ["-v", v]
+        # qemu does not search PATH.
+        binary = "/usr/bin/rfc2136-webhook" if self.prefix else "rfc2136-webhook"
+        return cmd + [self.name, "--", *self.prefix, binary, *args]
 
     def run(self, *args, volumes=(), timeout=120):
-        cmd = ["buildah", "run", "--isolation", "chroot"]
-        for v in volumes:
-            cmd += ["-v", v]
-        cmd += [self.name, "--", "rfc2136-webhook", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(self.command(*args, volumes=volumes), capture_output=True,
+                              text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +98,17 @@ def image():
 
 @pytest.fixture(scope="module")
 def container(image):
-    name = sh("buildah", "from", "--pull-never", IMAGE).stdout.strip().splitlines()[-1]
+    names = []
     try:
-        root = sh("buildah", "mount", name).stdout.strip()
-        yield Container(name, root)
+        for _ in range(2):
+            names.append(sh("buildah", "from", "--pull-never", IMAGE)
+                         .stdout.strip().splitlines()[-1])
+        root = sh("buildah", "mount", names[1]).stdout.strip()
+        yield Container(names[0], root)
     finally:
-        sh("buildah", "umount", name, check=False)
-        sh("buildah", "rm", name, check=False)
+        for name in names:
+            sh("buildah", "umount", name, check=False)
+            sh("buildah", "rm", name, check=False)
 
 
 def txt(port, name):
@@ -164,6 +200,29 @@ def test_version(container):
         assert p.stdout.strip() == f"rfc2136-webhook {VERSION}"
 
 
+def test_help(container):
+    p = container.run("--help")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("usage: rfc2136-webhook COMMAND")
+    for cmd in ("serve", "present", "cleanup", "check", "version"):
+        assert re.search(rf"^  {cmd} ", p.stdout, re.M), p.stdout
+
+
+def test_present_and_cleanup_against_knot(container, knot, keydir):
+    """The CLI's present and cleanup (each one signed UPDATE) from the
+    image: two values at one name, removed one at a time."""
+    fqdn = f"_acme-challenge.cli-{os.getpid()}.{ZONE}."
+    common = ["--nameserver", f"127.0.0.1:{knot.port}", "--zone", ZONE, "--fqdn", fqdn,
+              "--key-file", "/keys/acme512.knsupdate", "--timeout", "3"]
+    for cmd, value, served in (("present", "image-cli-one", ["image-cli-one"]),
+                               ("present", "image-cli-two", ["image-cli-one", "image-cli-two"]),
+                               ("cleanup", "image-cli-one", ["image-cli-two"]),
+                               ("cleanup", "image-cli-two", [])):
+        p = container.run(cmd, *common, "--value", value, volumes=[f"{keydir}:/keys:ro"])
+        assert p.returncode == 0, f"{cmd} {value}: {p.stdout}{p.stderr}"
+        assert sorted(txt(knot.port, fqdn)) == served, f"after {cmd} {value}"
+
+
 # `check` inside the image against Knot on the host's loopback:
 # (key file, extra args, exit status, text the output must contain).
 CHECKS = [
@@ -192,6 +251,7 @@ def test_check_against_knot(container, knot, keydir, keyfile, extra, status, exp
 
 
 def test_image_config(image):
+    assert (image["Os"], image["Architecture"]) == ("linux", ARCH)
     cfg = image["Config"]
     assert cfg["User"] == "65532:65532"
     assert cfg["Entrypoint"] == ["rfc2136-webhook"]
@@ -257,6 +317,22 @@ def readelf(flag, path):
     return sh("readelf", "-W", flag, path).stdout
 
 
+# readelf -h's name of each architecture's machine.
+MACHINE = {"amd64": "Advanced Micro Devices X86-64", "arm64": "AArch64"}
+
+
+def test_files_for_the_image_architecture(container):
+    """The binary and every shared library are ELF files for the image's
+    architecture (a cross build takes none from the build machine's)."""
+    elves = [path for path, st in walk(container.root)
+             if stat.S_ISREG(st.st_mode) and (path.endswith("rfc2136-webhook") or ".so" in path)]
+    assert len(elves) > 10, elves
+    for path in elves:
+        header = readelf("-h", container.root + path)
+        machine = re.search(r"Machine:\s+(.*)", header)
+        assert machine and machine.group(1).strip() == MACHINE[ARCH], (path, header)
+
+
 def test_binary_hardening(container):
     b = container.root + "/usr/bin/rfc2136-webhook"
     assert "DYN (Position-Independent Executable" in readelf("-h", b)
@@ -281,10 +357,10 @@ def wrapped_binary(container, tmp_path_factory, monkeypatch):
     mounted read-only at the same path (made readable for 65532)."""
     base = str(tmp_path_factory.getbasetemp())
     wrapper = os.path.join(str(tmp_path_factory.mktemp("wrapper")), "rfc2136-webhook")
+    cmd = container.command(volumes=[f"{base}:{base}:ro"])
     with open(wrapper, "w") as fh:
         fh.write("#!/bin/sh\n"
-                 f"exec buildah run --isolation chroot -v {base}:{base}:ro "
-                 f"{container.name} -- rfc2136-webhook \"$@\"\n")
+                 f"exec {shlex.join(cmd)} \"$@\"\n")
     os.chmod(wrapper, 0o755)
     monkeypatch.setenv("RFC2136_WEBHOOK", wrapper)
 
@@ -309,8 +385,9 @@ def test_serve_in_the_image(knot, tmp_path, tmp_path_factory, wrapped_binary):
     wrapped_binary()
     w = start_webhook(tmp_path, pki, timeout=60)
     assert w.proc.args[0] == os.environ["RFC2136_WEBHOOK"]  # the image's binary
-    status, _, body = w.request("GET", "/healthz", cert=None, user=None, groups=())
-    assert (status, body.strip()) == (200, b"ok")
+    for path in ("/healthz", "/readyz"):
+        status, _, body = w.request("GET", path, cert=None, user=None, groups=())
+        assert (status, body.strip()) == (200, b"ok"), path
     fqdn = f"_acme-challenge.image-{os.getpid()}.{ZONE}."
     config = {"nameserver": f"127.0.0.1:{knot.port}", "tsigKeyName": "acme256",
               "tsigAlgorithm": alg, "tsigSecretSecretRef": {"name": "tsig", "key": "secret"},
