@@ -469,7 +469,7 @@ int cli_check_main(int argc, char **argv)
 	struct dns_key key;
 	struct check c;
 	bool is_signed = false;
-	char value[64];
+	char value[64], found_at[DNS_NAME_LEN + 64];
 	size_t nfailed = 0;
 	int ret;
 
@@ -492,6 +492,17 @@ int cli_check_main(int argc, char **argv)
 	if (cli_key_load(&o, &key, &is_signed) != 0)
 		return CLI_FAIL;
 	random_value(value, sizeof(value));
+	if (!o.zone_given) {
+		struct dns_opts dopts;
+
+		cli_dns_opts(&o, is_signed ? &key : NULL, &dopts);
+		if (cli_zone_discover(&o, &dopts, found_at, sizeof(found_at)) !=
+		    0) {
+			ret = CLI_FAIL;
+			goto out;
+		}
+		printf("check: zone %s (found at %s)\n", o.zone, found_at);
+	}
 
 	for (size_t i = 0; i < o.nservers; i++) {
 		memset(&c, 0, sizeof(c));
@@ -508,7 +519,9 @@ int cli_check_main(int argc, char **argv)
 	if (o.nservers > 1)
 		printf("check: %zu of %zu nameservers passed\n",
 		       o.nservers - nfailed, o.nservers);
+	ret = nfailed ? CLI_FAIL : CLI_OK;
+out:
 	dns_key_release(&key);
 	cli_release(&o);
-	return nfailed ? CLI_FAIL : CLI_OK;
+	return ret;
 }

@@ -120,6 +120,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 	struct dns_result res;
 	bool is_signed = false;
 	char msg[4096], quoted[DNS_TXT_MAX * 4 + 3];
+	char found_at[DNS_NAME_LEN + 64], zone_text[2 * DNS_NAME_LEN + 96];
 	uint64_t t0;
 	int ret;
 
@@ -134,19 +135,46 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	t0 = cli_now_ms();
+	found_at[0] = '\0';
+	if (!o.zone_given &&
+	    cli_zone_discover(&o, &dopts, found_at, sizeof(found_at)) != 0) {
+		ret = CLI_FAIL;
+		goto out;
+	}
 	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
 			 uc->action, o.value, o.ttl, &res);
 	cli_quote(o.value, quoted, sizeof(quoted));
 	if (ret == 0 && res.nattempts > 0) {
 		const struct dns_outcome *last =
 		    &res.attempts[res.nattempts - 1];
+		uint64_t ms = cli_now_ms() - t0;
+		unsigned vms = 0;
 
-		printf("%s TXT %s at %s (zone %s) via %s%s in %llu ms\n",
-		       uc->done, quoted, o.fqdn, o.zone, last->server,
-		       last->tcp ? " over TCP" : "",
-		       (unsigned long long)(cli_now_ms() - t0));
+		/* A NOERROR is not always the truth: ask the server. */
+		if (!o.no_verify &&
+		    cli_verify(&o, &dopts, last, o.value, uc->action == DNS_ADD,
+			       &vms) != 0) {
+			ret = CLI_FAIL;
+			goto out;
+		}
+		if (found_at[0] != '\0')
+			snprintf(zone_text, sizeof(zone_text),
+				 "zone %s, found at %s", o.zone, found_at);
+		else
+			snprintf(zone_text, sizeof(zone_text), "zone %s",
+				 o.zone);
+		printf("%s TXT %s at %s (%s) via %s%s in %llu ms", uc->done,
+		       quoted, o.fqdn, zone_text, last->server,
+		       last->tcp ? " over TCP" : "", (unsigned long long)ms);
+		if (!o.no_verify)
+			printf(", verified%s in %u ms",
+			       uc->action == DNS_ADD ? "" : " gone", vms);
+		printf("\n");
 		print_earlier_attempts(&res, dopts.key, o.zone);
 		ret = CLI_OK;
+		if (uc->action == DNS_ADD && o.wait_ms > 0)
+			ret = cli_propagation_wait(&o, &dopts, o.value,
+						   o.wait_ms);
 		goto out;
 	}
 	msg[0] = '\0';
