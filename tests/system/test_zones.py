@@ -172,3 +172,121 @@ def test_check_without_zone(zbind, tmp_path):
     assert r.rc == 0, r
     assert "zone sub.example.test. (found at %s)" % zbind.addr in r.out, r
     assert txt_at(zbind, fqdn) == []
+
+
+# ------------------------------------------------------- verify after write
+
+DROPPED = "dropped"  # the Lua policy refuses names with this label
+
+
+class LuaPolicyPdns(PdnsServer):
+    """PowerDNS whose Lua update policy refuses TXT at names starting with
+    _acme-challenge.dropped: it answers NOERROR and stores nothing."""
+
+    def configure(self):
+        cmd = super().configure()
+        self.write("policy.lua", """
+function updatepolicy(input)
+  local name = input:getQName():toString()
+  if string.find(name, "^_acme%-challenge%.""" + DROPPED + """") then
+    return false
+  end
+  return true
+end
+""")
+        with open(self.path("pdns.conf"), "a") as f:
+            f.write("lua-dnsupdate-policy-script=%s\n"
+                    % self.path("policy.lua"))
+        return cmd
+
+
+@pytest.fixture(scope="module")
+def luapdns():
+    srv = LuaPolicyPdns().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_verify_catches_pdns_lua_drop(luapdns, tmp_path):
+    srv = luapdns
+    args = key_args(tmp_path, srv.keys["acme256"], "bind")
+    fqdn = "_acme-challenge.%s-%s.example.test." % (DROPPED,
+                                                     os.urandom(4).hex())
+    r = run("present", "--nameserver", srv.addr, "--zone", srv.zone,
+            "--fqdn", fqdn, "--value", "lost", "--timeout", "2", *args)
+    assert r.rc == 1, "%r\n%s" % (r, srv.log()[-2000:])
+    assert "answered the add of TXT \"lost\" at %s with NOERROR, but does " \
+        "not serve it" % fqdn in r.err, r
+    assert "it serves: none" in r.err, r
+    assert "PowerDNS with lua-dnsupdate-policy-script" in r.err, r
+    assert "Not permitted by policy" in srv.log(), srv.log()[-2000:]
+    assert srv.txt(fqdn) == []
+    # The same with --no-verify: the NOERROR is taken at its word.
+    r = run("present", "--nameserver", srv.addr, "--zone", srv.zone,
+            "--fqdn", fqdn, "--value", "lost", "--no-verify", *args)
+    assert r.rc == 0, r
+    assert "verified" not in r.out, r
+
+
+def test_verify_passes_where_policy_allows(luapdns, tmp_path):
+    srv = luapdns
+    args = key_args(tmp_path, srv.keys["acme256"], "bind")
+    fqdn = unique_fqdn("kept")
+    r = run("present", "--nameserver", srv.addr, "--fqdn", fqdn,
+            "--value", "kept", *args)
+    assert r.rc == 0, "%r\n%s" % (r, srv.log()[-2000:])
+    assert "(zone example.test., found at %s)" % srv.addr in r.out, r
+    assert ", verified in " in r.out, r
+    assert srv.txt(fqdn) == ["kept"]
+    r = run("cleanup", "--nameserver", srv.addr, "--fqdn", fqdn,
+            "--value", "kept", *args)
+    assert r.rc == 0, r
+    assert srv.txt(fqdn) == []
+
+
+class SubZoneKnot(KnotServer):
+    """Knot serving example.test and its sub-zone sub.example.test, both
+    updatable with the test keys."""
+
+    def configure(self):
+        cmd = super().configure()
+        self.write("zones/sub.example.test.zone",
+                   ZONES["sub.example.test"])
+        with open(self.path("knot.conf"), "a") as f:
+            f.write("""  - domain: sub.example.test
+    storage: "%s/zones"
+    file: "sub.example.test.zone"
+    zonefile-sync: -1
+    acl: [ acme_update ]
+""" % self.tmpdir)
+        return cmd
+
+
+@pytest.fixture(scope="module")
+def subknot():
+    srv = SubZoneKnot().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_verify_catches_knot_parent_zone_update(subknot, tmp_path):
+    """Knot takes an update addressed to example.test for a name inside
+    sub.example.test (NOERROR) and never serves it; without --zone the
+    sub-zone is found and the update lands."""
+    srv = subknot
+    args = key_args(tmp_path, srv.keys["acme256"], "knot")
+    fqdn = "_acme-challenge.%s.sub.example.test." % os.urandom(4).hex()
+    r = run("present", "--nameserver", srv.addr, "--zone", "example.test",
+            "--fqdn", fqdn, "--value", "hidden", "--timeout", "3", *args)
+    assert r.rc == 1, r
+    assert "with NOERROR, but does not serve it" in r.err, r
+    assert "sub-zone" in r.err, r
+    r = run("present", "--nameserver", srv.addr, "--fqdn", fqdn, "--value",
+            "seen", "--timeout", "3", *args)
+    assert r.rc == 0, r
+    assert "(zone sub.example.test., found at %s)" % srv.addr in r.out, r
+    assert "seen" in srv.txt(fqdn)
