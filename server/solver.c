@@ -640,6 +640,9 @@ static bool zone_retry(const struct dns_result *res, bool not_served,
 			snprintf(msg + used, msglen - used,
 				 "; %s serves zone %s for %s", last->server,
 				 found, ch->resolved_fqdn);
+		else
+			snprintf(msg + used, msglen - used,
+				 "; looking for the zone there: %s", detail);
 		return false;
 	}
 	/* The update's own diagnosis, then what discovery found. */

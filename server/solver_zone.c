@@ -30,6 +30,31 @@ bool solver_name_in_zone(const char *name, const char *zone)
 	return n == z || name[n - z - 1] == '.';
 }
 
+int solver_zones_check(const char *list)
+{
+	size_t label = 0, names = 0;
+
+	for (const char *p = list;; p++) {
+		char c = *p;
+
+		if (c == ',' || c == '\0') {
+			names += label > 0;
+			if (c == '\0')
+				break;
+			label = 0;
+			continue;
+		}
+		if (c == ' ')
+			continue;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
+			return -EINVAL;
+		label++;
+	}
+	return names > 0 ? 0 : -EINVAL;
+}
+
 int solver_zone_allowed(const char *allowed, const char *fqdn, char *msg,
 			size_t msglen)
 {

@@ -25,6 +25,9 @@
 int solver_zone_allowed(const char *allowed, const char *fqdn, char *msg,
 			size_t msglen);
 
+/* 0 when @list is a comma-separated list of domain names, else -EINVAL. */
+int solver_zones_check(const char *list);
+
 /*
  * -EINVAL with @msg saying exactly why when @fqdn (request.resolvedFQDN) is
  * not inside @zone (request.resolvedZone): cert-manager followed a CNAME
