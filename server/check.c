@@ -19,6 +19,8 @@
 
 #define QTYPE_SOA 6
 #define QTYPE_TXT 16
+/* How long every authoritative server gets to follow (--wait to change). */
+#define CHECK_WAIT_MS 5000
 
 static const char check_usage[] =
     "usage:\n"
@@ -401,6 +403,62 @@ static int check_served(struct check *c, bool want)
 	return 0;
 }
 
+/*
+ * After step 6 and step 8: every authoritative server of the zone (the NS
+ * RRset at this server, or --authoritative) serves the value, or no longer
+ * does.  A step of its own when at least one of them serves the zone;
+ * servers that do not answer, or answer without serving the zone, are
+ * listed with a warning (a check from outside the cluster may not reach
+ * them), never waited for.
+ */
+static int check_propagation(struct check *c, bool want)
+{
+	struct cli_auth a[CLI_AUTH_MAX];
+	struct dns_soa soa;
+	char err[1024], line[1024];
+	unsigned budget = c->o->wait_ms ? c->o->wait_ms : CHECK_WAIT_MS;
+	uint64_t t0 = cli_now_ms();
+	size_t n = 0, nauth = 0, nok = 0;
+
+	if (cli_auth_list(c->o, &c->dopts, c->server, a, CLI_AUTH_MAX, &n, &soa,
+			  err, sizeof(err)) != 0) {
+		printf("        authoritative servers not listed: %s\n", err);
+		return 0;
+	}
+	cli_propagation_poll(c->o, a, n, c->value, want, budget);
+	for (size_t i = 0; i < n; i++) {
+		nauth += a[i].has_serial;
+		nok += a[i].has_serial && a[i].ok;
+	}
+	if (nauth > 0)
+		step_line(c, nok == nauth ? "ok" : "FAIL", cli_now_ms() - t0,
+			  "%zu of %zu authoritative servers %s", nok, nauth,
+			  want ? "serve the test value" : "no longer serve it");
+	printf("        zone %s: serial %u at the primary, SOA refresh %u s, "
+	       "retry %u s, expire %u s\n",
+	       soa.zone, soa.serial, soa.refresh, soa.retry, soa.expire);
+	for (size_t i = 0; i < n; i++) {
+		cli_auth_line(&a[i], &soa, want, line, sizeof(line));
+		printf("        %-5s %s\n",
+		       !a[i].has_serial ? "warn"
+		       : a[i].ok	? "ok"
+					: "LAG",
+		       line);
+	}
+	if (nok < nauth) {
+		fprintf(stderr,
+			"error: %zu of %zu authoritative servers of %s %s the "
+			"test value after %u ms\n",
+			nauth - nok, nauth, soa.zone,
+			want ? "do not serve" : "still serve", budget);
+		cli_auth_hint(a, n, &soa, stderr);
+		return -1;
+	}
+	if (nauth < n && want)
+		cli_auth_hint(a, n, &soa, stdout);
+	return 0;
+}
+
 /* Steps 5-8.  Once the add was attempted, the delete always is. */
 static int check_add_delete(struct check *c)
 {
@@ -415,13 +473,15 @@ static int check_add_delete(struct check *c)
 		check_update(c, DNS_DELETE, "clean up: delete", true, &add);
 		return -1;
 	}
-	if (check_served(c, true) != 0) {
+	if (check_served(c, true) != 0 || check_propagation(c, true) != 0) {
 		check_update(c, DNS_DELETE, "clean up: delete", true, NULL);
 		return -1;
 	}
 	if (check_update(c, DNS_DELETE, "delete", false, NULL) != 0)
 		return -1;
-	return check_served(c, false);
+	if (check_served(c, false) != 0)
+		return -1;
+	return check_propagation(c, false);
 }
 
 static int check_server(struct check *c)

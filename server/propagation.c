@@ -45,8 +45,11 @@ static void auth_add(struct cli_auth *a, size_t max, size_t *n,
 	snprintf(x->name, sizeof(x->name), "%s", name);
 	x->addr = *addr;
 	dns_addr_format(addr, text, sizeof(text));
-	if (name[0] != '\0')
+	if (name[0] != '\0' && strcmp(name, addr->host) != 0)
 		snprintf(x->text, sizeof(x->text), "%s (%s)", name, text);
+	else if (name[0] != '\0')
+		snprintf(x->text, sizeof(x->text), "%s (no glue) port %u", name,
+			 addr->port);
 	else
 		snprintf(x->text, sizeof(x->text), "%s", text);
 }
