@@ -17,47 +17,56 @@
 	"     (--gss-keytab PATH | --gss-password-file PATH) [--gss-realm "    \
 	"REALM]\n"
 
-#define OPTIONS_USAGE                                                          \
-	"\n"                                                                   \
-	"options:\n"                                                           \
-	"  --nameserver ADDR    the zone's primary: 192.0.2.1, "               \
-	"192.0.2.1:5353,\n"                                                    \
-	"                       2001:db8::1, [2001:db8::1]:53, "               \
-	"ns1.example.com[:port];\n"                                            \
-	"                       repeat it to try several in order "            \
-	"(failover)\n"                                                         \
-	"  --zone ZONE          the zone to update (its SOA owner)\n"          \
-	"  --fqdn NAME          the record's name, inside ZONE\n"              \
-	"  --value TEXT         the TXT value (the ACME key authorization "    \
-	"digest)\n"                                                            \
-	"  --ttl N              TTL of the record, default 60\n"               \
-	"  --protocol udp|tcp   UDP (default; retried over TCP when "          \
-	"truncated) or TCP\n"                                                  \
-	"  --timeout SECONDS    per attempt, decimals allowed (2.5), "         \
-	"default 5\n"                                                          \
-	"  --key-file PATH      TSIG key: a BIND key block (tsig-keygen), a "  \
-	"K*.private\n"                                                         \
-	"                       file, Knot's [alg:]name:secret, or a bare "    \
-	"base64 secret;\n"                                                     \
-	"                       without it the update goes unsigned\n"         \
-	"  --tsig-key-name NAME the key's name (for a bare secret, or to "     \
-	"pick a block)\n"                                                      \
-	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "  \
-	"bare secret)\n"                                                       \
-	"  --gss-principal NAME sign with GSS-TSIG (RFC 3645, Kerberos) as "   \
-	"NAME\n"                                                               \
-	"                       (acme or acme@EXAMPLE.COM); always over TCP\n" \
-	"  --gss-service-host HOST the DNS server's host name in its "         \
-	"principal\n"                                                          \
-	"                       DNS/HOST (not an address)\n"                   \
-	"  --gss-keytab PATH    the principal's keytab (no kinit needed)\n"    \
-	"  --gss-password-file PATH  or its password, first line of PATH\n"    \
-	"  --gss-realm REALM    realm of both principals when not in NAME; "   \
-	"the\n"                                                                \
-	"                       Kerberos configuration is KRB5_CONFIG's\n"     \
-	"  --help               this text\n"                                   \
-	"\n"                                                                   \
-	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "    \
+#define OPTIONS_USAGE                                                                 \
+	"\n"                                                                          \
+	"options:\n"                                                                  \
+	"  --nameserver ADDR    the zone's primary: 192.0.2.1, "                      \
+	"192.0.2.1:5353,\n"                                                           \
+	"                       2001:db8::1, [2001:db8::1]:53, "                      \
+	"ns1.example.com[:port];\n"                                                   \
+	"                       repeat it to try several in order "                   \
+	"(failover)\n"                                                                \
+	"  --zone ZONE          the zone to update (its SOA owner); optional:\n"      \
+	"                       without it the zone of NAME is asked of the\n"        \
+	"                       nameserver (a SOA query, signed)\n"                   \
+	"  --fqdn NAME          the record's name, inside ZONE\n"                     \
+	"  --value TEXT         the TXT value (the ACME key authorization "           \
+	"digest)\n"                                                                   \
+	"  --ttl N              TTL of the record, default 60\n"                      \
+	"  --protocol udp|tcp   UDP (default; retried over TCP when "                 \
+	"truncated) or TCP\n"                                                         \
+	"  --timeout SECONDS    per attempt, decimals allowed (2.5), "                \
+	"default 5\n"                                                                 \
+	"  --key-file PATH      TSIG key: a BIND key block (tsig-keygen), a "         \
+	"K*.private\n"                                                                \
+	"                       file, Knot's [alg:]name:secret, or a bare "           \
+	"base64 secret;\n"                                                            \
+	"                       without it the update goes unsigned\n"                \
+	"  --tsig-key-name NAME the key's name (for a bare secret, or to "            \
+	"pick a block)\n"                                                             \
+	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "         \
+	"bare secret)\n"                                                              \
+	"  --gss-principal NAME sign with GSS-TSIG (RFC 3645, Kerberos) as "          \
+	"NAME\n"                                                                      \
+	"                       (acme or acme@EXAMPLE.COM); always over TCP\n"        \
+	"  --gss-service-host HOST the DNS server's host name in its "                \
+	"principal\n"                                                                 \
+	"                       DNS/HOST (not an address)\n"                          \
+	"  --gss-keytab PATH    the principal's keytab (no kinit needed)\n"           \
+	"  --gss-password-file PATH  or its password, first line of PATH\n"           \
+	"  --gss-realm REALM    realm of both principals when not in NAME; "          \
+	"the\n"                                                                       \
+	"                       Kerberos configuration is KRB5_CONFIG's\n"            \
+	"  --no-verify          do not ask the server afterwards whether it serves\n" \
+	"                       the change (by default it must, within 2 s)\n"        \
+	"  --wait DURATION      present: then poll every authoritative server\n"      \
+	"                       until each serves the value, at most DURATION\n"      \
+	"                       (30, 30s)\n"                                          \
+	"  --authoritative ADDR the servers --wait polls (repeatable); default:\n"    \
+	"                       the zone's NS records at the nameserver, port 53\n"   \
+	"  --help               this text\n"                                          \
+	"\n"                                                                          \
+	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "           \
 	"error.\n"
 
 static const char present_usage[] =
