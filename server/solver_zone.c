@@ -33,6 +33,7 @@ bool solver_name_in_zone(const char *name, const char *zone)
 int solver_zones_check(const char *list)
 {
 	size_t label = 0, names = 0;
+	bool trailing = false; /* a space after the name: only ',' may follow */
 
 	for (const char *p = list;; p++) {
 		char c = *p;
@@ -42,11 +43,15 @@ int solver_zones_check(const char *list)
 			if (c == '\0')
 				break;
 			label = 0;
+			trailing = false;
 			continue;
 		}
-		if (c == ' ')
+		if (c == ' ') {
+			trailing = label > 0;
 			continue;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		}
+		if (trailing ||
+		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
 		      c == '.'))
 			return -EINVAL;
