@@ -602,82 +602,6 @@ static int update_send(const struct solver_config *cfg,
 	return ret;
 }
 
-/*
- * After a failed update: when the answering server said NOTAUTH (RFC 2136
- * 3.1.1: it does not serve that zone), find the zone of the name there.
- * True with @found when another zone holds it (update there once); false
- * otherwise, with @msg naming what was found when that helps.
- */
-static bool zone_retry(const struct dns_result *res, bool not_served,
-		       const struct dns_opts *opts, const struct challenge *ch,
-		       const char **zone, char *found, size_t foundlen,
-		       char *msg, size_t msglen)
-{
-	const struct dns_outcome *last = NULL;
-	struct dns_addr server;
-	char detail[1024] = "";
-	char explain[2048];
-	int ret;
-
-	for (size_t i = res->nattempts; i-- > 0;)
-		if (res->attempts[i].answered) {
-			last = &res->attempts[i];
-			break;
-		}
-	if (last == NULL || (!not_served && last->rcode != 9 /* NOTAUTH */) ||
-	    last->tsig_error != 0 || dns_outcome_addr(last, &server) != 0)
-		return false;
-	found[0] = '\0';
-	ret = solver_zone_find(&server, opts, ch->resolved_fqdn, *zone, found,
-			       foundlen, detail, sizeof(detail));
-	if (ret == 0 && solver_name_in_zone(ch->resolved_fqdn, found))
-		return true;
-	if (not_served) {
-		/* Keep the verification's diagnosis; add what was found. */
-		size_t used = strlen(msg);
-
-		if (ret == 0 || ret == -ENOENT)
-			snprintf(msg + used, msglen - used,
-				 "; %s serves zone %s for %s", last->server,
-				 found, ch->resolved_fqdn);
-		else
-			snprintf(msg + used, msglen - used,
-				 "; looking for the zone there: %s", detail);
-		return false;
-	}
-	/* The update's own diagnosis, then what discovery found. */
-	dns_result_explain(res, "update", opts->key, *zone, ch->resolved_fqdn,
-			   explain, sizeof(explain));
-	if (ret == -ENOENT)
-		snprintf(msg, msglen,
-			 "%s; %s serves zone %s for %s, so the zone is right: "
-			 "the server refuses the update (its policy or key)",
-			 explain, last->server, found, ch->resolved_fqdn);
-	else
-		snprintf(msg, msglen, "%s; looking for the zone there: %s",
-			 explain, detail);
-	return false;
-}
-
-/* The check after a NOERROR, within what is left of the deadline. */
-static int verify_write(struct solver *s, const struct dns_opts *opts,
-			const struct dns_result *res,
-			const struct challenge *ch, const char *zone,
-			uint64_t start, char *msg, size_t msglen)
-{
-	uint64_t deadline = start + s->opts.deadline_ms, now = now_ms();
-	unsigned wait = SOLVER_VERIFY_WAIT_MS;
-	struct dns_addr server;
-
-	if (solver_answered_addr(res, &server) != 0)
-		return 0; /* nothing answered: nothing to verify */
-	if (now + wait > deadline)
-		wait = now < deadline ? (unsigned)(deadline - now) : 0;
-	return solver_verify(&server, opts, ch->resolved_fqdn, zone, ch->key,
-			     ch->action != CHALLENGE_CLEANUP, wait, msg,
-			     msglen);
-}
-
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
 static bool namespace_valid(const char *ns)
 {
@@ -785,15 +709,18 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
 			ch->key, start + s->opts.deadline_ms, &res, &untried);
 	if (ret == 0 && !cfg->no_verify)
-		ret =
-		    verify_write(s, &opts, &res, ch, *zone, start, msg, msglen);
+		ret = solver_verify_write(
+		    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+		    ch->action != CHALLENGE_CLEANUP,
+		    start + s->opts.deadline_ms, msg, msglen);
 	/*
 	 * NOTAUTH, or a NOERROR that is not served, with cert-manager's
 	 * zone: the server may serve another zone for the name.
 	 */
 	if (ret != 0 && cfg->zone[0] == '\0' &&
-	    zone_retry(&res, ret == DNS_EVERIFY, &opts, ch, zone, found,
-		       sizeof(cfg->found_zone), msg, msglen)) {
+	    solver_zone_retry(&res, ret == DNS_EVERIFY, &opts,
+			      ch->resolved_fqdn, *zone, found,
+			      sizeof(cfg->found_zone), msg, msglen)) {
 		msg[0] = '\0';
 		log_warn("the zone cert-manager found is not the server's: "
 			 "updating the zone found at the server; set the "
@@ -808,18 +735,13 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		    ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
 		    ch->key, start + s->opts.deadline_ms, &res, &untried);
 		if (ret == 0 && !cfg->no_verify)
-			ret = verify_write(s, &opts, &res, ch, *zone, start,
-					   msg, msglen);
+			ret = solver_verify_write(
+			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+			    ch->action != CHALLENGE_CLEANUP,
+			    start + s->opts.deadline_ms, msg, msglen);
 	}
 	if (ret == 0) {
 		ok = true;
-		if (*zone == found)
-			snprintf(msg, msglen,
-				 "request.resolvedZone %s is not the zone the "
-				 "nameserver serves for %s: updated zone %s "
-				 "found there; set config.zone: %s",
-				 ch->resolved_zone, ch->resolved_fqdn, found,
-				 found);
 		goto out;
 	}
 	if (ret == DNS_EVERIFY || msg[0] != '\0')
@@ -836,8 +758,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	used = strlen(msg);
 	if (*zone == found)
 		snprintf(msg + used, msglen - used,
-			 "; zone %s was found at the server after "
-			 "request.resolvedZone %s got NOTAUTH",
+			 "; zone %s was found at the server after the "
+			 "update in request.resolvedZone %s failed",
 			 found, ch->resolved_zone);
 	used = strlen(msg);
 	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "dns/dns.h"
 #include "server/metrics.h"
@@ -200,4 +201,76 @@ int solver_verify(const struct dns_addr *server, const struct dns_opts *opts,
 			 present ? "does not serve" : "still serves", v.ms,
 			 v.tries, v.served);
 	return ret;
+}
+
+bool solver_zone_retry(const struct dns_result *res, bool not_served,
+		       const struct dns_opts *opts, const char *fqdn,
+		       const char *zone, char *found, size_t foundlen,
+		       char *msg, size_t msglen)
+{
+	const struct dns_outcome *last = NULL;
+	struct dns_addr server;
+	char detail[1024] = "";
+	char explain[2048];
+	size_t used;
+	int ret;
+
+	for (size_t i = res->nattempts; i-- > 0;)
+		if (res->attempts[i].answered) {
+			last = &res->attempts[i];
+			break;
+		}
+	if (last == NULL || (!not_served && last->rcode != 9 /* NOTAUTH */) ||
+	    last->tsig_error != 0 || dns_outcome_addr(last, &server) != 0)
+		return false;
+	found[0] = '\0';
+	ret = solver_zone_find(&server, opts, fqdn, zone, found, foundlen,
+			       detail, sizeof(detail));
+	if (ret == 0 && solver_name_in_zone(fqdn, found))
+		return true;
+	if (not_served) {
+		/* Keep the verification's diagnosis; add what was found. */
+		used = strlen(msg);
+		if (ret == 0 || ret == -ENOENT)
+			snprintf(msg + used, msglen - used,
+				 "; %s serves zone %s for %s", last->server,
+				 found, fqdn);
+		else
+			snprintf(msg + used, msglen - used,
+				 "; looking for the zone there: %s", detail);
+		return false;
+	}
+	/* The update's own diagnosis, then what discovery found. */
+	dns_result_explain(res, "update", opts->key, zone, fqdn, explain,
+			   sizeof(explain));
+	if (ret == -ENOENT)
+		snprintf(msg, msglen,
+			 "%s; %s serves zone %s for %s, so the zone is right: "
+			 "the server refuses the update (its policy or key)",
+			 explain, last->server, found, fqdn);
+	else
+		snprintf(msg, msglen, "%s; looking for the zone there: %s",
+			 explain, detail);
+	return false;
+}
+
+int solver_verify_write(const struct dns_opts *opts,
+			const struct dns_result *res, const char *fqdn,
+			const char *zone, const char *value, bool present,
+			uint64_t deadline, char *msg, size_t msglen)
+{
+	struct timespec ts;
+	struct dns_addr server;
+	unsigned wait = SOLVER_VERIFY_WAIT_MS;
+	uint64_t now;
+
+	if (solver_answered_addr(res, &server) != 0)
+		return 0; /* nothing answered: nothing to verify */
+	/* The solver's clock (CLOCK_MONOTONIC ms): its deadline is on it. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (now + wait > deadline)
+		wait = now < deadline ? (unsigned)(deadline - now) : 0;
+	return solver_verify(&server, opts, fqdn, zone, value, present, wait,
+			     msg, msglen);
 }

@@ -66,4 +66,27 @@ int solver_verify(const struct dns_addr *server, const struct dns_opts *opts,
 		  const char *fqdn, const char *zone, const char *value,
 		  bool present, unsigned wait_ms, char *msg, size_t msglen);
 
+/*
+ * After a failed update (@not_served: a NOERROR the server does not serve,
+ * else an error answer): when the answering server said NOTAUTH (RFC 2136
+ * 3.1.1: it does not serve that zone) or does not serve the change, find
+ * the zone of @fqdn there.  True with @found when another zone holds the
+ * name (update there once); false otherwise, with @msg saying what was
+ * found (appended to the verification's text when @not_served).
+ */
+bool solver_zone_retry(const struct dns_result *res, bool not_served,
+		       const struct dns_opts *opts, const char *fqdn,
+		       const char *zone, char *found, size_t foundlen,
+		       char *msg, size_t msglen);
+
+/*
+ * solver_verify() at the server that answered the last attempt of @res,
+ * for SOLVER_VERIFY_WAIT_MS or until @deadline (monotonic ms), whichever
+ * comes first.  0 when nothing answered (nothing to verify).
+ */
+int solver_verify_write(const struct dns_opts *opts,
+			const struct dns_result *res, const char *fqdn,
+			const char *zone, const char *value, bool present,
+			uint64_t deadline, char *msg, size_t msglen);
+
 #endif /* RFC2136_SOLVER_ZONE_H */
