@@ -151,12 +151,16 @@ unsigned cli_propagation_poll(const struct cli_opts *o, struct cli_auth *a,
 		for (size_t i = 0; i < n; i++) {
 			struct cli_auth *x = &a[i];
 
-			/* Unreachable at first: waiting will not help. */
-			if (x->ok || (x->tries > 0 && !x->answered))
+			/*
+			 * Unreachable, or not serving the zone (a lame
+			 * delegation, a resolver) at first: waiting will not
+			 * help.
+			 */
+			if (x->ok || (x->tries > 0 && !x->has_serial))
 				continue;
 			auth_probe(x, &q, o->zone, o->fqdn, value, present);
 			x->after_ms = (unsigned)(cli_now_ms() - start);
-			if (!x->ok && x->answered)
+			if (!x->ok && x->has_serial)
 				left++;
 		}
 		if (left == 0 || cli_now_ms() + pause > start + budget_ms)

@@ -211,3 +211,29 @@ def test_check_passes_with_notify_secondary(trio, tmp_path):
         in r.out, r
     assert "all 10 steps passed" in r.out, r
     assert knot.txt(fqdn) == []
+
+
+def test_check_lame_and_unreachable_are_warnings(trio, tmp_path, rcode_dns):
+    """A listed server that refuses the zone (a lame delegation) and one
+    where nothing listens are listed with a warning and the firewall hint,
+    never waited for; the check passes on the servers that serve it."""
+    primary, knot, _lag = trio
+    lame = rcode_dns(5)  # REFUSED to everything
+    dead = "127.0.0.1:%d" % free_port()
+    fqdn = unique_fqdn("lame")
+    r = run("check", "--nameserver", primary.addr, "--zone", primary.zone,
+            "--fqdn", fqdn, "--authoritative", primary.addr,
+            "--authoritative", knot.addr, "--authoritative", lame.addr,
+            "--authoritative", dead,
+            *key_args(tmp_path, primary.keys["acme256"], "bind"))
+    assert r.rc == 0, r
+    assert "ok    7. 2 of 2 authoritative servers serve the test value" \
+        in r.out, r
+    warn = [ln for ln in r.out.splitlines() if ln.strip().startswith("warn")]
+    assert len(warn) == 4, r  # two servers, after the add and the delete
+    assert any(lame.addr in ln and "not authoritative" in ln
+               for ln in warn), r
+    assert any(dead in ln and "unreachable" in ln for ln in warn), r
+    assert "kubectl run" in r.out, r
+    # Given up after one probe each phase: no 5 s wait for them.
+    assert len(lame.udp_queries) <= 4, r
