@@ -463,11 +463,11 @@ static int check_propagation(struct check *c, bool want)
 			"test value after %u ms\n",
 			nauth - nok, nauth, soa.zone,
 			want ? "do not serve" : "still serve", budget);
-		cli_auth_hint(a, n, &soa, stderr);
+		cli_auth_hint(a, n, &soa, c->server_text, stderr);
 		return -1;
 	}
 	if (nauth < n && want)
-		cli_auth_hint(a, n, &soa, stdout);
+		cli_auth_hint(a, n, &soa, c->server_text, stdout);
 	return 0;
 }
 

@@ -174,7 +174,8 @@ void cli_auth_line(const struct cli_auth *x, const struct dns_soa *primary,
 
 /* The lag (NOTIFY, refresh) and firewall hints that apply, to @f. */
 void cli_auth_hint(const struct cli_auth *a, size_t n,
-		   const struct dns_soa *primary, FILE *f);
+		   const struct dns_soa *primary, const char *nameserver,
+		   FILE *f);
 
 /*
  * present --wait: list the servers, poll them up to @wait_ms and print

@@ -202,7 +202,8 @@ void cli_auth_line(const struct cli_auth *x, const struct dns_soa *primary,
 }
 
 void cli_auth_hint(const struct cli_auth *a, size_t n,
-		   const struct dns_soa *primary, FILE *f)
+		   const struct dns_soa *primary, const char *nameserver,
+		   FILE *f)
 {
 	bool lag = false, unreachable = false;
 
@@ -225,8 +226,9 @@ void cli_auth_hint(const struct cli_auth *a, size_t n,
 			"from here (a firewall): test from the cluster with "
 			"the image as a one-off pod: kubectl run -it --rm "
 			"dnscheck --image=<the webhook image> --restart=Never "
-			"-- check --nameserver <primary> --zone %s ...\n",
-			primary->zone);
+			"-- check --nameserver %s --zone %s ... (the same "
+			"options)\n",
+			nameserver, primary->zone);
 }
 
 int cli_propagation_wait(struct cli_opts *o, const struct dns_opts *dopts,
@@ -266,6 +268,6 @@ int cli_propagation_wait(struct cli_opts *o, const struct dns_opts *dopts,
 		"retry %u, expire %u)\n",
 		wait_ms, left, n, o->zone, soa.serial, soa.refresh, soa.retry,
 		soa.expire);
-	cli_auth_hint(a, n, &soa, stderr);
+	cli_auth_hint(a, n, &soa, o->server_text[0], stderr);
 	return CLI_FAIL;
 }
