@@ -24,12 +24,15 @@ int cli_zone_discover(struct cli_opts *o, const struct dns_opts *dopts,
 			snprintf(where, wlen, "%s", z.server);
 			return 0;
 		}
-		fprintf(stderr, "error: %s\n",
-			err[0] ? err : dns_strerror(ret));
-		/* The first server that answers decides (the rule). */
+		/* The first server that answers decides. */
 		if (z.outcome.answered || ret == DNS_ENOZONE ||
-		    ret == DNS_EREFERRAL)
+		    ret == DNS_EREFERRAL || i + 1 == o->nservers) {
+			fprintf(stderr, "error: %s\n",
+				err[0] ? err : dns_strerror(ret));
 			break;
+		}
+		fprintf(stderr, "warning: %s; trying the next nameserver\n",
+			err[0] ? err : dns_strerror(ret));
 	}
 	if (ret == DNS_EREFERRAL)
 		fprintf(stderr,

@@ -154,6 +154,8 @@ def test_no_zone_unreachable_then_next(zbind, tmp_path):
             *key(tmp_path, zbind))
     assert r.rc == 0, r
     assert "(zone other.test., found at %s)" % zbind.addr in r.out, r
+    assert "warning: finding the zone of %s at %s" % (fqdn, dead) in r.err, r
+    assert "trying the next nameserver" in r.err and "error" not in r.err, r
     assert "v1" in txt_at(zbind, fqdn)
     run("cleanup", "--nameserver", zbind.addr, "--fqdn", fqdn, "--value",
         "v1", *key(tmp_path, zbind))
