@@ -237,7 +237,7 @@ class Webhook:
         yield ("result", result)
 
 
-def bare(args, srv, keyfile, pairs, conc, prefix, raw=None):
+def bare(args, srv, keyfile, pairs, conc, prefix, raw=None, verify=False):
     cmd = [os.path.join(args.tools, "bare_update"),
            "--server", srv.addr, "--zone", srv.zone,
            "--key", keyfile, "--pairs", str(pairs),
@@ -245,6 +245,9 @@ def bare(args, srv, keyfile, pairs, conc, prefix, raw=None):
            "--sign-loops", "100000"]
     if raw is not None:
         cmd += ["--raw", raw]
+    if verify:
+        # The check after a write the webhook makes by default.
+        cmd.append("--verify")
     return run_json(cmd, "bare_update")
 
 
@@ -283,7 +286,7 @@ def sequential(args, srv, wh, key, kfile, n, tag, workdir):
     latencies are pooled."""
     rounds = max(1, min(args.rounds, n))
     per = n // rounds
-    res = {"bare": [], "webhook": [], "no_dns": []}
+    res = {"bare": [], "webhook": [], "no_dns": [], "bare_verify": []}
     raws = {k: [] for k in res}
     for r in range(rounds):
         for k in res:
@@ -295,6 +298,9 @@ def sequential(args, srv, wh, key, kfile, n, tag, workdir):
                                       raw=raws["webhook"][-1]))
         res["no_dns"].append(wh.load(srv, key, per, 1, "n" + tag,
                                      raw=raws["no_dns"][-1], no_dns=True))
+        res["bare_verify"].append(bare(args, srv, kfile, per, 1, "v" + tag,
+                                       raw=raws["bare_verify"][-1],
+                                       verify=True))
     return {k: pooled(res[k], raws[k]) for k in res}
 
 
@@ -341,7 +347,7 @@ def bench_server(args, pki, kind, workdir):
             for conc in args.concurrency:
                 n = pairs_for(args, kind, conc)
                 tag = "%s%d" % (kind[0], conc)
-                nodns = None
+                nodns = bverify = None
                 if conc == 1:
                     log("%s: bare update, webhook and webhook without DNS "
                         "in %d rounds, %d pairs in all" % (kind, args.rounds,
@@ -349,6 +355,7 @@ def bench_server(args, pki, kind, workdir):
                     seq = sequential(args, srv, wh, key, kfile, n, tag,
                                      workdir)
                     b, w, nodns = seq["bare"], seq["webhook"], seq["no_dns"]
+                    bverify = seq["bare_verify"]
                 else:
                     log("%s: bare update, %d pairs, %d clients" % (
                         kind, n, conc))
@@ -358,9 +365,11 @@ def bench_server(args, pki, kind, workdir):
                     w = wh.load(srv, key, n, conc, "w" + tag)
                 st = wh.status()
                 left = leftovers(srv, "b" + tag, conc) + \
-                    leftovers(srv, "w" + tag, conc)
+                    leftovers(srv, "w" + tag, conc) + \
+                    leftovers(srv, "v" + tag, conc)
                 rows.append({"server": kind, "clients": conc, "bare": b,
                              "webhook": w, "no_dns": nodns,
+                             "bare_verify": bverify,
                              "hwm": st["VmHWM"],
                              "rss": st["VmRSS"], "threads": st["Threads"],
                              "left": left})
@@ -426,6 +435,20 @@ def table(rows, mems, ready, conditions, floor):
         out.append("| %s | %s | %s | %s | %s | %s | %.2fx |" % (
             r["server"], ms(b), ms(n), ms(b + n), ms(w), ms(w - b - n),
             (b + n) / b if b else 0))
+    out.append("")
+    out.append("Verification after each write (on by default in the "
+               "webhook and the CLI: a TXT query over TCP to the server "
+               "that took the update), measured on the bare client "
+               "(bench/bare_update --verify), sequential, p50 ms per call:")
+    out.append("")
+    out.append("| server | bare | bare + verify | verification |")
+    out.append("|---|---:|---:|---:|")
+    for r in rows:
+        if r.get("bare_verify") is None:
+            continue
+        b, v = r["bare"]["p50_us"], r["bare_verify"]["p50_us"]
+        out.append("| %s | %s | %s | %s |" % (r["server"], ms(b), ms(v),
+                                              ms(v - b)))
     out.append("")
     out.append("| webhook for | ready ms | VmRSS at rest MB (anon + file)"
                " | VmHWM peak MB | VmRSS after load MB (anon + file) |"
@@ -697,7 +720,8 @@ def main():
                     help="pairs of a sequential run (concurrent: more)")
     ap.add_argument("--rounds", type=int, default=5,
                     help="rounds the sequential runs are made in, "
-                    "alternating bare, webhook and webhook without DNS")
+                    "alternating bare, webhook, webhook without DNS and "
+                    "bare with verification")
     ap.add_argument("--starts", type=int, default=10,
                     help="fresh starts timed to ready")
     ap.add_argument("--soak", action="store_true")

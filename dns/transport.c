@@ -423,6 +423,14 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		ret = o->code = 0;
 	if (ret == 0)
 		ret = dns_msg_reply_parse(x.ans, x.alen, qtype, reply);
+	if (ret == 0) {
+		/* Kept for readers of other sections (dns_zone_find()). */
+		reply->wire = malloc(x.alen);
+		if (reply->wire == NULL)
+			ret = -ENOMEM;
+		else
+			memcpy(reply->wire, x.ans, reply->wirelen = x.alen);
+	}
 	if (ret != 0) {
 		for (size_t i = 0; i < reply->ntxt; i++)
 			free(reply->txt[i]);
@@ -443,5 +451,6 @@ void dns_reply_release(struct dns_reply *reply)
 		return;
 	for (size_t i = 0; i < reply->ntxt && i < DNS_REPLY_TXT_MAX; i++)
 		free(reply->txt[i]);
+	free(reply->wire);
 	memset(reply, 0, sizeof(*reply));
 }

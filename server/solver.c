@@ -25,6 +25,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/solver.h"
+#include "server/solver_zone.h"
 #include "server/trace.h"
 
 #define DNS_TIMEOUT_DEFAULT 5000
@@ -631,6 +632,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	bool ok = false;
 	int ret;
 
+	char *found = cfg->found_zone; /* outlives the call: the log's */
+
 	memset(&key, 0, sizeof(key));
 	*zone = ch->resolved_zone;
 	*tc = (struct trace_ctx){
@@ -640,6 +643,12 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	    .zone = *zone,
 	};
 	trace_ctx_set(tc);
+	/* Defence in depth: before any Secret read or DNS traffic. */
+	if (solver_zone_allowed(s->opts.allowed_zones, ch->resolved_fqdn, msg,
+				msglen) < 0) {
+		metrics_zone_refusal();
+		goto out;
+	}
 	if (solver_config_parse(cfg, ch->config, detail, sizeof(detail)) < 0) {
 		snprintf(msg, msglen,
 			 "invalid solver config (the Issuer's webhook.config): "
@@ -658,6 +667,10 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 ch->resolved_fqdn);
 		goto out;
 	}
+	if (cfg->zone[0] == '\0' &&
+	    solver_zone_outside(ch->dns_name, ch->resolved_fqdn, *zone, msg,
+				msglen) < 0)
+		goto out;
 	if (!namespace_valid(ch->resource_namespace)) {
 		snprintf(msg, msglen,
 			 "request.resourceNamespace \"%.64s\" is not a "
@@ -704,10 +717,44 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 				  "nameserver", res.attempts[i].server,
 				  "principal", res.attempts[i].gss_principal,
 				  "request_id", rid);
+	if (ret == 0 && !cfg->no_verify)
+		ret = solver_verify_write(
+		    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+		    ch->action != CHALLENGE_CLEANUP,
+		    start + s->opts.deadline_ms, msg, msglen);
+	/*
+	 * NOTAUTH, or a NOERROR that is not served, with cert-manager's
+	 * zone: the server may serve another zone for the name.
+	 */
+	if (ret != 0 && cfg->zone[0] == '\0' &&
+	    solver_zone_retry(&res, ret == DNS_EVERIFY, &opts,
+			      ch->resolved_fqdn, *zone, found,
+			      sizeof(cfg->found_zone), msg, msglen)) {
+		msg[0] = '\0';
+		log_warn("the zone cert-manager found is not the server's: "
+			 "updating the zone found at the server; set the "
+			 "solver config's zone field to it",
+			 "resolved_zone", ch->resolved_zone, "zone", found,
+			 "fqdn", ch->resolved_fqdn, "request_id", rid, "action",
+			 tc->action, "nameserver", cfg->servers_text);
+		*zone = found;
+		tc->zone = *zone;
+		ret = update_send(
+		    cfg, &opts, *zone, ch->resolved_fqdn,
+		    ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
+		    ch->key, start + s->opts.deadline_ms, &res, &untried);
+		if (ret == 0 && !cfg->no_verify)
+			ret = solver_verify_write(
+			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+			    ch->action != CHALLENGE_CLEANUP,
+			    start + s->opts.deadline_ms, msg, msglen);
+	}
 	if (ret == 0) {
 		ok = true;
 		goto out;
 	}
+	if (ret == DNS_EVERIFY || msg[0] != '\0')
+		goto out;
 	if (res.nattempts == 0 && ret == -ETIMEDOUT)
 		snprintf(msg, msglen,
 			 "update of %s in zone %s not sent: the solver's "
@@ -717,6 +764,12 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	else
 		dns_result_explain(&res, "update", opts.key, *zone,
 				   ch->resolved_fqdn, msg, msglen);
+	used = strlen(msg);
+	if (*zone == found)
+		snprintf(msg + used, msglen - used,
+			 "; zone %s was found at the server after the "
+			 "update in request.resolvedZone %s failed",
+			 found, ch->resolved_zone);
 	used = strlen(msg);
 	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)
 		snprintf(msg + used, msglen - used,
