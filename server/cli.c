@@ -64,7 +64,17 @@
 	"                       (30, 30s)\n"                                          \
 	"  --authoritative ADDR the servers --wait polls (repeatable); default:\n"    \
 	"                       the zone's NS records at the nameserver, port 53\n"   \
+	"  --credentials FILE   certbot-dns-rfc2136's INI file: dns_rfc2136_\n"       \
+	"                       server, _port, _name, _secret, _algorithm\n"          \
 	"  --help               this text\n"                                          \
+	"\n"                                                                          \
+	"operands, for ACME clients' hooks (instead of --fqdn and --value):\n"        \
+	"  FQDN VALUE           lego's exec provider (EXEC_PATH=rfc2136-webhook)\n"   \
+	"  -- DOMAIN TOKEN KEYAUTH  lego's EXEC_MODE=RAW: FQDN\n"                     \
+	"                       _acme-challenge.DOMAIN., VALUE the base64url\n"       \
+	"                       SHA-256 of KEYAUTH\n"                                 \
+	"  (none)               certbot's manual hooks: CERTBOT_DOMAIN and\n"         \
+	"                       CERTBOT_VALIDATION\n"                                 \
 	"\n"                                                                          \
 	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "           \
 	"error.\n"
@@ -72,7 +82,7 @@
 static const char present_usage[] =
     "usage:\n"
     "rfc2136-webhook present --nameserver ADDR [--nameserver ADDR ...] "
-    "--zone ZONE --fqdn NAME --value TEXT\n"
+    "[--zone ZONE] --fqdn NAME --value TEXT\n"
     "                        [--ttl N] [--protocol udp|tcp] "
     "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
     "Add one TXT record (RFC 2136 2.5.1) with one UPDATE signed with "
@@ -84,7 +94,7 @@ static const char present_usage[] =
 static const char cleanup_usage[] =
     "usage:\n"
     "rfc2136-webhook cleanup --nameserver ADDR [--nameserver ADDR ...] "
-    "--zone ZONE --fqdn NAME --value TEXT\n"
+    "[--zone ZONE] --fqdn NAME --value TEXT\n"
     "                        [--ttl N] [--protocol udp|tcp] "
     "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
     "Delete exactly one TXT record, the one whose value is TEXT (RFC "
@@ -121,6 +131,29 @@ static void print_earlier_attempts(const struct dns_result *res,
 	}
 }
 
+/*
+ * Before a delete: is the value there at all?  1 yes, 0 no (the first
+ * server that answers says), -1 unknown.  RFC 2136 2.5.4 makes deleting an
+ * absent RR a silent no-op, so only a query can tell the user which it was.
+ */
+static int value_there(const struct cli_opts *o, const struct dns_opts *dopts)
+{
+	struct dns_verify v;
+
+	for (size_t i = 0; i < o->nservers; i++) {
+		int ret = dns_verify(&o->servers[i], dopts, o->fqdn, o->value,
+				     true, 0, &v);
+
+		if (ret == 0)
+			return 1;
+		if (ret == DNS_EVERIFY)
+			return 0;
+		if (v.outcome.answered)
+			return -1;
+	}
+	return -1;
+}
+
 static int update_main(const struct update_cmd *uc, int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = uc->name};
@@ -131,7 +164,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 	char msg[4096], quoted[DNS_TXT_MAX * 4 + 3];
 	char found_at[DNS_NAME_LEN + 64], zone_text[2 * DNS_NAME_LEN + 96];
 	uint64_t t0;
-	int ret;
+	int ret, there = -1;
 
 	memset(&key, 0, sizeof(key));
 	ret = cli_opts_parse(&o, argc, argv, CLI_NEED_FQDN | CLI_NEED_VALUE,
@@ -150,6 +183,8 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 		ret = CLI_FAIL;
 		goto out;
 	}
+	if (uc->action == DNS_DELETE)
+		there = value_there(&o, &dopts);
 	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
 			 uc->action, o.value, o.ttl, &res);
 	cli_quote(o.value, quoted, sizeof(quoted));
@@ -172,9 +207,17 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 		else
 			snprintf(zone_text, sizeof(zone_text), "zone %s",
 				 o.zone);
-		printf("%s TXT %s at %s (%s) via %s%s in %llu ms", uc->done,
-		       quoted, o.fqdn, zone_text, last->server,
-		       last->tcp ? " over TCP" : "", (unsigned long long)ms);
+		if (there == 0)
+			printf("TXT %s at %s was not there; nothing to "
+			       "delete (%s) via %s%s in %llu ms",
+			       quoted, o.fqdn, zone_text, last->server,
+			       last->tcp ? " over TCP" : "",
+			       (unsigned long long)ms);
+		else
+			printf("%s TXT %s at %s (%s) via %s%s in %llu ms",
+			       uc->done, quoted, o.fqdn, zone_text,
+			       last->server, last->tcp ? " over TCP" : "",
+			       (unsigned long long)ms);
 		if (!o.no_verify)
 			printf(", verified%s in %u ms",
 			       uc->action == DNS_ADD ? "" : " gone", vms);

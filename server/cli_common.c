@@ -33,6 +33,7 @@ enum {
 	OPT_NO_VERIFY,
 	OPT_WAIT,
 	OPT_AUTHORITATIVE,
+	OPT_CREDENTIALS,
 	OPT_HELP = 'h',
 };
 
@@ -55,6 +56,7 @@ static const struct option long_options[] = {
     {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
     {"wait", required_argument, NULL, OPT_WAIT},
     {"authoritative", required_argument, NULL, OPT_AUTHORITATIVE},
+    {"credentials", required_argument, NULL, OPT_CREDENTIALS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -171,12 +173,26 @@ static const char *long_name(int val)
 	return "?";
 }
 
+static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
+		      const char *usage);
+
 int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 		   const char *usage)
 {
+	int ret = opts_parse(o, argc, argv, flags, usage);
+
+	/* The command does not run: release what parsing took. */
+	if (ret != CLI_OK)
+		cli_release(o);
+	return ret;
+}
+
+static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
+		      const char *usage)
+{
 	const char *cmd = o->cmd;
 	const char *zone = NULL, *fqdn = NULL;
-	char err[256];
+	char err[1024];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -191,6 +207,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 		switch (c) {
 		case OPT_HELP:
 			fputs(usage, stdout);
+			printf("\n%s", cli_env_usage);
 			return -1;
 		case OPT_NAMESERVER:
 			if (o->nservers == CLI_SERVERS_MAX)
@@ -215,6 +232,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 			if (!(flags & CLI_NEED_VALUE))
 				return usage_error(o, "%s does not take --%s",
 						   cmd, long_name(c));
+			o->ttl_given = o->ttl_given || c == OPT_TTL;
 			if (c == OPT_VALUE)
 				o->value = optarg;
 			else if (parse_ttl(optarg, &o->ttl) != 0)
@@ -224,6 +242,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 						   optarg, TTL_MAX);
 			break;
 		case OPT_PROTOCOL:
+			o->proto_given = true;
 			if (strcasecmp(optarg, "udp") == 0)
 				o->proto = DNS_PROTO_UDP;
 			else if (strcasecmp(optarg, "tcp") == 0)
@@ -235,6 +254,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 						   optarg);
 			break;
 		case OPT_TIMEOUT:
+			o->timeout_given = true;
 			if (parse_timeout(optarg, &o->timeout_ms) != 0)
 				return usage_error(o,
 						   "--timeout '%s': not a "
@@ -282,6 +302,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 			if (strcmp(o->cmd, "cleanup") == 0)
 				return usage_error(o, "%s does not take --wait",
 						   cmd);
+			o->wait_given = true;
 			if (parse_timeout(optarg, &o->wait_ms) != 0)
 				return usage_error(o,
 						   "--wait '%s': not a number "
@@ -301,6 +322,9 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 				    o, "--authoritative '%s': %s", optarg, err);
 			o->nauth++;
 			break;
+		case OPT_CREDENTIALS:
+			o->credentials = optarg;
+			break;
 		case ':':
 			return usage_error(o, "option '%s' needs a value",
 					   argv[optind - 1]);
@@ -309,11 +333,19 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 					   bad_option(argv, optopt));
 		}
 	}
-	if (optind < argc)
+	/* lego's exec provider and certbot's hooks (cli_env.c). */
+	if (!(flags & CLI_NEED_VALUE) && optind < argc)
 		return usage_error(o, "unexpected argument '%s'", argv[optind]);
+	if ((flags & CLI_NEED_VALUE) &&
+	    cli_operands(o, argc - optind, argv + optind, &fqdn, err,
+			 sizeof(err)) != 0)
+		return usage_error(o, "%s", err);
+	if (cli_env_apply(o, flags, &zone, err, sizeof(err)) != 0)
+		return usage_error(o, "%s", err);
 
 	if (o->nservers == 0)
-		return usage_error(o, "missing --nameserver");
+		return usage_error(o, "missing --nameserver (or "
+				      "RFC2136_NAMESERVER, or --credentials)");
 	/* Without --zone, the zone of --fqdn is asked of the server. */
 	if (zone == NULL && fqdn == NULL)
 		return usage_error(o, "missing --zone (or --fqdn, whose zone "
@@ -322,7 +354,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 	if (zone != NULL && name_absolute(o->zone, zone) != 0)
 		return usage_error(o, "--zone '%s': not a domain name", zone);
 	if (fqdn == NULL && (flags & CLI_NEED_FQDN))
-		return usage_error(o, "missing --fqdn");
+		return usage_error(o, "missing --fqdn (or FQDN VALUE, or "
+				      "CERTBOT_DOMAIN)");
 	if (fqdn != NULL) {
 		if (name_absolute(o->fqdn, fqdn) != 0)
 			return usage_error(o, "--fqdn '%s': not a domain name",
@@ -334,7 +367,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 					   o->fqdn, o->zone);
 	}
 	if ((flags & CLI_NEED_VALUE) && o->value == NULL)
-		return usage_error(o, "missing --value");
+		return usage_error(o, "missing --value (or FQDN VALUE, or "
+				      "CERTBOT_VALIDATION)");
 	if (o->value != NULL &&
 	    (o->value[0] == '\0' || strlen(o->value) > DNS_TXT_MAX))
 		return usage_error(o, "--value: empty or longer than %d bytes",
@@ -362,7 +396,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 					      "one of --gss-keytab and "
 					      "--gss-password-file");
 	}
-	if (o->key_file == NULL && (o->key_name || o->key_alg))
+	if (o->key_file == NULL && o->key_secret == NULL &&
+	    (o->key_name || o->key_alg))
 		return usage_error(o, "--%s needs --key-file",
 				   o->key_name ? "tsig-key-name"
 					       : "tsig-algorithm");
@@ -428,6 +463,13 @@ void cli_release(struct cli_opts *o)
 	/* RFC 2930 4.2: delete our keys on the servers, briefly. */
 	dns_gss_free(o->gss, o->timeout_ms < 2000 ? o->timeout_ms : 2000);
 	o->gss = NULL;
+	if (o->key_secret != NULL) {
+		explicit_bzero(o->key_secret, strlen(o->key_secret));
+		free(o->key_secret);
+		o->key_secret = NULL;
+	}
+	free(o->env_servers);
+	o->env_servers = NULL;
 }
 
 int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
@@ -439,18 +481,29 @@ int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
 	*signed_out = false;
 	if (o->gss_principal != NULL)
 		return gss_load(o);
-	if (o->key_file == NULL) {
+	if (o->key_file == NULL && o->key_secret == NULL) {
 		fprintf(stderr,
 			"warning: no --key-file: the messages go unsigned; "
 			"only a server that authorises updates by address "
 			"accepts them\n");
 		return 0;
 	}
-	ret = dns_key_load(key, o->key_file, o->key_name, o->key_alg, err,
-			   sizeof(err));
+	if (o->key_file != NULL)
+		ret = dns_key_load(key, o->key_file, o->key_name, o->key_alg,
+				   err, sizeof(err));
+	else
+		ret = dns_key_parse(key, o->key_secret, strlen(o->key_secret),
+				    o->key_source, o->key_name, o->key_alg, err,
+				    sizeof(err));
 	if (ret != 0) {
 		fprintf(stderr, "error: %s\n",
 			err[0] ? err : dns_strerror(ret));
+		if (ret == DNS_EKEY_ALG && o->key_alg == NULL)
+			fprintf(stderr,
+				"hint: from the environment, set "
+				"RFC2136_TSIG_ALGORITHM (or "
+				"DNSUPDATE_TSIG_ALGORITHM) to the server "
+				"key's algorithm\n");
 		return CLI_FAIL;
 	}
 	if (key->warning[0] != '\0')
@@ -755,6 +808,30 @@ static void hint_gss(const struct dns_outcome *o, const struct cli_opts *opts,
 			"options to test the setup step by step\n");
 }
 
+/*
+ * After a NOTAUTH: does the server that said it serve opts->zone at all
+ * (its SOA, authoritative)?  An unknown answer counts as served, which
+ * keeps the update-policy hint.
+ */
+static bool zone_served(const struct dns_outcome *o,
+			const struct cli_opts *opts, const struct dns_key *key)
+{
+	struct dns_opts dopts;
+	struct dns_addr addr;
+	struct dns_zone z;
+	char err[512];
+	int ret;
+
+	if (dns_outcome_addr(o, &addr) != 0)
+		return true;
+	cli_dns_opts(opts, key, &dopts);
+	memset(&z, 0, sizeof(z));
+	ret = dns_zone_find(&addr, &dopts, opts->zone, &z, err, sizeof(err));
+	if (ret == 0)
+		return strcasecmp(z.soa.zone, opts->zone) == 0;
+	return !(ret == DNS_ENOZONE || ret == DNS_EREFERRAL);
+}
+
 void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 		     const struct dns_key *key, const char *fqdn)
 {
@@ -796,8 +873,12 @@ void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 		 * denial (BIND), or any TSIG failure (PowerDNS).  Both hints,
 		 * the diagnosis says which.
 		 */
-		if (o->rcode == 9)
+		if (o->rcode == 9) {
 			cli_hint(o, CLI_STAGE_ZONE, opts, key, fqdn);
+			/* Not the primary of the zone: policy is beside it. */
+			if (!zone_served(o, opts, key))
+				return;
+		}
 		cli_hint(o, CLI_STAGE_UPDATE, opts, key, fqdn);
 	} else {
 		fprintf(stderr,

@@ -61,6 +61,21 @@ struct cli_opts {
 	unsigned wait_ms; /* --wait DURATION (present); 0: no wait */
 	struct dns_addr auth[CLI_SERVERS_MAX]; /* --authoritative */
 	size_t nauth;
+	/*
+	 * Settings from the environment and --credentials (cli_env.c), for
+	 * lego's exec provider and certbot's manual hooks.  Flags win.
+	 */
+	const char *credentials; /* --credentials FILE (certbot's INI) */
+	char *key_secret;	 /* a secret's text (heap, wiped on release) */
+	const char *key_source;	 /* where it came from, for messages */
+	const char *alg_source;	 /* where the algorithm is set ("") */
+	char *env_servers;	 /* the nameserver list's copy, split */
+	bool ttl_given, timeout_given, proto_given, wait_given;
+	char name_buf[DNS_NAME_LEN]; /* key name read from a file */
+	char alg_buf[32];	     /* key algorithm read from a file */
+	char server_buf[DNS_NAME_LEN + 8];
+	char fqdn_buf[DNS_NAME_LEN]; /* from operands or CERTBOT_ */
+	char value_buf[64];	     /* lego RAW: the digest */
 };
 
 /*
@@ -81,6 +96,37 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
  * CLI_FAIL after printing the error.
  */
 int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out);
+
+/*
+ * present/cleanup operands: "FQDN VALUE" (lego's exec provider) or, after
+ * "--", "DOMAIN TOKEN KEYAUTH" (EXEC_MODE=RAW: FQDN _acme-challenge.DOMAIN.,
+ * value the unpadded base64url SHA-256 of KEYAUTH, RFC 8555 8.4).  Without
+ * operands, CERTBOT_DOMAIN and CERTBOT_VALIDATION (certbot's manual hooks).
+ * *@fqdn and o->value are set where found.  Returns 0, or -1 with the
+ * problem in @err.
+ */
+int cli_operands(struct cli_opts *o, int n, char **args, const char **fqdn,
+		 char *err, size_t errlen);
+
+/*
+ * Fill what the flags left unset from --credentials (certbot-dns-rfc2136's
+ * INI file), then from the environment as lego's rfc2136/dnsupdate provider
+ * reads it (DNSUPDATE_* before RFC2136_*: NAMESERVER, TSIG_KEY, TSIG_SECRET,
+ * TSIG_ALGORITHM, TSIG_FILE, TTL, DNS_TIMEOUT) and RFC2136_ZONE,
+ * RFC2136_PROTOCOL, RFC2136_WAIT.  *@zone is set when still NULL.  Returns
+ * 0, or -1 with the problem in @err (never a secret).
+ */
+int cli_env_apply(struct cli_opts *o, unsigned flags, const char **zone,
+		  char *err, size_t errlen);
+
+/* The environment variables cli_env_apply() reads, for --help. */
+extern const char cli_env_usage[];
+
+/*
+ * A duration as lego and Go write it ("90s", "1m30s", "500ms") or plain
+ * seconds ("10", "2.5"); more than 0 and at most an hour.  0 or -1.
+ */
+int cli_duration_parse(const char *text, unsigned *ms);
 
 /* The dns_opts for a loaded key (@key NULL when unsigned) or o->gss. */
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
