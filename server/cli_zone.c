@@ -9,14 +9,43 @@
 #include "dns/dns.h"
 #include "server/cli_common.h"
 
+/*
+ * PowerDNS answers any query whose TSIG it rejects with a plain REFUSED,
+ * which reads like "not authoritative here".  When the same questions
+ * unsigned find the zone, go on with it: the signed update then gets the
+ * key's diagnosis instead of a wrong one about the zone.
+ */
+static int zone_unsigned(struct cli_opts *o, const struct dns_opts *dopts,
+			 const struct dns_addr *server, char *where,
+			 size_t wlen)
+{
+	struct dns_opts u = *dopts;
+	struct dns_zone z = {0};
+	char err[1024];
+
+	u.key = NULL;
+	if (dns_zone_find(server, &u, o->fqdn, &z, err, sizeof(err)) != 0)
+		return -1;
+	fprintf(stderr,
+		"warning: %s refused the signed SOA queries but unsigned ones "
+		"find zone %s there: the server does not accept key '%s' "
+		"(PowerDNS refuses any query whose TSIG it rejects); trying "
+		"the update\n",
+		z.server, z.soa.zone, dopts->key->name);
+	snprintf(o->zone, sizeof(o->zone), "%s", z.soa.zone);
+	snprintf(where, wlen, "%s", z.server);
+	return 0;
+}
+
 int cli_zone_discover(struct cli_opts *o, const struct dns_opts *dopts,
 		      char *where, size_t wlen)
 {
 	struct dns_zone z = {0};
-	char err[1024];
+	char err[1024] = "";
 	int ret = -1;
+	size_t i;
 
-	for (size_t i = 0; i < o->nservers; i++) {
+	for (i = 0; i < o->nservers; i++) {
 		ret = dns_zone_find(&o->servers[i], dopts, o->fqdn, &z, err,
 				    sizeof(err));
 		if (ret == 0) {
@@ -26,14 +55,15 @@ int cli_zone_discover(struct cli_opts *o, const struct dns_opts *dopts,
 		}
 		/* The first server that answers decides. */
 		if (z.outcome.answered || ret == DNS_ENOZONE ||
-		    ret == DNS_EREFERRAL || i + 1 == o->nservers) {
-			fprintf(stderr, "error: %s\n",
-				err[0] ? err : dns_strerror(ret));
+		    ret == DNS_EREFERRAL || i + 1 == o->nservers)
 			break;
-		}
 		fprintf(stderr, "warning: %s; trying the next nameserver\n",
 			err[0] ? err : dns_strerror(ret));
 	}
+	if (ret == DNS_ENOZONE && dopts->key != NULL && i < o->nservers &&
+	    zone_unsigned(o, dopts, &o->servers[i], where, wlen) == 0)
+		return 0;
+	fprintf(stderr, "error: %s\n", err[0] ? err : dns_strerror(ret));
 	if (ret == DNS_EREFERRAL)
 		fprintf(stderr,
 			"hint: pass that zone's primary as --nameserver (one "

@@ -1,0 +1,188 @@
+"""Real certificates: pebble (Let's Encrypt's test CA) validates DNS-01
+against Knot, BIND and PowerDNS while lego and certbot, unwrapped, run
+rfc2136-webhook as their hook:
+
+  lego --dns exec with EXEC_PATH = the binary itself, settings only in
+  lego's RFC2136_* variables, in both modes (FQDN VALUE, and RAW:
+  -- DOMAIN TOKEN KEYAUTH);
+  certbot --manual with the bare hook strings 'rfc2136-webhook present' /
+  'rfc2136-webhook cleanup' (CERTBOT_DOMAIN, CERTBOT_VALIDATION), an apex
+  + wildcard order (two values at one name at once), and with
+  --credentials (certbot-dns-rfc2136's INI file);
+  an order spanning two zones (zone discovery); a foreign value at the
+  same name survives; a wrong secret fails with our diagnosis in the
+  client's output and leaves nothing.
+
+The command lines are the README's ("Real certificates").  Each order
+checks the names in the certificate, its chain up to pebble's root, and
+that no TXT value is left behind.
+"""
+import os
+import secrets
+import subprocess
+
+import pytest
+
+from acme import (Pebble, cert_names, certbot, lego,  # noqa: F401
+                  pebble_for, verify_chain)
+from dnsservers import ZONE
+from test_cli import Result
+from test_zones import MultiZoneBind
+
+WEBHOOK = os.environ.get("RFC2136_WEBHOOK", "build/rfc2136-webhook")
+
+
+def run(*args, env):
+    """The binary with only @env's settings (plus PATH)."""
+    p = subprocess.run([WEBHOOK] + [str(a) for a in args], text=True,
+                       capture_output=True, timeout=60,
+                       env=dict(env, PATH=os.environ.get("PATH", "")))
+    return Result(p)
+
+
+def label(prefix):
+    return "%s-%s" % (prefix, secrets.token_hex(4))
+
+
+def lego_env(srv, key, **extra):
+    """Only lego's own variables, as its rfc2136 users have them."""
+    env = {"EXEC_PATH": WEBHOOK,
+           "RFC2136_NAMESERVER": srv.addr,
+           "RFC2136_TSIG_KEY": key.name,
+           "RFC2136_TSIG_SECRET": key.secret,
+           "RFC2136_TSIG_ALGORITHM": key.algorithm + "."}
+    env.update(extra)
+    return env
+
+
+def challenge(name):
+    return "_acme-challenge.%s." % name.lstrip("*.").rstrip(".")
+
+
+def assert_issued(r, pebble, names, tmp_path, servers):
+    assert r.rc == 0, r
+    assert r.cert, r
+    assert cert_names(r.cert) == sorted(names), r
+    verify_chain(pebble, r.cert, tmp_path)
+    # Nothing left behind.
+    for srv, name in servers:
+        assert srv.txt(challenge(name)) == [], (name, r)
+
+
+@pytest.mark.parametrize("mode", ["default", "RAW"])
+def test_lego_exec(dns_server, pebble_for, tmp_path, mode):
+    srv = dns_server
+    name = "%s.%s" % (label("lego"), ZONE.rstrip("."))
+    env = lego_env(srv, srv.keys["acme256"])
+    if mode == "RAW":
+        env["EXEC_MODE"] = "RAW"
+    pebble = pebble_for(srv)
+    r = lego(pebble, tmp_path, [name], env, srv.addr)
+    assert_issued(r, pebble, [name], tmp_path, [(srv, name)])
+
+
+def test_certbot_bare_hooks_apex_and_wildcard(dns_server, pebble_for,
+                                              tmp_path):
+    """Both authorizations' values stand at one name at the same time."""
+    srv = dns_server
+    key = srv.keys["acme512"]
+    name = "%s.%s" % (label("cb"), ZONE.rstrip("."))
+    env = {"RFC2136_NAMESERVER": srv.addr, "RFC2136_TSIG_KEY": key.name,
+           "RFC2136_TSIG_SECRET": key.secret,
+           "RFC2136_TSIG_ALGORITHM": key.algorithm}
+    pebble = pebble_for(srv)
+    r = certbot(pebble, tmp_path, [name, "*." + name],
+                WEBHOOK + " present", WEBHOOK + " cleanup", env)
+    assert_issued(r, pebble, [name, "*." + name], tmp_path, [(srv, name)])
+
+
+def write_credentials(tmp_path, srv, key, mode=0o600):
+    path = tmp_path / "rfc2136.ini"
+    host, port = srv.addr.rsplit(":", 1)
+    path.write_text("# certbot-dns-rfc2136 credentials\n"
+                    "dns_rfc2136_server = %s\n"
+                    "dns_rfc2136_port = %s\n"
+                    "dns_rfc2136_name = %s.\n"
+                    "dns_rfc2136_secret = %s\n"
+                    "dns_rfc2136_algorithm = %s\n"
+                    % (host, port, key.name, key.secret,
+                       key.algorithm.upper()))
+    os.chmod(path, mode)
+    return path
+
+
+def test_certbot_credentials(dns_server, pebble_for, tmp_path):
+    srv = dns_server
+    ini = write_credentials(tmp_path, srv, srv.keys["acme256"])
+    name = "%s.%s" % (label("ini"), ZONE.rstrip("."))
+    pebble = pebble_for(srv)
+    r = certbot(pebble, tmp_path, [name],
+                "%s present --credentials %s" % (WEBHOOK, ini),
+                "%s cleanup --credentials %s" % (WEBHOOK, ini), {})
+    assert_issued(r, pebble, [name], tmp_path, [(srv, name)])
+    assert "Unsafe permissions" not in r.text, r
+
+
+@pytest.fixture(scope="module")
+def zbind():
+    srv = MultiZoneBind().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_lego_order_across_two_zones(zbind, pebble_for, tmp_path):
+    """No zone anywhere: each name's zone is found at the server."""
+    a = "%s.example.test" % label("a")
+    b = "%s.sub.example.test" % label("b")
+    c = "%s.other.test" % label("c")
+    pebble = pebble_for(zbind)
+    r = lego(pebble, tmp_path, [a, b, c],
+             lego_env(zbind, zbind.keys["acme256"]), zbind.addr)
+    assert_issued(r, pebble, [a, b, c], tmp_path,
+                  [(zbind, a), (zbind, b), (zbind, c)])
+    assert "zone sub.example.test." in r.err and "zone other.test." in r.err
+
+
+def test_foreign_value_survives(knot, pebble_for, tmp_path):
+    srv = knot
+    key = srv.keys["acme256"]
+    name = "%s.%s" % (label("keep"), ZONE.rstrip("."))
+    fqdn = challenge(name)
+    env = lego_env(srv, key)
+    r0 = run("present", fqdn, "foreign-value", env=env)
+    assert r0.rc == 0, r0
+    pebble = pebble_for(srv)
+    r = lego(pebble, tmp_path, [name], env, srv.addr)
+    assert r.rc == 0 and r.cert, r
+    assert srv.txt(fqdn) == ["foreign-value"], r
+    r1 = run("cleanup", fqdn, "foreign-value", env=env)
+    assert r1.rc == 0 and "deleted" in r1.out, r1
+    assert srv.txt(fqdn) == []
+
+
+@pytest.mark.parametrize("client", ["lego", "certbot"])
+def test_wrong_secret_fails_with_diagnosis(dns_server, pebble_for, tmp_path,
+                                           client):
+    srv = dns_server
+    key = srv.keys["acme256"]
+    wrong = key._replace(secret=secrets.token_bytes(32).hex()[:43] + "=")
+    name = "%s.%s" % (label("wrong"), ZONE.rstrip("."))
+    pebble = pebble_for(srv)
+    if client == "lego":
+        r = lego(pebble, tmp_path, [name], lego_env(srv, wrong), srv.addr)
+    else:
+        ini = write_credentials(tmp_path, srv, wrong)
+        r = certbot(pebble, tmp_path, [name],
+                    "%s present --credentials %s" % (WEBHOOK, ini),
+                    "%s cleanup --credentials %s" % (WEBHOOK, ini), {})
+    assert r.rc != 0 and r.cert is None, r
+    # Our diagnosis reached the client's output, the secret did not.
+    for text in {"knot": ["NOTAUTH/BADSIG", "compare the secret"],
+                 "bind": ["NOTAUTH/BADSIG", "compare the secret"],
+                 "pdns": ["REFUSED", "PowerDNS",
+                          "TSIG-ALLOW-DNSUPDATE acme256"]}[srv.kind]:
+        assert text in r.text, r
+    assert wrong.secret not in r.text
+    assert srv.txt(challenge(name)) == []
