@@ -17,6 +17,8 @@ The command lines are the README's ("Real certificates").  Each order
 checks the names in the certificate, its chain up to pebble's root, and
 that no TXT value is left behind.
 """
+import base64
+import hashlib
 import os
 import secrets
 import subprocess
@@ -25,7 +27,7 @@ import pytest
 
 from acme import (Pebble, cert_names, certbot, lego,  # noqa: F401
                   pebble_for, verify_chain)
-from dnsservers import ZONE
+from dnsservers import ZONE, free_port
 from test_cli import Result
 from test_zones import MultiZoneBind
 
@@ -186,3 +188,127 @@ def test_wrong_secret_fails_with_diagnosis(dns_server, pebble_for, tmp_path,
         assert text in r.text, r
     assert wrong.secret not in r.text
     assert srv.txt(challenge(name)) == []
+
+
+# ------------------------------------------------ the hook's own behaviour
+
+def test_cleanup_absent_value_says_so(dns_server):
+    srv = dns_server
+    env = lego_env(srv, srv.keys["acme256"])
+    fqdn = challenge(label("gone") + "." + ZONE)
+    r = run("cleanup", fqdn, "never-added", env=env)
+    assert r.rc == 0, r
+    assert "was not there; nothing to delete" in r.out, r
+    r = run("present", fqdn, "added", env=env)
+    assert r.rc == 0, r
+    r = run("cleanup", fqdn, "added", env=env)
+    assert r.rc == 0 and r.out.startswith('deleted TXT "added"'), r
+    assert "nothing to delete" not in r.out, r
+
+
+def test_env_algorithm_missing_names_the_variable(knot):
+    key = knot.keys["acme256"]
+    env = lego_env(knot, key)
+    del env["RFC2136_TSIG_ALGORITHM"]
+    r = run("present", challenge(label("noalg") + "." + ZONE), "v", env=env)
+    assert r.rc == 2, r
+    assert "RFC2136_TSIG_ALGORITHM" in r.err and "hmac-sha1" in r.err, r
+    assert key.secret not in r.out + r.err
+
+
+def test_env_dnsupdate_first_flags_win_failover(knot, bind):
+    """DNSUPDATE_* before RFC2136_*, --nameserver before both, and a
+    comma-separated list fails over from a closed port to the server."""
+    key = knot.keys["acme256"]
+    fqdn = challenge(label("env") + "." + ZONE)
+    closed = "127.0.0.1:%d" % free_port()
+    env = {"DNSUPDATE_NAMESERVER": "%s, %s" % (closed, knot.addr),
+           "RFC2136_NAMESERVER": bind.addr,
+           "DNSUPDATE_TSIG_KEY": key.name,
+           "DNSUPDATE_TSIG_SECRET": key.secret,
+           "DNSUPDATE_TSIG_ALGORITHM": "hmac-sha256",
+           "RFC2136_DNS_TIMEOUT": "1s", "RFC2136_TTL": "120",
+           "RFC2136_ZONE": ZONE, "RFC2136_PROTOCOL": "tcp"}
+    r = run("present", fqdn, "env-value", env=env)
+    assert r.rc == 0, r
+    assert "via %s over TCP" % knot.addr in r.out, r
+    assert "tried first %s" % closed in r.out, r
+    ans = knot.query(fqdn, "TXT")
+    assert [rr.ttl for rr in ans.answers] == [120], ans
+    assert bind.txt(fqdn) == []
+    # A flag wins over both variables.
+    r = run("cleanup", "--nameserver", knot.addr, fqdn, "env-value",
+            env=dict(env, DNSUPDATE_NAMESERVER=closed))
+    assert r.rc == 0 and "tried first" not in r.out, r
+    assert knot.txt(fqdn) == []
+    r = run("present", fqdn, "v", env=dict(env, RFC2136_DNS_TIMEOUT="soon"))
+    assert r.rc == 2 and "RFC2136_DNS_TIMEOUT 'soon'" in r.err, r
+
+
+def test_tsig_file_from_environment(bind, tmp_path):
+    key = bind.keys["acme512"]
+    path = tmp_path / "k.key"
+    path.write_text('key "%s" { algorithm %s; secret "%s"; };\n'
+                    % (key.name, key.algorithm, key.secret))
+    fqdn = challenge(label("file") + "." + ZONE)
+    env = {"RFC2136_NAMESERVER": bind.addr, "RFC2136_TSIG_FILE": str(path)}
+    r = run("present", "--fqdn", fqdn, "--value", "f", env=env)
+    assert r.rc == 0 and bind.txt(fqdn) == ["f"], r
+    r = run("cleanup", "--fqdn", fqdn, "--value", "f", env=env)
+    assert r.rc == 0 and bind.txt(fqdn) == [], r
+
+
+def test_credentials_file_mode_and_missing_algorithm(knot, tmp_path):
+    key = knot.keys["acme256"]
+    ini = write_credentials(tmp_path, knot, key, mode=0o644)
+    fqdn = challenge(label("ini") + "." + ZONE)
+    r = run("present", "--credentials", ini, fqdn, "x", env={})
+    assert r.rc == 0, r
+    assert ("warning: Unsafe permissions on credentials configuration "
+            "file: %s" % ini) in r.err, r
+    r = run("cleanup", "--credentials", ini, fqdn, "x", env={})
+    assert r.rc == 0 and knot.txt(fqdn) == [], r
+    ini.write_text("\n".join(line for line in ini.read_text().splitlines()
+                             if "algorithm" not in line) + "\n")
+    os.chmod(ini, 0o600)
+    r = run("present", "--credentials", ini, fqdn, "x", env={})
+    assert r.rc == 2 and "dns_rfc2136_algorithm is missing" in r.err, r
+    assert "HMAC-MD5" in r.err and key.secret not in r.out + r.err, r
+    assert "Unsafe" not in r.err, r
+
+
+def test_certbot_variables(knot):
+    key = knot.keys["acme256"]
+    dom = label("cbv") + "." + ZONE.rstrip(".")
+    env = dict(lego_env(knot, key), CERTBOT_DOMAIN="*." + dom,
+               CERTBOT_VALIDATION="cb-value")
+    r = run("present", env=env)
+    assert r.rc == 0 and knot.txt(challenge(dom)) == ["cb-value"], r
+    r = run("cleanup", env=env)
+    assert r.rc == 0 and knot.txt(challenge(dom)) == [], r
+
+
+def test_raw_mode_value_is_the_digest(knot):
+    """RFC 8555 8.4: base64url(SHA-256(key authorization)), unpadded."""
+    keyauth = "token-abc.thumbprint-xyz"
+    want = base64.urlsafe_b64encode(
+        hashlib.sha256(keyauth.encode()).digest()).decode().rstrip("=")
+    dom = label("raw") + "." + ZONE.rstrip(".")
+    env = lego_env(knot, knot.keys["acme256"])
+    r = run("present", "--", dom, "token-abc", keyauth, env=env)
+    assert r.rc == 0 and knot.txt(challenge(dom)) == [want], r
+    r = run("cleanup", "--", dom, "token-abc", keyauth, env=env)
+    assert r.rc == 0 and knot.txt(challenge(dom)) == [], r
+    r = run("present", "a", "b", "c", "d", env=env)
+    assert r.rc == 2 and "4 operands" in r.err, r
+
+
+@pytest.mark.parametrize("server", ["knot", "bind", "pdns"])
+def test_zone_not_served_gets_only_the_zone_hint(request, server):
+    srv = request.getfixturevalue(server)
+    env = dict(lego_env(srv, srv.keys["acme256"]), RFC2136_ZONE="other.test")
+    r = run("present", "_acme-challenge.x.other.test.", "v", env=env)
+    assert r.rc == 1 and "not authoritative" in r.err, r
+    assert "--zone" in r.err, r
+    for snippet in ("update-policy", "acl:", "TSIG-ALLOW-DNSUPDATE"):
+        assert snippet not in r.err, r
