@@ -9,8 +9,11 @@
 #   3. the webhook, with the TSIG secret in a --secrets-dir laid out like a
 #      mounted Secret, and --authorization-mode AllowAuthenticated (there
 #      is no Kubernetes API here to ask).
-#   4. Present, the TXT record served, CleanUp, the record gone, and what a
-#      failure looks like.
+#   4. Present, the TXT record served, CleanUp, the record gone.
+#   5. A real certificate: Let's Encrypt's test CA (pebble) validates DNS-01
+#      at Knot while lego orders demo.example.test and its wildcard; lego's
+#      exec hook sends each ChallengePayload to the webhook as cert-manager
+#      does through kube-apiserver.  Then what a failure looks like.
 #
 # Everything lives in one temporary directory; every process started here is
 # stopped on exit.  Exits non-zero when any step fails.
@@ -28,10 +31,12 @@ TOKEN=demo-token-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rfc2136-demo.XXXXXX")
 knot_pid=
 hook_pid=
+pebble_pid=
 
 cleanup() {
 	status=$?
 	[ -n "$hook_pid" ] && kill "$hook_pid" 2>/dev/null && wait "$hook_pid" 2>/dev/null
+	[ -n "$pebble_pid" ] && kill "$pebble_pid" 2>/dev/null && { wait "$pebble_pid" 2>/dev/null || :; }
 	[ -n "$knot_pid" ] && kill "$knot_pid" 2>/dev/null && wait "$knot_pid" 2>/dev/null
 	rm -rf "$dir"
 	if [ "$status" -ne 0 ]; then
@@ -64,13 +69,15 @@ fail() {
 	exit 1
 }
 
-# A port nobody listens on (TCP or UDP), in 20000-59999.
+# A port no socket uses (TCP or UDP, any state), in 20000-31999: below the
+# kernel's ephemeral range (32768-60999), where outgoing connections of a
+# busy machine would make a later bind fail.
 free_port() {
 	while :; do
 		n=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-		port=$((20000 + n % 40000))
+		port=$((20000 + n % 12000))
 		if command -v ss >/dev/null 2>&1 &&
-			ss -Hltun 2>/dev/null | awk '{print $5}' | grep -q ":$port\$"; then
+			ss -Htuan 2>/dev/null | awk '{print $5}' | grep -q ":$port\$"; then
 			continue
 		fi
 		echo "$port"
@@ -79,7 +86,7 @@ free_port() {
 }
 
 [ -x "$WEBHOOK" ] || fail "$WEBHOOK is not built (run make)"
-for tool in knotd kdig openssl curl; do
+for tool in knotd kdig openssl curl pebble lego; do
 	command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (scripts/deps.sh demo installs it)"
 done
 
@@ -280,7 +287,76 @@ fi
 echo "(no TXT record left at $FQDN)"
 
 # ---------------------------------------------------------------------------
-step "8. What a failure looks like: the same Present signed with another secret (key 'wrong' of the Secret)"
+step "8. A real certificate: pebble (Let's Encrypt's test CA) validates DNS-01 at Knot; lego orders demo.$ZONE and *.demo.$ZONE"
+# lego's exec provider runs "HOOK present|cleanup FQDN VALUE".  This hook
+# stands in for cert-manager: it sends the ChallengePayload to the webhook
+# the way kube-apiserver forwards cert-manager's call.
+cat >"$dir/cert-manager-hook.sh" <<EOF
+#!/bin/sh
+case \$1 in present) action=Present ;; cleanup) action=CleanUp ;; *) exit 0 ;; esac
+fqdn=\$2
+domain=\${fqdn#_acme-challenge.}
+body='{"request": {"uid": "lego-'\$1'", "action": "'\$action'", "type": "dns-01",
+  "dnsName": "'\${domain%.}'", "key": "'\$3'", "resourceNamespace": "cert-manager",
+  "resolvedFQDN": "'\$fqdn'", "resolvedZone": "$ZONE.", "allowAmbientCredentials": false,
+  "config": {"nameserver": "127.0.0.1:$DNS_PORT", "tsigKeyName": "$KEYNAME",
+    "tsigAlgorithm": "HMACSHA256", "tsigSecretSecretRef": {"name": "tsig-secret", "key": "secret"}}}}'
+answer=\$(curl -sS --fail-with-body --cacert "$pki/serving-ca.crt" \\
+	--cert "$pki/front-proxy.crt" --key "$pki/front-proxy.key" \\
+	-H 'Content-Type: application/json' \\
+	-H 'X-Remote-User: system:serviceaccount:cert-manager:cert-manager' \\
+	-H 'X-Remote-Group: system:serviceaccounts' \\
+	-H 'X-Remote-Group: system:serviceaccounts:cert-manager' \\
+	-H 'X-Remote-Group: system:authenticated' \\
+	--data-binary "\$body" "$BASE/apis/$GROUP/v1alpha1/rfc2136") || exit 1
+echo "  webhook: \$action TXT \$3 at \$fqdn: \$(echo "\$answer" | grep -o '"response":.*')"
+case \$answer in *'"success":true'* | *'"success": true'*) exit 0 ;; esac
+exit 1
+EOF
+chmod 755 "$dir/cert-manager-hook.sh"
+ACME_PORT=$(free_port)
+ACME_MGMT=$(free_port)
+ACME_HTTP=$(free_port)
+# pebble serves its ACME API with the webhook's certificate (127.0.0.1).
+cat >"$dir/pebble.json" <<EOF
+{"pebble": {"listenAddress": "127.0.0.1:$ACME_PORT", "managementListenAddress": "127.0.0.1:$ACME_MGMT",
+  "certificate": "$pki/serving.crt", "privateKey": "$pki/serving.key",
+  "httpPort": $ACME_HTTP, "tlsPort": $ACME_HTTP, "ocspResponderURL": "",
+  "externalAccountBindingRequired": false}}
+EOF
+# No validation sleep, no random nonce errors, no authorization reuse.
+PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+	pebble -config "$dir/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$dir/pebble.log" 2>&1 &
+pebble_pid=$!
+tries=0
+until curl -sf --cacert "$pki/serving-ca.crt" "https://127.0.0.1:$ACME_PORT/dir" >/dev/null 2>&1; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 100 ] || { cat "$dir/pebble.log" >&2; fail "pebble did not answer"; }
+	kill -0 "$pebble_pid" 2>/dev/null || { pebble_pid=; cat "$dir/pebble.log" >&2; fail "pebble exited"; }
+	sleep 0.1
+done
+echo "pebble (pid $pebble_pid) serves https://127.0.0.1:$ACME_PORT/dir and validates at 127.0.0.1:$DNS_PORT"
+set -- lego --accept-tos --email demo@example.test --server "https://127.0.0.1:$ACME_PORT/dir" \
+	--path "$dir/lego" --dns exec --dns.resolvers "127.0.0.1:$DNS_PORT" --dns.disable-cp \
+	-d "demo.$ZONE" -d "*.demo.$ZONE" run
+echo "\$ EXEC_PATH=$dir/cert-manager-hook.sh $*" | sed "s|$dir|\$DEMO|g"
+EXEC_PATH="$dir/cert-manager-hook.sh" EXEC_SEQUENCE_INTERVAL=1 EXEC_POLLING_INTERVAL=1 \
+	EXEC_PROPAGATION_TIMEOUT=10 LEGO_CA_CERTIFICATES="$pki/serving-ca.crt" \
+	"$@" >"$dir/lego.log" 2>&1 || { cat "$dir/lego.log" >&2; fail "lego did not get a certificate"; }
+grep -E 'webhook: |Server responded with a certificate' "$dir/lego.log" |
+	sed 's/^[0-9][0-9/]* [0-9:]* //; s/^ *//; s/^/    /'
+crt=$dir/lego/certificates/demo.$ZONE.crt
+[ -s "$crt" ] || fail "lego wrote no certificate"
+echo "issued certificate:"
+openssl x509 -in "$crt" -noout -ext subjectAltName -issuer -enddate | sed 's/^/    /'
+show kdig @127.0.0.1 -p "$DNS_PORT" +short +time=2 +retry=1 TXT "$FQDN" | tee "$dir/txt3"
+if grep -q '"' "$dir/txt3"; then
+	fail "TXT records left at $FQDN after the order"
+fi
+echo "(no TXT record left at $FQDN)"
+
+# ---------------------------------------------------------------------------
+step "9. What a failure looks like: the same Present signed with another secret (key 'wrong' of the Secret)"
 payload Present wrong "$dir/wrong.json"
 answer=$(call "$dir/wrong.json") || fail "Present (wrong secret): HTTP error: $answer"
 echo "    $answer"
@@ -293,7 +369,7 @@ case $answer in
 esac
 echo "cert-manager puts that message in the Challenge's events."
 
-step "9. Stop: SIGTERM, requests in flight finish, exit status 0"
+step "10. Stop: SIGTERM, requests in flight finish, exit status 0"
 kill "$hook_pid"
 rc=0
 wait "$hook_pid" || rc=$?
@@ -303,4 +379,4 @@ echo "webhook stopped (exit 0); its request log:"
 grep ' request ' "$dir/webhook.log" | sed 's/^/    /' || true
 
 echo
-echo "demo: OK - a challenge was published and removed end to end."
+echo "demo: OK - a challenge was published and removed end to end, and a certificate issued."

@@ -10,8 +10,9 @@ pkgs_test="libcmocka-dev python3 python3-pytest python3-yaml openssl
 knot knot-dnsutils bind9 bind9-utils bind9-dnsutils pdns-server
 pdns-backend-sqlite3 sqlite3 curl clang libclang-rt-14-dev valgrind
 krb5-kdc krb5-admin-server krb5-user
-samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind python3-samba"
-pkgs_demo="knot knot-dnsutils openssl curl"
+samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind python3-samba
+pebble lego certbot python3-certbot-dns-rfc2136"
+pkgs_demo="knot knot-dnsutils openssl curl pebble lego"
 pkgs_image="podman buildah debootstrap"
 # Another architecture's image (make image ARCH=arm64): its unit tests in the
 # build and its binary in the image test run under qemu-user-static. The
