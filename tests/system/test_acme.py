@@ -312,3 +312,20 @@ def test_zone_not_served_gets_only_the_zone_hint(request, server):
     assert "--zone" in r.err, r
     for snippet in ("update-policy", "acl:", "TSIG-ALLOW-DNSUPDATE"):
         assert snippet not in r.err, r
+
+
+def test_acmesh_dnsapi_hook(bind):
+    """deploy/acme.sh/dns_rfc2136webhook.sh, called as acme.sh does:
+    sourced, then NAME_add FQDN VALUE (no final dot) and NAME_rm."""
+    hook = os.path.join(os.path.dirname(__file__), "..", "..", "deploy",
+                        "acme.sh", "dns_rfc2136webhook.sh")
+    fqdn = "_acme-challenge.%s.%s" % (label("acmesh"), ZONE.rstrip("."))
+    env = dict(lego_env(bind, bind.keys["acme256"]),
+               PATH="%s:%s" % (os.path.dirname(WEBHOOK), os.environ["PATH"]))
+    del env["EXEC_PATH"]
+    for fn, want in (("add", ["sh-value"]), ("rm", [])):
+        p = subprocess.run(["sh", "-c", '. "$0"; dns_rfc2136webhook_%s '
+                            '"$1" sh-value' % fn, hook, fqdn], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+        assert bind.txt(fqdn + ".") == want, p
