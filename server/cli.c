@@ -82,7 +82,7 @@
 static const char present_usage[] =
     "usage:\n"
     "rfc2136-webhook present --nameserver ADDR [--nameserver ADDR ...] "
-    "[--zone ZONE] --fqdn NAME --value TEXT\n"
+    "--zone ZONE --fqdn NAME --value TEXT\n"
     "                        [--ttl N] [--protocol udp|tcp] "
     "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
     "Add one TXT record (RFC 2136 2.5.1) with one UPDATE signed with "
@@ -94,7 +94,7 @@ static const char present_usage[] =
 static const char cleanup_usage[] =
     "usage:\n"
     "rfc2136-webhook cleanup --nameserver ADDR [--nameserver ADDR ...] "
-    "[--zone ZONE] --fqdn NAME --value TEXT\n"
+    "--zone ZONE --fqdn NAME --value TEXT\n"
     "                        [--ttl N] [--protocol udp|tcp] "
     "[--timeout SECONDS] KEY\n" KEY_USAGE "\n"
     "Delete exactly one TXT record, the one whose value is TEXT (RFC "
@@ -183,7 +183,8 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 		ret = CLI_FAIL;
 		goto out;
 	}
-	if (uc->action == DNS_DELETE)
+	/* --no-verify: no query besides the update's messages. */
+	if (uc->action == DNS_DELETE && !o.no_verify)
 		there = value_there(&o, &dopts);
 	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
 			 uc->action, o.value, o.ttl, &res);

@@ -131,9 +131,10 @@ int cli_operands(struct cli_opts *o, int n, char **args, const char **fqdn,
 	}
 	if (n != 0) {
 		snprintf(err, errlen,
-			 "%d operands; give FQDN VALUE (lego exec), -- "
-			 "DOMAIN TOKEN KEYAUTH (lego exec, RAW mode), or none",
-			 n);
+			 "unexpected argument '%s' (%d operands; give FQDN "
+			 "VALUE (lego exec), -- DOMAIN TOKEN KEYAUTH (lego "
+			 "exec, RAW mode), or none)",
+			 args[0], n);
 		return -1;
 	}
 	if (*fqdn != NULL || o->value != NULL)
