@@ -89,6 +89,27 @@ struct dns_key {
 	 * warning.  Never contains secret bytes.
 	 */
 	char warning[256];
+	/*
+	 * A second reading of an ambiguous secret, NULL when there is none.
+	 * The secret above is always read as nsupdate -y and BIND read it
+	 * (base64 decoded once); when those bytes are themselves base64 of a
+	 * key, or a whole key file, the recovered reading lands here.
+	 * dns_update() and dns_query() sign once more with it at an address
+	 * that rejected the key (dns_outcome_key_rejected()) and mark that
+	 * outcome key_alt.  @alt_desc names the reading in a failure,
+	 * @alt_warning says what to show when it worked and how to store the
+	 * secret so that it is no longer ambiguous.  Never secret bytes.
+	 */
+	uint8_t *alt_secret;
+	size_t alt_secret_len;
+	char alt_desc[96];
+	char alt_warning[384];
+	/*
+	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
+	 * recommended): names the algorithm and the tsig-keygen command that
+	 * makes a replacement.  The key still works; the caller warns.
+	 */
+	char weak[640];
 };
 
 /*
@@ -103,6 +124,13 @@ struct dns_key {
  *  - Knot's "[alg:]name:secret" (algorithm hmac-sha256 when absent), also
  *    as the comment line keymgr prints, or Knot's YAML key list;
  *  - a bare base64 secret, with @name and @alg required.
+ * A text that is valid base64 (white space anywhere, missing padding
+ * tolerated) is always a bare secret and decodes to exactly the key bytes
+ * nsupdate -y uses, whatever they are.  Recovered mistakes come second:
+ * raw key bytes (binary text) and a base64-encoded key file when the bare
+ * reading is impossible (not base64, or no name/algorithm given) with
+ * @warning set; a secret base64-encoded twice, or the base64 of a whole
+ * key file, when both readings are possible, as the alternate secret.
  * @name and @alg come from the caller (flags, solver config) and may be
  * NULL when the text names them; when both say, they must agree
  * (DNS_EKEY_CONFLICT).  @source names the text in messages (a file path,
@@ -117,7 +145,7 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen);
 
-/* Wipe and free the secret and zero the struct.  NULL-safe. */
+/* Wipe and free both secrets and zero the struct.  NULL-safe. */
 void dns_key_release(struct dns_key *key);
 
 /* ----------------------------------------------------------- addresses */
@@ -180,6 +208,7 @@ struct dns_outcome {
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
+	bool key_alt;	    /* signed with the key's alternate secret */
 	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
 	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
@@ -240,6 +269,14 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 
 /* Free the TXT strings and zero the reply.  NULL-safe. */
 void dns_reply_release(struct dns_reply *reply);
+
+/*
+ * Whether @o is the server rejecting the key itself: a TSIG error BADSIG
+ * or BADKEY (RFC 8945 5.2: BIND and Knot, NOTAUTH), or a REFUSED without
+ * any TSIG record (PowerDNS answers every TSIG failure this way).  A
+ * signed REFUSED (BIND's update-policy denial) is not.
+ */
+bool dns_outcome_key_rejected(const struct dns_outcome *o);
 
 /* ------------------------------------------------------ message layer */
 /* Exposed for golden tests and fuzzing; dns_update() is built on them. */
