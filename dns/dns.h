@@ -145,6 +145,13 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen);
 
+/*
+ * Exchange the secret and the alternate secret (after the alternate was
+ * accepted, so that the next messages use it first; a rejection still
+ * retries with the other).  Nothing happens without an alternate.
+ */
+void dns_key_alt_swap(struct dns_key *key);
+
 /* Wipe and free both secrets and zero the struct.  NULL-safe. */
 void dns_key_release(struct dns_key *key);
 

@@ -1703,6 +1703,21 @@ out:
 	return ret;
 }
 
+void dns_key_alt_swap(struct dns_key *key)
+{
+	uint8_t *p;
+	size_t n;
+
+	if (key == NULL || key->alt_secret == NULL)
+		return;
+	p = key->secret;
+	n = key->secret_len;
+	key->secret = key->alt_secret;
+	key->secret_len = key->alt_secret_len;
+	key->alt_secret = p;
+	key->alt_secret_len = n;
+}
+
 void dns_key_release(struct dns_key *key)
 {
 	if (key == NULL)

@@ -146,6 +146,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 		       last->tcp ? " over TCP" : "",
 		       (unsigned long long)(cli_now_ms() - t0));
 		print_earlier_attempts(&res, dopts.key, o.zone);
+		cli_key_result(dopts.key, &res);
 		ret = CLI_OK;
 		goto out;
 	}
@@ -154,6 +155,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 			   sizeof(msg));
 	fprintf(stderr, "error: %s\n",
 		msg[0] ? msg : dns_strerror(ret ? ret : res.code));
+	cli_key_result(dopts.key, &res);
 	cli_hint_update(&res, &o, dopts.key, o.fqdn);
 	ret = CLI_FAIL;
 out:
