@@ -83,8 +83,8 @@ struct dns_key {
 	uint8_t *secret; /* raw HMAC key bytes (not base64) */
 	size_t secret_len;
 	/*
-	 * Non-empty when the secret was recovered from a known mistake
-	 * (base64 encoded twice, raw key bytes instead of base64 text): what
+	 * Non-empty when the secret was recovered from a known mistake (raw
+	 * key bytes instead of base64 text, a key file base64-encoded): what
 	 * was found and how to store it properly.  The caller shows it as a
 	 * warning.  Never contains secret bytes.
 	 */

@@ -2,10 +2,14 @@
  * key.c - TSIG keys (RFC 8945) from every format people have: BIND key
  * blocks (tsig-keygen, ddns-confgen, named.conf), K*.private files of the
  * old dnssec-keygen, Knot's "[alg:]name:secret" and YAML key list (keymgr),
- * and a bare base64 secret.  Two common Kubernetes mistakes are recognised
- * and repaired with a warning: a secret base64-encoded twice, and raw key
- * bytes stored where base64 text was expected (a Secret's data: field is
- * decoded by the API server).
+ * and a bare base64 secret.  A bare secret is read as nsupdate -y and BIND
+ * read it: valid base64 is the key, whatever it decodes to.  Common
+ * Kubernetes mistakes come second: raw key bytes stored where base64 text
+ * was expected (a Secret's data: field is decoded by the API server) and a
+ * whole key file base64-encoded are used, with a warning, where the first
+ * reading is impossible; a secret base64-encoded twice, or the base64 of a
+ * key file, where both readings are possible becomes the alternate secret
+ * that the update path tries after the server rejected the first.
  *
  * Secrets never reach an error text: messages name the source, the line and
  * the problem, and quote only names and algorithm words (and not even those

@@ -1298,6 +1298,77 @@ static void test_release(void **state)
 	    -EINVAL);
 }
 
+/* The alternate reading becomes the secret and back; no alternate: no-op. */
+static void test_alt_swap(void **state)
+{
+	struct dns_key key;
+	char err[256];
+	size_t len1, len2;
+	uint8_t *once = b64(S256_TWICE, &len1), *twice = b64(S256, &len2);
+
+	(void)state;
+	assert_int_equal(dns_key_parse(&key, S256_TWICE, strlen(S256_TWICE),
+				       "s", "n", "sha256", err, sizeof(err)),
+			 0);
+	dns_key_alt_swap(&key);
+	assert_int_equal(key.secret_len, len2);
+	assert_memory_equal(key.secret, twice, len2);
+	assert_int_equal(key.alt_secret_len, len1);
+	assert_memory_equal(key.alt_secret, once, len1);
+	dns_key_alt_swap(&key);
+	assert_memory_equal(key.secret, once, len1);
+	dns_key_release(&key);
+	assert_null(key.alt_secret);
+	assert_int_equal(dns_key_parse(&key, S256, strlen(S256), "s", "n",
+				       "sha256", err, sizeof(err)),
+			 0);
+	assert_null(key.alt_secret);
+	dns_key_alt_swap(&key);
+	assert_int_equal(key.secret_len, 32);
+	dns_key_release(&key);
+	dns_key_alt_swap(NULL);
+	free(once);
+	free(twice);
+}
+
+/* Which answers reject the key itself (and so call for the alternate). */
+static void test_key_rejected(void **state)
+{
+	static const struct {
+		const char *desc;
+		bool answered, present, verified;
+		int rcode, tsig_error;
+		bool want;
+	} rej[] = {
+	    {"BIND/Knot NOTAUTH+BADSIG", true, true, false, 9, 16, true},
+	    {"BIND/Knot NOTAUTH+BADKEY", true, true, false, 9, 17, true},
+	    {"PowerDNS REFUSED without TSIG", true, false, false, 5, 0, true},
+	    {"BIND policy denial: signed REFUSED", true, true, true, 5, 0,
+	     false},
+	    {"BADTIME is the clock, not the key", true, true, false, 9, 18,
+	     false},
+	    {"NOTAUTH without TSIG (zone not served)", true, false, false, 9, 0,
+	     false},
+	    {"NOERROR", true, true, true, 0, 0, false},
+	    {"no answer", false, false, false, -1, 0, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rej) / sizeof(rej[0]); i++) {
+		struct dns_outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.answered = rej[i].answered;
+		o.tsig_present = rej[i].present;
+		o.tsig_verified = rej[i].verified;
+		o.rcode = rej[i].rcode;
+		o.tsig_error = rej[i].tsig_error;
+		if (dns_outcome_key_rejected(&o) != rej[i].want)
+			fail_msg("%s: want %d", rej[i].desc, rej[i].want);
+	}
+	assert_false(dns_outcome_key_rejected(NULL));
+}
+
 /*
  * Mutated key files (bytes flipped, cut, NULs inserted) from a fixed seed:
  * never a crash (the sanitizer build watches memory), and every outcome is
@@ -1379,6 +1450,8 @@ int main(void)
 	    cmocka_unit_test(test_oversized_parse),
 	    cmocka_unit_test(test_release),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_alt_swap),
+	    cmocka_unit_test(test_key_rejected),
 	};
 
 	return cmocka_run_group_tests_name("key", tests, tmp_setup,
