@@ -104,6 +104,7 @@ struct dns_key {
 	size_t alt_secret_len;
 	char alt_desc[96];
 	char alt_warning[384];
+	bool alt_swapped; /* dns_key_alt_swap() made the alternate the secret */
 	/*
 	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
 	 * recommended): names the algorithm and the tsig-keygen command that

@@ -1400,10 +1400,30 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		     const char *source, const char *name, const char *alg,
 		     char *err, size_t errlen, int depth);
 
+/* Whether a line has white space between two other characters. */
+static bool inline_space(const char *s, size_t len)
+{
+	bool seen = false, gap = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			seen = gap = false;
+		else if (is_space((unsigned char)s[i]))
+			gap = seen;
+		else if (gap)
+			return true;
+		else
+			seen = true;
+	}
+	return false;
+}
+
 /*
- * Whether the text is valid base64 (white space anywhere, missing padding
- * tolerated) of at least one byte: then it is a bare secret, read as
- * nsupdate -y and BIND read it, whatever it decodes to.
+ * Whether the text is valid base64 of at least one byte: then it is a bare
+ * secret, read as nsupdate -y and BIND read it, whatever it decodes to.
+ * White space around and between lines and a missing padding are
+ * tolerated; white space inside a line is skipped as BIND does, but then
+ * the padding must be complete, so that words ("not a key") stay text.
  */
 static int bare_detect(struct kctx *c, bool *yes)
 {
@@ -1413,7 +1433,8 @@ static int bare_detect(struct kctx *c, bool *yes)
 
 	if (buf == NULL)
 		return fail(c, -ENOMEM, 0, "out of memory");
-	*yes = b64_decode(c->text, c->len, false, buf, &n, &bad, &why) == 0 &&
+	*yes = b64_decode(c->text, c->len, inline_space(c->text, c->len), buf,
+			  &n, &bad, &why) == 0 &&
 	       n > 0;
 	explicit_bzero(buf, cap);
 	free(buf);
@@ -1720,6 +1741,7 @@ void dns_key_alt_swap(struct dns_key *key)
 	key->secret_len = key->alt_secret_len;
 	key->alt_secret = p;
 	key->alt_secret_len = n;
+	key->alt_swapped = !key->alt_swapped;
 }
 
 void dns_key_release(struct dns_key *key)

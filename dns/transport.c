@@ -259,11 +259,19 @@ static int attempt_alt(const struct sockaddr *sa, socklen_t salen,
 	return ret;
 }
 
-/* Whether @o calls for attempt_alt(). */
-static bool alt_wanted(const struct dns_opts *opts, const struct dns_outcome *o)
+/*
+ * Whether @o calls for attempt_alt().  A signed query that PowerDNS does
+ * not verify gets NOTAUTH without any TSIG record (updates get REFUSED).
+ */
+static bool alt_wanted(const struct dns_opts *opts, const struct dns_outcome *o,
+		       bool query)
 {
-	return opts->gss == NULL && opts->key != NULL &&
-	       opts->key->alt_secret != NULL && dns_outcome_key_rejected(o);
+	if (opts->gss != NULL || opts->key == NULL ||
+	    opts->key->alt_secret == NULL)
+		return false;
+	if (query && o->answered && o->rcode == 9 && !o->tsig_present)
+		return true;
+	return dns_outcome_key_rejected(o);
 }
 
 /* "host (addr:port)" for a host name, "addr:port" for a literal. */
@@ -399,7 +407,7 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 				    p->ai_addr, literal);
 			res->code = attempt(p->ai_addr, p->ai_addrlen, opts,
 					    &spec, &x, o);
-			if (res->code != 0 && alt_wanted(opts, o)) {
+			if (res->code != 0 && alt_wanted(opts, o, false)) {
 				struct dns_outcome *prev = o;
 
 				o = outcome_next(res);
@@ -458,7 +466,7 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		server_text(o->server, sizeof(o->server), server, p->ai_addr,
 			    literal);
 		ret = attempt(p->ai_addr, p->ai_addrlen, opts, &spec, &x, o);
-		if (ret != 0 && alt_wanted(opts, o)) {
+		if (ret != 0 && alt_wanted(opts, o, true)) {
 			char text[sizeof(o->server)];
 
 			memcpy(text, o->server, sizeof(text));

@@ -436,11 +436,12 @@ void cli_key_result(const struct dns_key *key, const struct dns_result *res)
 	last = &res->attempts[res->nattempts - 1];
 	if (!last->key_alt)
 		return;
+	/* A key_alt attempt follows a rejection of the first reading. */
 	if (res->code == 0)
 		fprintf(stderr, "warning: %s\n", key->alt_warning);
-	else if (dns_outcome_key_rejected(last))
+	else
 		fprintf(stderr,
-			"error: the secret has two readings and %s rejected "
+			"error: the secret has two readings and %s refused "
 			"both: as nsupdate -y reads it (base64 decoded once) "
 			"and %s\n",
 			last->server, key->alt_desc);

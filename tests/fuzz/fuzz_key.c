@@ -9,7 +9,8 @@
  * the key text.
  *
  * The property of issue 12: whatever the bytes, the parser never crashes,
- * and a text that is valid base64 (white space anywhere, padding optional)
+ * and a text that is valid base64 (white space anywhere, padding optional
+ * unless white space stands inside a line)
  * given with a name and an algorithm is a bare secret whose key is exactly
  * its decoding, as nsupdate -y reads it.  The decoding is checked with a
  * decoder written here, independent of dns/key.c's.
@@ -36,15 +37,24 @@ static int b64_digit(uint8_t ch)
 static size_t b64_reference(const uint8_t *in, size_t len, uint8_t *out)
 {
 	size_t digits = 0, pad = 0, o = 0, bits = 0;
+	bool seen = false, gap = false, inner = false;
 	uint32_t acc = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		uint8_t ch = in[i];
 		int v;
 
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
-		    ch == '\f' || ch == '\v')
+		if (ch == '\n') {
+			seen = gap = false;
 			continue;
+		}
+		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' ||
+		    ch == '\v') {
+			gap = seen;
+			continue;
+		}
+		inner |= gap;
+		seen = true;
 		if (ch == '=') {
 			pad++;
 			continue;
@@ -63,6 +73,9 @@ static size_t b64_reference(const uint8_t *in, size_t len, uint8_t *out)
 	if (digits % 4 == 1 || o == 0)
 		return 0;
 	if (pad > 0 && (digits + pad) % 4 != 0)
+		return 0;
+	/* White space inside a line: complete padding, as BIND wants. */
+	if (inner && (digits + pad) % 4 != 0)
 		return 0;
 	if (pad > 2)
 		return 0;
