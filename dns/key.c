@@ -1644,8 +1644,7 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		}
 		if (ret < 0)
 			goto out;
-		/* A key file's text is never a bare secret (see bare_nested).
-		 */
+		/* Inside bare_nested(): a key file, never a bare secret. */
 		if (depth > 0 && fmt == FMT_BARE) {
 			ret = fail(&c, DNS_EKEY_SYNTAX, 0, "not a key file");
 			goto out;

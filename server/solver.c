@@ -670,7 +670,6 @@ static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 			    const char *rid)
 {
 	const char *ns = ch->resource_namespace;
-	bool swapped = key_note(s, "alt", ns, cfg, key, NOTE_TEST);
 	const struct dns_outcome *last;
 
 	if (ret != 0 || res->nattempts == 0)
@@ -678,7 +677,7 @@ static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 	last = &res->attempts[res->nattempts - 1];
 	if (!last->key_alt)
 		return;
-	if (swapped) {
+	if (key->alt_swapped) {
 		key_note(s, "alt", ns, cfg, key, NOTE_DEL);
 		log_info("TSIG secret accepted as nsupdate -y reads it again",
 			 "namespace", ns, "secret", cfg->secret_name, "key",
