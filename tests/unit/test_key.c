@@ -1306,6 +1306,52 @@ static void test_release(void **state)
 	    -EINVAL);
 }
 
+/*
+ * Random key bytes of every length 1-128, their base64 (libdnssec's
+ * encoder) written five ways: as is, with a newline, CRLF, spaces around,
+ * without padding.  Each is read back as exactly those bytes, as nsupdate
+ * -y reads it, with no warning.
+ */
+static void test_random_secrets(void **state)
+{
+	static const char *const fmt[] = {"%s", "%s\n", "%s\r\n", "  %s \t\n",
+					  "%s"};
+	unsigned seed = 20261206;
+
+	(void)state;
+	failures = 0;
+	for (size_t len = 1; len <= 128; len++) {
+		uint8_t bytes[128];
+		dnssec_binary_t bin = {len, bytes}, text = {0};
+
+		for (size_t i = 0; i < len; i++)
+			bytes[i] = (uint8_t)rand_r(&seed);
+		assert_int_equal(dnssec_binary_to_base64(&bin, &text), 0);
+		for (size_t v = 0; v < sizeof(fmt) / sizeof(fmt[0]); v++) {
+			char buf[256], b64text[200], err[512];
+			struct dns_key key;
+			size_t n = text.size;
+
+			memcpy(b64text, text.data, n);
+			while (v == 4 && n > 0 && b64text[n - 1] == '=')
+				n--; /* without padding */
+			b64text[n] = '\0';
+			snprintf(buf, sizeof(buf), fmt[v], b64text);
+			if (dns_key_parse(&key, buf, strlen(buf), "s", "n",
+					  "sha256", err, sizeof(err)) != 0)
+				report("%zu bytes, form %zu: %s", len, v, err);
+			else if (key.secret_len != len ||
+				 memcmp(key.secret, bytes, len) != 0 ||
+				 key.warning[0] != '\0')
+				report("%zu bytes, form %zu: wrong secret", len,
+				       v);
+			dns_key_release(&key);
+		}
+		dnssec_binary_free(&text);
+	}
+	assert_int_equal(failures, 0);
+}
+
 /* The alternate reading becomes the secret and back; no alternate: no-op. */
 static void test_alt_swap(void **state)
 {
@@ -1458,6 +1504,7 @@ int main(void)
 	    cmocka_unit_test(test_oversized_parse),
 	    cmocka_unit_test(test_release),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_random_secrets),
 	    cmocka_unit_test(test_alt_swap),
 	    cmocka_unit_test(test_key_rejected),
 	};
