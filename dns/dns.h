@@ -247,7 +247,10 @@ enum dns_action {
  * every attempt builds and signs a fresh message.  A definitive refusal
  * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
  * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  @res records every attempt.
+ * server answers NOERROR).  When an address rejects the key
+ * (dns_outcome_key_rejected()) and the key has an alternate secret, the
+ * update is signed with it and sent there once more, an outcome of its own
+ * marked key_alt.  @res records every attempt.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -269,7 +272,10 @@ struct dns_reply {
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).  A
+ * rejected key with an alternate secret is retried as in dns_update()
+ * (also on an unsigned NOTAUTH, PowerDNS's answer to a bad signed query);
+ * the outcome is then the retry's, marked key_alt.
  * Release @reply with dns_reply_release().
  */
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
