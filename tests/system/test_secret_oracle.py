@@ -62,10 +62,13 @@ def b64(data):
 
 def passphrases(rng):
     """Printable passphrases of the kinds people use."""
-    word = lambda n: "".join(rng.choice(string.ascii_lowercase)  # noqa
-                             for _ in range(n))
-    alnum = lambda n: "".join(rng.choice(string.ascii_letters +  # noqa
-                                         string.digits) for _ in range(n))
+    def word(n):
+        return "".join(rng.choice(string.ascii_lowercase) for _ in range(n))
+
+    def alnum(n):
+        return "".join(rng.choice(string.ascii_letters + string.digits)
+                       for _ in range(n))
+
     out = [PASSPHRASE.decode(), "passwordpasswordpassword", "key", "secret",
            "key:", "a=b", "key: value", "secret = \"x\";",
            'key "x" { algorithm hmac-sha256; secret "y"; };',
