@@ -86,12 +86,34 @@ struct dns_key {
 	uint8_t *secret; /* raw HMAC key bytes (not base64) */
 	size_t secret_len;
 	/*
-	 * Non-empty when the secret was recovered from a known mistake
-	 * (base64 encoded twice, raw key bytes instead of base64 text): what
+	 * Non-empty when the secret was recovered from a known mistake (raw
+	 * key bytes instead of base64 text, a key file base64-encoded): what
 	 * was found and how to store it properly.  The caller shows it as a
 	 * warning.  Never contains secret bytes.
 	 */
 	char warning[256];
+	/*
+	 * A second reading of an ambiguous secret, NULL when there is none.
+	 * The secret above is always read as nsupdate -y and BIND read it
+	 * (base64 decoded once); when those bytes are themselves base64 of a
+	 * key, or a whole key file, the recovered reading lands here.
+	 * dns_update() and dns_query() sign once more with it at an address
+	 * that rejected the key (dns_outcome_key_rejected()) and mark that
+	 * outcome key_alt.  @alt_desc names the reading in a failure,
+	 * @alt_warning says what to show when it worked and how to store the
+	 * secret so that it is no longer ambiguous.  Never secret bytes.
+	 */
+	uint8_t *alt_secret;
+	size_t alt_secret_len;
+	char alt_desc[96];
+	char alt_warning[384];
+	bool alt_swapped; /* dns_key_alt_swap() made the alternate the secret */
+	/*
+	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
+	 * recommended): names the algorithm and the tsig-keygen command that
+	 * makes a replacement.  The key still works; the caller warns.
+	 */
+	char weak[640];
 };
 
 /*
@@ -106,6 +128,13 @@ struct dns_key {
  *  - Knot's "[alg:]name:secret" (algorithm hmac-sha256 when absent), also
  *    as the comment line keymgr prints, or Knot's YAML key list;
  *  - a bare base64 secret, with @name and @alg required.
+ * A text that is valid base64 (white space anywhere, missing padding
+ * tolerated) is always a bare secret and decodes to exactly the key bytes
+ * nsupdate -y uses, whatever they are.  Recovered mistakes come second:
+ * raw key bytes (binary text) and a base64-encoded key file when the bare
+ * reading is impossible (not base64, or no name/algorithm given) with
+ * @warning set; a secret base64-encoded twice, or the base64 of a whole
+ * key file, when both readings are possible, as the alternate secret.
  * @name and @alg come from the caller (flags, solver config) and may be
  * NULL when the text names them; when both say, they must agree
  * (DNS_EKEY_CONFLICT).  @source names the text in messages (a file path,
@@ -120,7 +149,14 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen);
 
-/* Wipe and free the secret and zero the struct.  NULL-safe. */
+/*
+ * Exchange the secret and the alternate secret (after the alternate was
+ * accepted, so that the next messages use it first; a rejection still
+ * retries with the other).  Nothing happens without an alternate.
+ */
+void dns_key_alt_swap(struct dns_key *key);
+
+/* Wipe and free both secrets and zero the struct.  NULL-safe. */
 void dns_key_release(struct dns_key *key);
 
 /* ----------------------------------------------------------- addresses */
@@ -185,6 +221,7 @@ struct dns_outcome {
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
+	bool key_alt;	    /* signed with the key's alternate secret */
 	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
 	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
@@ -223,7 +260,10 @@ enum dns_action {
  * every attempt builds and signs a fresh message.  A definitive refusal
  * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
  * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  @res records every attempt.
+ * server answers NOERROR).  When an address rejects the key
+ * (dns_outcome_key_rejected()) and the key has an alternate secret, the
+ * update is signed with it and sent there once more, an outcome of its own
+ * marked key_alt.  @res records every attempt.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -248,7 +288,10 @@ struct dns_reply {
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).  A
+ * rejected key with an alternate secret is retried as in dns_update()
+ * (also on an unsigned NOTAUTH, PowerDNS's answer to a bad signed query);
+ * the outcome is then the retry's, marked key_alt.
  * Release @reply with dns_reply_release().
  */
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
@@ -376,6 +419,13 @@ struct dns_verify {
 int dns_verify(const struct dns_addr *server, const struct dns_opts *opts,
 	       const char *fqdn, const char *value, bool present,
 	       unsigned wait_ms, struct dns_verify *v);
+/*
+ * Whether @o is the server rejecting the key itself: a TSIG error BADSIG
+ * or BADKEY (RFC 8945 5.2: BIND and Knot, NOTAUTH), or a REFUSED without
+ * any TSIG record (PowerDNS answers every TSIG failure this way).  A
+ * signed REFUSED (BIND's update-policy denial) is not.
+ */
+bool dns_outcome_key_rejected(const struct dns_outcome *o);
 
 /* ------------------------------------------------------ message layer */
 /* Exposed for golden tests and fuzzing; dns_update() is built on them. */

@@ -455,8 +455,31 @@ int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
 	}
 	if (key->warning[0] != '\0')
 		fprintf(stderr, "warning: %s\n", key->warning);
+	if (key->weak[0] != '\0')
+		fprintf(stderr, "warning: %s\n", key->weak);
 	*signed_out = true;
 	return 0;
+}
+
+void cli_key_result(const struct dns_key *key, const struct dns_result *res)
+{
+	const struct dns_outcome *last;
+
+	if (key == NULL || key->alt_secret == NULL || res == NULL ||
+	    res->nattempts == 0)
+		return;
+	last = &res->attempts[res->nattempts - 1];
+	if (!last->key_alt)
+		return;
+	/* A key_alt attempt follows a rejection of the first reading. */
+	if (res->code == 0)
+		fprintf(stderr, "warning: %s\n", key->alt_warning);
+	else
+		fprintf(stderr,
+			"error: the secret has two readings and %s refused "
+			"both: as nsupdate -y reads it (base64 decoded once) "
+			"and %s\n",
+			last->server, key->alt_desc);
 }
 
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,

@@ -64,6 +64,7 @@ struct gss_entry {
 };
 
 #define GSS_ENTRIES_MAX 32
+#define NOTES_MAX	256 /* keys remembered for one-time notes */
 
 struct solver {
 	struct solver_opts opts;
@@ -72,6 +73,8 @@ struct solver {
 	size_t ncache;
 	struct gss_entry *gss;
 	size_t ngss;
+	uint64_t notes[NOTES_MAX]; /* see key_note(); guarded by lock */
+	size_t nnotes;
 };
 
 static uint64_t now_ms(void)
@@ -337,6 +340,50 @@ out:
 	return ret;
 }
 
+enum note_op {
+	NOTE_TEST = 0,
+	NOTE_ADD,
+	NOTE_DEL
+};
+
+/*
+ * One-time facts about a key, by its Secret, name and algorithm (a hash:
+ * never key material): "weak" (warned about its algorithm) and "alt" (the
+ * server accepted the alternate reading of its secret).  Returns whether
+ * the fact was noted before @op.  When the set is full nothing more is
+ * noted: the warning then repeats, which is harmless.
+ */
+static bool key_note(struct solver *s, const char *what, const char *ns,
+		     const struct solver_config *cfg, const struct dns_key *key,
+		     enum note_op op)
+{
+	const char *parts[] = {what,
+			       ns,
+			       cfg->secret_name,
+			       cfg->secret_key,
+			       key->name,
+			       dns_alg_to_text(key->alg)};
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const char *p = parts[i];; p++) {
+			h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+			if (*p == '\0')
+				break;
+		}
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nnotes && !found; i++)
+		found = s->notes[i] == h;
+	if (found && op == NOTE_DEL)
+		s->notes[i - 1] = s->notes[--s->nnotes];
+	else if (!found && op == NOTE_ADD && s->nnotes < NOTES_MAX)
+		s->notes[s->nnotes++] = h;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 /* Parse the Secret's value as any key format; explain what to change. */
 static int key_get(struct solver *s, const struct challenge *ch,
 		   const struct solver_config *cfg, const char *rid,
@@ -387,6 +434,15 @@ static int key_get(struct solver *s, const struct challenge *ch,
 			 tc->action, "fqdn", tc->fqdn, "zone", tc->zone,
 			 "nameserver", tc->nameserver);
 	}
+	if (key->weak[0] != '\0' &&
+	    !key_note(s, "weak", ns, cfg, key, NOTE_ADD))
+		log_warn("weak TSIG algorithm", "namespace", ns, "secret",
+			 cfg->secret_name, "key", cfg->secret_key, "warning",
+			 key->weak, "request_id", rid);
+	/* The reading the server took last time goes first. */
+	if (key->alt_secret != NULL &&
+	    key_note(s, "alt", ns, cfg, key, NOTE_TEST))
+		dns_key_alt_swap(key);
 out:
 	k8s_secret_free(value, len);
 	return ret;
@@ -602,6 +658,40 @@ static int update_send(const struct solver_config *cfg,
 	return ret;
 }
 
+/*
+ * After an update with a secret that has two readings: say which one the
+ * server took, once per key, and remember it so that the next requests
+ * use it first.  key_get() has swapped the readings when the alternate
+ * was noted, so an accepted key_alt attempt then means the first one.
+ */
+static void key_alt_outcome(struct solver *s, const struct challenge *ch,
+			    const struct solver_config *cfg,
+			    const struct dns_key *key,
+			    const struct dns_result *res, int ret,
+			    const char *rid)
+{
+	const char *ns = ch->resource_namespace;
+	const struct dns_outcome *last;
+
+	if (ret != 0 || res->nattempts == 0)
+		return;
+	last = &res->attempts[res->nattempts - 1];
+	if (!last->key_alt)
+		return;
+	if (key->alt_swapped) {
+		key_note(s, "alt", ns, cfg, key, NOTE_DEL);
+		log_info("TSIG secret accepted as nsupdate -y reads it again",
+			 "namespace", ns, "secret", cfg->secret_name, "key",
+			 cfg->secret_key, "request_id", rid);
+		return;
+	}
+	key_note(s, "alt", ns, cfg, key, NOTE_ADD);
+	log_warn("TSIG secret accepted only in its second reading", "namespace",
+		 ns, "secret", cfg->secret_name, "key", cfg->secret_key,
+		 "reading", key->alt_desc, "warning", key->alt_warning,
+		 "request_id", rid);
+}
+
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
 static bool namespace_valid(const char *ns)
 {
@@ -708,6 +798,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
 			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
 			ch->key, start + s->opts.deadline_ms, &res, &untried);
+	if (opts.key != NULL && key.alt_secret != NULL)
+		key_alt_outcome(s, ch, cfg, &key, &res, ret, rid);
 	/* Said once per server and principal: dns/ flags the attempt. */
 	for (size_t i = 0; i < res.nattempts; i++)
 		if (res.attempts[i].gss_samba_learned)
@@ -782,6 +874,18 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 "; %zu more nameserver(s) not tried within the "
 			 "solver's %u ms deadline",
 			 untried, s->opts.deadline_ms);
+	used = strlen(msg);
+	if (opts.key != NULL && key.alt_secret != NULL && res.nattempts > 0 &&
+	    res.attempts[res.nattempts - 1].key_alt)
+		snprintf(msg + used, msglen - used,
+			 "; the secret has two readings and the server "
+			 "rejected both: as nsupdate -y reads it (base64 "
+			 "decoded once) and %s",
+			 key.alt_desc);
+	else if (opts.key != NULL && key.warning[0] != '\0' &&
+		 res.nattempts > 0 &&
+		 dns_outcome_key_rejected(&res.attempts[res.nattempts - 1]))
+		snprintf(msg + used, msglen - used, "; note: %s", key.warning);
 	used = strlen(msg);
 	if (opts.key == NULL && opts.gss == NULL)
 		snprintf(msg + used, msglen - used,
