@@ -666,9 +666,8 @@ static int update_send(const struct solver_config *cfg,
  */
 static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 			    const struct solver_config *cfg,
-			    const struct dns_key *key,
-			    const struct dns_result *res, int ret,
-			    const char *rid)
+			    struct dns_key *key, const struct dns_result *res,
+			    int ret, const char *rid)
 {
 	const char *ns = ch->resource_namespace;
 	const struct dns_outcome *last;
@@ -683,13 +682,15 @@ static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 		log_info("TSIG secret accepted as nsupdate -y reads it again",
 			 "namespace", ns, "secret", cfg->secret_name, "key",
 			 cfg->secret_key, "request_id", rid);
-		return;
+	} else {
+		key_note(s, "alt", ns, cfg, key, NOTE_ADD);
+		log_warn("TSIG secret accepted only in its second reading",
+			 "namespace", ns, "secret", cfg->secret_name, "key",
+			 cfg->secret_key, "reading", key->alt_desc, "warning",
+			 key->alt_warning, "request_id", rid);
 	}
-	key_note(s, "alt", ns, cfg, key, NOTE_ADD);
-	log_warn("TSIG secret accepted only in its second reading", "namespace",
-		 ns, "secret", cfg->secret_name, "key", cfg->secret_key,
-		 "reading", key->alt_desc, "warning", key->alt_warning,
-		 "request_id", rid);
+	/* The rest of this call (verification, a zone retry) signs with it. */
+	dns_key_alt_swap(key);
 }
 
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
