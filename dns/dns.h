@@ -43,6 +43,10 @@ enum {
 	DNS_EGSS,	   /* GSS-TSIG: another GSS-API failure */
 	DNS_ETKEY,	   /* GSS-TSIG: the server rejected the TKEY exchange */
 	DNS_EECHO,	   /* the answer's MAC is our request's MAC, echoed */
+	DNS_EDEADLINE, /* the call's deadline passed (detail: waiting for what)
+			*/
+	DNS_ENOREPLY,  /* the nameserver did not answer DNS (no detail) */
+	DNS_EBUSY,     /* too many lookups or Kerberos steps still pending */
 	DNS_ELAST
 };
 
@@ -156,10 +160,45 @@ enum dns_proto {
 typedef void dns_trace_fn(void *arg, const char *event, const char *proto,
 			  const char *server, const uint8_t *wire, size_t len);
 
+/* ----------------------------------------------------------- deadlines */
+
+/*
+ * Milliseconds on the monotonic clock (CLOCK_MONOTONIC), the clock of
+ * every deadline in this module: a deadline survives clock changes.
+ */
+int64_t dns_clock_ms(void);
+
+/*
+ * How long one wait may last, as curl's Curl_timeleft() does for a
+ * transfer: @want_ms cut to what is left before @deadline at @now, or 0
+ * when the deadline has passed.  @deadline 0 means none (@want_ms as is).
+ */
+unsigned dns_budget_wait(int64_t now, int64_t deadline, unsigned want_ms);
+
+/*
+ * One attempt's share of what is left before @deadline at @now when
+ * @attempts attempts (1 or more) are still to come: the rest split evenly,
+ * at most @want_ms, and never below @floor_ms while that much is left (an
+ * attempt shorter than a round trip is wasted).  0 when nothing is left.
+ */
+unsigned dns_budget_share(int64_t now, int64_t deadline, unsigned want_ms,
+			  unsigned attempts, unsigned floor_ms);
+
+/* A host name's addresses tried, at most (the rest get a note). */
+#define DNS_HOST_ADDRS_MAX 4
+
 /* How to talk to the servers. */
 struct dns_opts {
-	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
-	unsigned timeout_ms;	   /* per attempt; 0 means 5000 */
+	enum dns_proto proto; /* UDP (TCP retry on TC=1) or TCP only */
+	unsigned timeout_ms;  /* per attempt; 0 means 5000 */
+	/*
+	 * The whole call's end (dns_clock_ms() time), 0: none.  Name
+	 * resolution, each address, the TCP retry after a truncated UDP
+	 * answer and Kerberos get only what is left: timeout_ms never
+	 * stretches the call.  A wait cut short by it is DNS_EDEADLINE with
+	 * what was awaited in the outcome's detail.
+	 */
+	int64_t deadline_ms;
 	const struct dns_key *key; /* NULL: unsigned messages */
 	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
 	struct dns_gss_ctx *gss;
@@ -193,6 +232,9 @@ struct dns_result {
 	int code; /* 0 on success, else the code of the last attempt */
 	size_t nattempts;
 	struct dns_outcome attempts[DNS_ATTEMPTS_MAX];
+	/* "ns.example.com has 16 addresses; only the first 4 were tried",
+	 * or "" (DNS_HOST_ADDRS_MAX). */
+	char note[DNS_NAME_LEN + 96];
 };
 
 enum dns_action {
@@ -222,7 +264,8 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 /* An answer to a query. */
 struct dns_reply {
 	struct dns_outcome outcome;
-	bool aa;	 /* authoritative answer */
+	char note[DNS_NAME_LEN + 96]; /* as in dns_result */
+	bool aa;		      /* authoritative answer */
 	size_t nanswers; /* RRs of the asked type in the answer section */
 	/* TXT answers: each value's character-strings joined, NUL-terminated.
 	 */

@@ -40,6 +40,10 @@ static const char *const dns_errors[] = {
 	"the server rejected the GSS-TSIG key negotiation (TKEY)",
     [DNS_EECHO - DNS_EKEY_SYNTAX] =
 	"the answer's signature is our request's, echoed",
+    [DNS_EDEADLINE - DNS_EKEY_SYNTAX] = "the call's deadline passed",
+    [DNS_ENOREPLY - DNS_EKEY_SYNTAX] = "the nameserver did not answer DNS",
+    [DNS_EBUSY - DNS_EKEY_SYNTAX] =
+	"too many name lookups or Kerberos steps still pending",
 };
 
 _Static_assert(sizeof(dns_errors) / sizeof(dns_errors[0]) ==
