@@ -87,7 +87,7 @@ static const struct rule rules[] = {
     {-EHOSTUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
      "%S is unreachable: no host answers at that address"},
     {DNS_EDEADLINE, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S: the call's deadline passed %D"},
+     "the call's deadline passed at %S %D"},
     {DNS_ENOREPLY, ANY, ANY, SIG_ANY, KEY_ANY,
      "%S did not answer DNS: check the address and port, and that the "
      "server runs and is reachable from the webhook"},

@@ -78,7 +78,9 @@ int k8s_base64_decode(const char *in, size_t inlen, uint8_t **out,
 
 /*
  * Read at most @max bytes of file @path into a NUL-terminated malloc'ed
- * buffer.  0, -errno, or K8S_ETOOBIG when the file is larger.
+ * buffer.  0, -errno, K8S_ETOOBIG when the file is larger, or
+ * K8S_ENOTREG when it is not a regular file (opened without blocking, so
+ * a FIFO never holds the caller).
  */
 int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
 

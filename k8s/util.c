@@ -109,7 +109,9 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted in a secrets directory must not hold
+	 * the worker until someone writes to it; it is refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -119,6 +121,10 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		ret = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = K8S_ENOTREG;
 		goto out;
 	}
 	/*

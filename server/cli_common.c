@@ -434,6 +434,10 @@ void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 	dopts->gss = o->gss;
 	if (o->gss != NULL)
 		dopts->proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
+	dopts->deadline_ms =
+	    dns_clock_ms() + (o->timeout_ms > CLI_DEADLINE_DEFAULT_MS
+				  ? o->timeout_ms
+				  : CLI_DEADLINE_DEFAULT_MS);
 }
 
 char *cli_quote(const char *value, char *buf, size_t len)

@@ -86,7 +86,10 @@ static const char serve_usage[] =
     "                                  KRB5_CONFIG; default: the system's krb5.conf)\n"
     "\n"
     "other:\n"
-    "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
+    "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s);\n"
+    "                                  a call never exceeds its 25s deadline\n"
+    "  --allowed-nameservers LIST      CIDRs and host names tenants may send to\n"
+    "                                  (e.g. 10.0.0.0/8,ns1.example.com; default: any)\n"
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
@@ -126,6 +129,7 @@ enum {
 	OPT_KRB5_CONFIG,
 	OPT_GRACE,
 	OPT_METRICS,
+	OPT_ALLOWED_NS,
 	OPT_HELP,
 };
 
@@ -156,6 +160,7 @@ static const struct option serve_options[] = {
     {"krb5-config", required_argument, NULL, OPT_KRB5_CONFIG},
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
+    {"allowed-nameservers", required_argument, NULL, OPT_ALLOWED_NS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -175,6 +180,7 @@ struct serve_config {
 	unsigned rh_reload_ms, read_timeout_ms;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
+	struct solver_allow allow; /* --allowed-nameservers; n 0: any */
 };
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -339,6 +345,14 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    "--logging-format: '%s' is not text or json",
 				    optarg, NULL);
 			break;
+		case OPT_ALLOWED_NS: {
+			char err[512];
+
+			if (solver_allow_parse(&c->allow, optarg, err,
+					       sizeof(err)) < 0)
+				return usage_error("%s%s", err, "");
+			break;
+		}
 		case OPT_DNS_TIMEOUT:
 			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
 				return usage_error(
@@ -584,6 +598,7 @@ int serve_main(int argc, char **argv)
 	    solver_new(&solver, &(struct solver_opts){
 				    .secrets = k.dir != NULL ? k.dir : k.api,
 				    .dns_timeout_ms = c.dns_timeout_ms,
+				    .allow = c.allow.n > 0 ? &c.allow : NULL,
 				}) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
 		goto out;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct k8s_client;
+struct solver_allow;
 
 struct solver_opts {
 	struct k8s_client *secrets; /* API or --secrets-dir client; borrowed */
@@ -18,6 +19,11 @@ struct solver_opts {
 	    dns_timeout_ms;   /* per attempt unless config.timeout; 0: 5000 */
 	unsigned deadline_ms; /* whole call, all attempts; 0: 25000 */
 	unsigned secret_cache_ms; /* how long a secret is reused; 0: 5000 */
+	/*
+	 * --allowed-nameservers (borrowed), NULL: any.  A config naming
+	 * another nameserver is refused before any DNS traffic.
+	 */
+	const struct solver_allow *allow;
 };
 
 struct solver;
