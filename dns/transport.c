@@ -356,9 +356,10 @@ static char *dup_or_null(const char *s, bool *fail)
 }
 
 /*
- * dns_gss_attempt() bounded by the call's deadline: the helper's socket
- * waits end within @timeout (cut to the deadline), so a helper still
- * running at the deadline waits for the KDC or for the TKEY answer.
+ * dns_gss_attempt() bounded by @timeout, the attempt's share (already cut
+ * to the call's deadline): the Kerberos steps count toward the attempt,
+ * as its TKEY exchange does.  The helper's socket waits end within the
+ * same time, so a helper still running after it waits for the KDC.
  */
 static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
 			       const struct dns_opts *opts, unsigned timeout,
@@ -366,6 +367,7 @@ static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
 			       struct dns_outcome *o)
 {
 	struct gss_build_arg b = {.spec = spec, .x = x};
+	int64_t end = dns_now_ms() + timeout;
 	struct gss_job *j;
 	bool fail = false;
 	uint8_t *tmp;
@@ -407,14 +409,23 @@ static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
 				 HELPERS_MAX);
 		return o->code = ret;
 	}
-	if (helper_wait(&j->h, opts->deadline_ms + HELPER_GRACE_MS) != 0) {
-		/* The helper frees @j when the Kerberos library returns. */
+	if (helper_wait(&j->h, end + HELPER_GRACE_MS) != 0) {
+		/* The helper frees @j when the Kerberos library returns.  Its
+		 * socket waits end at @end, so it waits for the KDC. */
 		o->gss = true;
 		o->tcp = true;
+		snprintf(o->gss_principal, sizeof(o->gss_principal), "%.127s",
+			 dns_gss_principal(opts->gss));
+		if (end >= opts->deadline_ms) {
+			snprintf(o->detail, sizeof(o->detail),
+				 "while waiting for Kerberos (the KDC, for a "
+				 "ticket to the DNS server)");
+			return o->code = DNS_EDEADLINE;
+		}
 		snprintf(o->detail, sizeof(o->detail),
-			 "while waiting for Kerberos (the KDC, for a ticket "
-			 "to the DNS server) or the server's TKEY answer");
-		return o->code = DNS_EDEADLINE;
+			 "no answer from the KDC within the attempt's %u ms",
+			 timeout);
+		return o->code = DNS_EGSS_KDC;
 	}
 	*o = j->o;
 	/* Hand the answer over by swapping buffers. */
