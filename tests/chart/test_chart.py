@@ -37,7 +37,7 @@ SERVE_FLAGS = {
     "group-name", "solver-name", "kubeconfig", "secrets-dir",
     "requestheader-client-ca-file", "requestheader-allowed-names",
     "authorization-mode", "v", "logging-format", "dns-timeout",
-    "metrics-bind-address", "shutdown-grace-period",
+    "metrics-bind-address", "shutdown-grace-period", "allowed-nameservers",
 }
 
 # What the built-in roles the chart may bind grant (Kubernetes' bootstrap
