@@ -252,7 +252,10 @@ enum dns_action {
  * every attempt builds and signs a fresh message.  A definitive refusal
  * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
  * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  @res records every attempt.
+ * server answers NOERROR).  @res records every attempt.  A host name's
+ * first DNS_HOST_ADDRS_MAX addresses are tried (res->note says when there
+ * were more); within opts->deadline_ms, each address gets its share of
+ * what is left, and the call stops with DNS_EDEADLINE when it passes.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -275,7 +278,8 @@ struct dns_reply {
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1),
+ * within opts->deadline_ms, at most DNS_HOST_ADDRS_MAX addresses.
  * Release @reply with dns_reply_release().
  */
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,

@@ -544,9 +544,7 @@ static int k8s_call(struct k8s_client *c, const char *method, const char *path,
 		goto out;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(err, errlen,
-			 "%s: %s %s: no answer from the Kubernetes API within "
-			 "%u ms%s",
+		snprintf(err, errlen, "%s: %s %s: no answer within %u ms%s",
 			 what, method, url, wait,
 			 wait < c->timeout_ms ? " (the call's deadline)" : "");
 		ret = K8S_ETRANSPORT;

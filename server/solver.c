@@ -648,10 +648,11 @@ static void result_for_tenant(struct dns_result *res)
 		if (o->answered || o->code == 0 || o->code == -ENOMEM)
 			continue;
 		/* A negated errno (refused, reset, timed out, unreachable),
-		 * or something that does not speak DNS. */
+		 * or something that does not speak DNS.  Answers with
+		 * another ID stay: they show spoofing, not a port. */
 		if ((o->code < 0 &&
 		     (o->code < DNS_EKEY_SYNTAX || o->code >= DNS_ELAST)) ||
-		    o->code == DNS_EMISMATCH || o->code == DNS_EFORMAT) {
+		    o->code == DNS_EFORMAT) {
 			o->code = DNS_ENOREPLY;
 			o->detail[0] = '\0';
 		}
