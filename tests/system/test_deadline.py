@@ -10,11 +10,12 @@ a tenant reads "did not answer DNS" whatever the port did, while the
 webhook's log and the CLI keep the cause.
 
 Fixtures: webhook.py (pki, start_webhook, challenge), fakedns.py
-(blackhole_dns, FakeDns, fake_answer), krb.py (Kdc).  The many-address
+(blackhole_dns, FakeDns, fake_answer), kube.py (kube), krb.py (Kdc).  The many-address
 host name comes from /etc/hosts seen by the webhook alone: `unshare -rm`
 gives it a private mount namespace where a test hosts file is bound over
 /etc/hosts; the machine's file is never touched.
 """
+import base64
 import json
 import os
 import shutil
@@ -209,6 +210,29 @@ def test_truncated_at_end_of_budget_then_silent_tcp(tmp_path, pki):
         assert wh.stop() == 0
     finally:
         fake.close()
+
+
+# ------------------------------------------- the Kubernetes API's share
+
+def test_slow_secret_read_counts_toward_the_deadline(tmp_path, pki, kube,
+                                                     blackhole_dns):
+    """A Secret read that takes 8 s, then a silent nameserver with timeout
+    60s: the DNS wait gets only what the API call left, so the call still
+    ends within its deadline."""
+    kube.add_secret(NS, "tsig", {"secret": base64.b64encode(os.urandom(32))})
+    kube.set_behavior(r"/secrets/tsig$", delay=8)
+    wh = start_webhook(tmp_path, pki, args=[
+        "--kubeconfig", kube.kubeconfig(tmp_path / "kubeconfig"),
+        "--authorization-mode", "AllowAuthenticated"])
+    msg, took = failure(wh, unique_fqdn("slowapi"), {
+        "nameserver": blackhole_dns.addr, "timeout": "60s",
+        "tsigKeyName": "k", "tsigAlgorithm": "hmac-sha256",
+        "tsigSecretSecretRef": {"name": "tsig", "key": "secret"}})
+    assert 8.0 <= took < DEADLINE + MARGIN, (took, msg)
+    assert "the call's deadline passed at %s while waiting for an answer " \
+        "over UDP" % blackhole_dns.addr in msg, msg
+    assert blackhole_dns.udp_queries
+    assert wh.stop() == 0
 
 
 # ---------------------------------------------------------- silent KDCs
