@@ -11,6 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "dns/dns.h"
@@ -101,6 +106,92 @@ static void test_clock(void **state)
 	(void)state;
 	assert_true(a > 0);
 	assert_true(b >= a);
+}
+
+/* A bound UDP socket that never reads: a silent server.  Returns fd. */
+static int silent_udp(struct dns_addr *a)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	memset(a, 0, sizeof(*a));
+	snprintf(a->host, sizeof(a->host), "127.0.0.1");
+	a->port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/*
+ * A per-attempt timeout of 60 s never stretches the call: the wait ends
+ * at the deadline with DNS_EDEADLINE and what was awaited.
+ */
+static void test_update_deadline(void **state)
+{
+	struct dns_opts opts = {.timeout_ms = 60000};
+	struct dns_result res;
+	struct dns_addr servers[2];
+	int fd = silent_udp(&servers[0]);
+	int64_t t0;
+	int ret;
+
+	(void)state;
+	servers[1] = servers[0];
+	t0 = dns_clock_ms();
+	opts.deadline_ms = t0 + 400;
+	ret =
+	    dns_update(servers, 2, &opts, "example.test.",
+		       "_acme-challenge.example.test.", DNS_ADD, "v", 60, &res);
+	assert_int_equal(ret, DNS_EDEADLINE);
+	assert_true(dns_clock_ms() - t0 < 1500);
+	/* Two servers to come: the first got half of what was left. */
+	assert_int_equal(res.nattempts, 2);
+	assert_int_equal(res.attempts[0].code, -ETIMEDOUT);
+	assert_true(res.attempts[0].ms < 350);
+	assert_int_equal(res.attempts[1].code, DNS_EDEADLINE);
+	assert_string_equal(res.attempts[1].detail,
+			    "while waiting for an answer over UDP");
+	assert_string_equal(res.note, "");
+
+	/* Already past: not even the name is looked up. */
+	snprintf(servers[0].host, sizeof(servers[0].host), "ns.invalid");
+	opts.deadline_ms = dns_clock_ms() - 1;
+	ret =
+	    dns_update(servers, 1, &opts, "example.test.",
+		       "_acme-challenge.example.test.", DNS_ADD, "v", 60, &res);
+	assert_int_equal(ret, DNS_EDEADLINE);
+	assert_int_equal(res.nattempts, 1);
+	assert_non_null(strstr(res.attempts[0].detail,
+			       "before the name resolution of ns.invalid"));
+	close(fd);
+}
+
+/* dns_query() keeps the same deadline. */
+static void test_query_deadline(void **state)
+{
+	struct dns_opts opts = {.timeout_ms = 60000, .proto = DNS_PROTO_TCP};
+	struct dns_reply reply;
+	struct dns_addr a;
+	int fd = silent_udp(&a);
+	int64_t t0 = dns_clock_ms();
+	int ret;
+
+	(void)state;
+	/* Nothing listens on TCP there: refused at once, no deadline. */
+	opts.deadline_ms = t0 + 300;
+	ret = dns_query(&a, &opts, "example.test.", 6, &reply);
+	assert_int_equal(ret, -ECONNREFUSED);
+	opts.proto = DNS_PROTO_UDP;
+	ret = dns_query(&a, &opts, "example.test.", 6, &reply);
+	assert_int_equal(ret, DNS_EDEADLINE);
+	assert_true(dns_clock_ms() - t0 < 1300);
+	assert_string_equal(reply.outcome.detail,
+			    "while waiting for an answer over UDP");
+	dns_reply_release(&reply);
+	close(fd);
 }
 
 /* ------------------------------------------------- allowed nameservers */
@@ -224,9 +315,13 @@ static void test_allow_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_wait),	 cmocka_unit_test(test_share),
-	    cmocka_unit_test(test_clock),	 cmocka_unit_test(test_allow),
+	    cmocka_unit_test(test_wait),
+	    cmocka_unit_test(test_share),
+	    cmocka_unit_test(test_clock),
+	    cmocka_unit_test(test_allow),
 	    cmocka_unit_test(test_allow_limits),
+	    cmocka_unit_test(test_update_deadline),
+	    cmocka_unit_test(test_query_deadline),
 	};
 
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
