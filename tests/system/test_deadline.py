@@ -212,6 +212,27 @@ def test_truncated_at_end_of_budget_then_silent_tcp(tmp_path, pki):
         fake.close()
 
 
+# ------------------------------------------------------------ the CLI
+
+def test_cli_present_within_deadline(blackhole_dns):
+    """The CLI has the same budget: eight silent nameservers at the
+    default 5 s per attempt (40 s before) end within 25 s, the last wait
+    named, with the hint for a command out of budget."""
+    args = [BINARY, "present", "--zone", ZONE,
+            "--fqdn", "_acme-challenge." + ZONE, "--value", "v"]
+    for _ in range(8):
+        args += ["--nameserver", blackhole_dns.addr]
+    t0 = time.monotonic()
+    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - t0
+    assert took < DEADLINE + MARGIN, (took, r.stderr)
+    assert r.returncode == 1, r
+    assert "the call's deadline passed at %s while waiting for an answer " \
+        "over UDP" % blackhole_dns.addr in r.stderr, r.stderr
+    assert "hint: the whole command may take 25000 ms" in r.stderr, r.stderr
+    assert len(blackhole_dns.udp_queries) == 8
+
+
 # ------------------------------------------- the Kubernetes API's share
 
 def test_slow_secret_read_counts_toward_the_deadline(tmp_path, pki, kube,
