@@ -734,7 +734,7 @@ static int k8s_dir_secret_get(struct k8s_client *c, const char *ns,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = k8s_file_read(file, K8S_MAX_BODY, value, len);
+	ret = k8s_file_read_regular(file, K8S_MAX_BODY, value, len);
 	switch (ret) {
 	case 0:
 		break;
