@@ -11,9 +11,10 @@ webhook's log and the CLI keep the cause.
 
 Fixtures: webhook.py (pki, start_webhook, challenge), fakedns.py
 (blackhole_dns, FakeDns, fake_answer), kube.py (kube), krb.py (Kdc).  The many-address
-host name comes from /etc/hosts seen by the webhook alone: `unshare -rm`
-gives it a private mount namespace where a test hosts file is bound over
-/etc/hosts; the machine's file is never touched.
+host name comes from /etc/hosts seen by the webhook alone: `unshare -m`
+(`-rm` when not root) gives it a private mount namespace where a test
+hosts file is bound over /etc/hosts; the machine's file is never touched
+(likewise resolv.conf for a resolver that never answers).
 """
 import base64
 import json
@@ -71,24 +72,36 @@ def start_dir(tmp_path, pki, files=None, args=(), env=None):
 
 # ------------------------------------------------- many-address host name
 
-def private_hosts_wrapper(tmp_path, lines):
-    """A wrapper running the webhook with @lines added to /etc/hosts, in
-    its own mount namespace (the machine's /etc/hosts is not changed)."""
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+def private_file_wrapper(tmp_path, target, source):
+    """A wrapper running the webhook with @source bound over @target
+    (/etc/hosts, /etc/resolv.conf) in its own mount namespace: the
+    machine's file is not changed.  Skips where mount namespaces are not
+    available (unprivileged containers)."""
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
+    probe = subprocess.run(unshare + [
+        "sh", "-c", 'mount --bind "$0" "$1"', str(source), target],
+        capture_output=True)
     if probe.returncode != 0:
-        pytest.skip("unshare -rm (user and mount namespaces) unavailable: "
-                    + probe.stderr.decode(errors="replace").strip())
+        pytest.skip("no private mount namespace (%s): %s" % (
+            " ".join(unshare),
+            probe.stderr.decode(errors="replace").strip()))
+    wrapper = tmp_path / ("webhook-private-" + os.path.basename(target))
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "exec %s sh -c 'mount --bind \"$0\" %s && exec \"$@\"' %s %s "
+        "\"$@\"\n" % (" ".join(unshare), target, source,
+                       os.path.abspath(BINARY)))
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def private_hosts_wrapper(tmp_path, lines):
+    """The webhook with @lines added to its /etc/hosts."""
     hosts = tmp_path / "hosts"
     with open("/etc/hosts") as f:
         base = f.read()
     hosts.write_text(base.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
-    wrapper = tmp_path / "webhook-private-hosts"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        "exec unshare -rm sh -c 'mount --bind \"$0\" /etc/hosts && "
-        "exec \"$@\"' %s %s \"$@\"\n" % (hosts, os.path.abspath(BINARY)))
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    return private_file_wrapper(tmp_path, "/etc/hosts", hosts)
 
 
 def test_lookup_that_never_answers_within_deadline(tmp_path, pki,
@@ -109,13 +122,8 @@ def test_lookup_that_never_answers_within_deadline(tmp_path, pki,
         conf = tmp_path / "resolv.conf"
         conf.write_text("nameserver %s\noptions timeout:30 attempts:5\n"
                         % silent)
-        wrapper = private_hosts_wrapper(tmp_path, [])
-        # The same wrapper, binding resolv.conf instead of the hosts file.
-        text = open(wrapper).read().replace("/etc/hosts", "/etc/resolv.conf")
-        text = text.replace(str(tmp_path / "hosts"), str(conf))
-        with open(wrapper, "w") as f:
-            f.write(text)
-        monkeypatch.setenv("RFC2136_WEBHOOK", wrapper)
+        monkeypatch.setenv("RFC2136_WEBHOOK", private_file_wrapper(
+            tmp_path, "/etc/resolv.conf", conf))
         wh = start_dir(tmp_path, pki)
         names = ["ns%d.never.deadline.test" % i for i in range(4)]
         msg, took = failure(wh, unique_fqdn("lookup"),
