@@ -12,10 +12,11 @@ webhook's log and the CLI keep the cause.
 Fixtures: webhook.py (pki, start_webhook, challenge), fakedns.py
 (blackhole_dns, FakeDns, fake_answer), kube.py (kube), krb.py (Kdc).
 
-The many-address host name comes from /etc/hosts seen by the webhook alone: `unshare -m`
-(`-rm` when not root) gives it a private mount namespace where a test
-hosts file is bound over /etc/hosts; the machine's file is never touched
-(likewise resolv.conf for a resolver that never answers).
+The many-address host name comes from /etc/hosts seen by the webhook
+alone: `unshare -m` (`-rm` when not root) gives it a private mount
+namespace where a test hosts file is bound over /etc/hosts; the machine's
+file is never touched (likewise resolv.conf for a resolver that never
+answers).
 """
 import base64
 import json
