@@ -528,3 +528,19 @@ def test_core_dumps_off_unless_asked(tmp_path, pki):
     w = start_webhook(tmp_path, pki, args=["--allow-core-dumps"])
     assert core_limit(w.proc.pid) == hard_core_limit()
     assert "core dumps are on" in w.log()
+
+
+def test_expect_100_continue_denied_by_review(tmp_path, pki, kube):
+    """A refusal that needs a SubjectAccessReview (the connection waits
+    for a worker) is sent instead of a 100 Continue as well."""
+    kube.sar_policy = lambda spec: (False, "not this one")
+    w = start_webhook(tmp_path, pki, args=[
+        "--kubeconfig", kube.kubeconfig(tmp_path / "kubeconfig"),
+        "--authorization-mode", "SubjectAccessReview"])
+    s = raw_tls(w, "front-proxy")
+    try:
+        s.sendall(EXPECT)
+        line = first_status_line(s)
+    finally:
+        s.close()
+    assert line.split(" ")[1] == "403", line
