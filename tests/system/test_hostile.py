@@ -194,7 +194,7 @@ def test_idle_connection_flood_from_one_address(tmp_path, pki):
             s.close()
     assert opened[0] > 300  # the server did close and the flood reopen
     wait_fds(w, base + 2, 10)
-    assert w.proc.poll() is None
+    w.stop()
 
 
 def test_handshake_drip_dropped_by_the_handshake_deadline(tmp_path, pki):
@@ -232,6 +232,7 @@ def test_handshake_drip_dropped_by_the_handshake_deadline(tmp_path, pki):
     assert len(results) == 8
     for secs in results:
         assert 4.0 < secs < 7.5, results
+    w.stop()
 
 
 def test_first_request_deadline(tmp_path, pki):
@@ -363,6 +364,7 @@ def test_silent_presents_from_one_namespace(tmp_path, pki, kube,
                      config={"nameserver": working.addr}, ns="tenant-a")
     status, _, raw = w.request("POST", SOLVER, body=body, timeout=10)
     assert status == 201 and json.loads(raw)["response"]["success"], raw
+    w.stop()
 
 
 # ----------------------------------------------------------------- metrics
@@ -448,6 +450,7 @@ def test_metric_label_flooding(tmp_path, pki, rcode_dns):
     while any(t in scrape(mport) for t in targets + [good.addr]):
         assert time.monotonic() < deadline, scrape(mport)
         time.sleep(0.5)
+    w.stop()
 
 
 # ---------------------------------------------------- authentication edges
