@@ -134,6 +134,13 @@ struct http_server {
 	size_t npmax;
 };
 
+/* Which deadline a connection is under. */
+enum {
+	CONN_HANDSHAKE = 0, /* --tls-handshake-timeout */
+	CONN_FIRST_REQUEST, /* --first-request-timeout */
+	CONN_REQUEST,	    /* --request-read-timeout */
+};
+
 /* Per connection (MHD's socket context). */
 struct conn {
 	/*
@@ -145,10 +152,11 @@ struct conn {
 	 * most.
 	 */
 	_Atomic uint64_t deadline_ms;
-	uint64_t accepted_ms; /* monotonic ms of the accept */
-	bool requested;	      /* polling thread: a request came in on it */
-	atomic_bool held;     /* a worker holds its request (suspended) */
-	atomic_bool gone;     /* the client hung up while it was held */
+	uint64_t accepted_ms;	/* monotonic ms of the accept */
+	bool requested;		/* polling thread: a request came in on it */
+	_Atomic unsigned stage; /* CONN_*: the deadline it is under */
+	atomic_bool held;	/* a worker holds its request (suspended) */
+	atomic_bool gone;	/* the client hung up while it was held */
 	int fd;
 	struct conn *prev, *next; /* on http_server.conns */
 	struct tls_creds *creds;  /* what the handshake served; one reference */
@@ -290,11 +298,13 @@ static int handshake_done(gnutls_session_t session, unsigned int htype,
 		return 0;
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	c = ci != NULL ? ci->socket_context : NULL;
-	if (c != NULL && !c->requested)
-		conn_deadline_move(
-		    c, c->accepted_ms +
-			   min_ms(the_server->opts.first_request_timeout_ms,
-				  the_server->opts.read_timeout_ms));
+	if (c == NULL || c->requested)
+		return 0;
+	atomic_store(&c->stage, CONN_FIRST_REQUEST);
+	conn_deadline_move(c,
+			   c->accepted_ms +
+			       min_ms(the_server->opts.first_request_timeout_ms,
+				      the_server->opts.read_timeout_ms));
 	return 0;
 }
 
@@ -329,6 +339,36 @@ static size_t watchdog_hangups(struct http_server *srv)
 			     "served: abandoning it at its next step");
 	}
 	return marked;
+}
+
+/* Which deadline a connection missed, at --v 2. */
+static void watchdog_log(struct http_server *srv, unsigned stage)
+{
+	char ms[24];
+
+	if (stage == CONN_HANDSHAKE) {
+		snprintf(ms, sizeof(ms), "%u",
+			 min_ms(srv->opts.handshake_timeout_ms,
+				srv->opts.read_timeout_ms));
+		log_debug(2,
+			  "connection closed: the TLS handshake was not done "
+			  "in time",
+			  "limit_ms", ms, "flag", "--tls-handshake-timeout");
+	} else if (stage == CONN_FIRST_REQUEST) {
+		snprintf(ms, sizeof(ms), "%u",
+			 min_ms(srv->opts.first_request_timeout_ms,
+				srv->opts.read_timeout_ms));
+		log_debug(2,
+			  "connection closed: no request arrived in time after "
+			  "the handshake",
+			  "limit_ms", ms, "flag", "--first-request-timeout");
+	} else {
+		log_debug(2,
+			  "connection closed: the request did not arrive in "
+			  "time",
+			  "limit_ms", srv->read_timeout_text, "flag",
+			  "--request-read-timeout");
+	}
 }
 
 /* The watchdog: shut down connections past their deadline. */
@@ -371,10 +411,7 @@ static void *watchdog_main(void *arg)
 			atomic_store(&c->deadline_ms, 0);
 			shutdown(c->fd, SHUT_RDWR);
 			metrics_connection_dropped(METRICS_DROP_DEADLINE);
-			log_debug(2,
-				  "connection closed: the request did not "
-				  "arrive in time",
-				  "limit_ms", srv->read_timeout_text);
+			watchdog_log(srv, atomic_load(&c->stage));
 		}
 		if (srv->trim) {
 			/*
@@ -1433,6 +1470,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 			/* The headers are in: the body has what is left of
 			 * the read timeout, counted from the accept. */
 			r->conn->requested = true;
+			atomic_store(&r->conn->stage, CONN_REQUEST);
 			conn_deadline_move(r->conn,
 					   r->conn->accepted_ms +
 					       srv->opts.read_timeout_ms);

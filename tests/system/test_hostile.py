@@ -201,7 +201,7 @@ def test_handshake_drip_dropped_by_the_handshake_deadline(tmp_path, pki):
     """8 ClientHellos dripped a byte every 0.2 s from one address (each
     would take over a minute): all closed by the 5 s default handshake
     deadline, while probes from elsewhere are answered."""
-    w = start_webhook(tmp_path, pki)
+    w = start_webhook(tmp_path, pki, args=["--v", "2"])
     hello = client_hello()
     assert len(hello) > 100
     results = []
@@ -232,6 +232,7 @@ def test_handshake_drip_dropped_by_the_handshake_deadline(tmp_path, pki):
     assert len(results) == 8
     for secs in results:
         assert 4.0 < secs < 7.5, results
+    assert "the TLS handshake was not done in time" in w.log()
     w.stop()
 
 
@@ -240,7 +241,8 @@ def test_first_request_deadline(tmp_path, pki):
     finished handshake is not cut at 1 s, and a connection that sends no
     request after it is closed about 3 s after the accept."""
     w = start_webhook(tmp_path, pki, args=[
-        "--tls-handshake-timeout", "1s", "--first-request-timeout", "3s"])
+        "--tls-handshake-timeout", "1s", "--first-request-timeout", "3s",
+        "--v", "2"])
     raw = socket.create_connection(("127.0.0.1", w.port), timeout=10)
     start = time.monotonic()
     s = w.context().wrap_socket(raw, server_hostname="127.0.0.1")
@@ -256,6 +258,8 @@ def test_first_request_deadline(tmp_path, pki):
     finally:
         s.close()
     assert 2.5 < secs < 5.0, secs
+    log = w.wait_log(lambda t: "no request arrived in time" in t)
+    assert "flag=--first-request-timeout" in log
 
 
 @pytest.mark.parametrize("args,text", [
