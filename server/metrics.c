@@ -518,7 +518,9 @@ int metrics_render(char **out, size_t *len)
 
 	head(f, "dns_updates_total", "counter",
 	     "DNS UPDATE exchanges by nameserver (as configured), RCODE and "
-	     "TSIG error of the answer (none: no answer, or no TSIG).");
+	     "TSIG error of the answer (none: no answer, or no TSIG; other: "
+	     "a code outside the registered ones, or, for every label, a "
+	     "label set beyond the table or its namespace's part of it).");
 	family_put(f, "dns_updates_total", &reg.dns_updates);
 
 	head(f, "dns_exchange_duration_seconds", "histogram",
