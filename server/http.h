@@ -37,7 +37,7 @@ struct http_opts {
 	struct solver *solver;	  /* borrowed */
 	const char *tls_priorities;    /* NULL: HTTP_TLS_PRIORITIES */
 	unsigned max_connections;      /* 0: 256 */
-	unsigned max_per_client;       /* from one client address; 0: 32 */
+	unsigned max_per_client;       /* from one client address; 0: 64 */
 	unsigned connection_timeout_s; /* idle timeout; 0: 30 */
 	unsigned handshake_timeout_ms; /* TLS handshake done by then after the
 					  accept; 0: 5000 */
@@ -56,7 +56,7 @@ struct http_opts {
 
 /* Defaults of the limits above, for the flags' help. */
 #define HTTP_MAX_CONNECTIONS	      256
-#define HTTP_MAX_PER_CLIENT	      32
+#define HTTP_MAX_PER_CLIENT	      64
 #define HTTP_HANDSHAKE_TIMEOUT_MS     5000
 #define HTTP_FIRST_REQUEST_TIMEOUT_MS 10000
 #define HTTP_NAMESPACE_SHARE	      4

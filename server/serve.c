@@ -63,7 +63,7 @@ static const char serve_usage[] =
     "\n"
     "limits (see the README's security section):\n"
     "  --max-connections N             open connections at most (default 256)\n"
-    "  --max-connections-per-client N  from one client address at most (default 32);\n"
+    "  --max-connections-per-client N  from one client address at most (default 64);\n"
     "                                  keep it well below --max-connections, so that\n"
     "                                  one address cannot keep kubelet's probes and\n"
     "                                  kube-apiserver out\n"

@@ -46,7 +46,7 @@ SERVE_FLAGS = {
 
 # The limit flags the chart always sets, with their default values.
 LIMIT_FLAGS = {
-    "max-connections": "256", "max-connections-per-client": "32",
+    "max-connections": "256", "max-connections-per-client": "64",
     "tls-handshake-timeout": "5s", "first-request-timeout": "10s",
     "max-challenges-per-namespace": "4",
 }

@@ -46,7 +46,7 @@ from webhook import DEFAULT_GROUP, WebhookStartError, challenge, start_webhook
 DISCOVERY = "/apis/%s/v1alpha1" % DEFAULT_GROUP
 SOLVER = DISCOVERY + "/rfc2136"
 FLOOD_ADDR = "127.0.0.2"
-PER_CLIENT = 32  # --max-connections-per-client default
+PER_CLIENT = 64  # --max-connections-per-client default
 ZONE = "example.test."
 # The webhook is not dumpable (against core dumps), which keeps its
 # /proc/PID/fd from every user but root: as another user, let it be.
