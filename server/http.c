@@ -15,7 +15,7 @@
  * polling threads; authorization reviews have a pool of their own, so a
  * discovery from kube-apiserver never waits behind DNS work; and solver
  * calls of one namespace (request.resourceNamespace) run on at most
- * namespace_share workers, as many more wait, and further ones are
+ * namespace_share workers, 4 times as many wait, and further ones are
  * answered at once with a failure naming the namespace.  A client that
  * hangs up while a worker holds its request is seen by the watchdog
  * (POLLRDHUP on the suspended socket); the solver stops at its next step
@@ -1006,7 +1006,8 @@ struct pool {
 	bool stopping; /* under lock: workers finish and leave */
 	/*
 	 * 0: first come, first served.  Else a namespace runs at most this
-	 * many requests at once and has at most as many more waiting.
+	 * many requests at once and has at most HTTP_NAMESPACE_WAITING times
+	 * as many waiting.
 	 */
 	unsigned share;
 	struct nsload *loads; /* under lock: namespaces with requests */

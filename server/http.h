@@ -51,7 +51,7 @@ struct http_opts {
 	unsigned review_workers;  /* threads for authorization reviews; 0: 4 */
 	unsigned max_queued;	  /* requests waiting for a worker; 0: 256 */
 	unsigned namespace_share; /* solver calls of one namespace running at
-				     once (as many more may wait); 0: 4 */
+				     once (4 times as many may wait); 0: 4 */
 };
 
 /* Defaults of the limits above, for the flags' help. */
