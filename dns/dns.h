@@ -46,6 +46,10 @@ enum {
 	DNS_ENOZONE,	   /* the server serves no zone that holds the name */
 	DNS_EREFERRAL,	   /* the name is delegated away from the server */
 	DNS_EVERIFY,	   /* the update was accepted but is not served */
+	DNS_EDEADLINE, /* the call's deadline passed (detail: waiting for what)
+			*/
+	DNS_ENOREPLY,  /* the nameserver did not answer DNS (no detail) */
+	DNS_EBUSY,     /* too many lookups or Kerberos steps still pending */
 	DNS_ELAST
 };
 
@@ -86,12 +90,34 @@ struct dns_key {
 	uint8_t *secret; /* raw HMAC key bytes (not base64) */
 	size_t secret_len;
 	/*
-	 * Non-empty when the secret was recovered from a known mistake
-	 * (base64 encoded twice, raw key bytes instead of base64 text): what
+	 * Non-empty when the secret was recovered from a known mistake (raw
+	 * key bytes instead of base64 text, a key file base64-encoded): what
 	 * was found and how to store it properly.  The caller shows it as a
 	 * warning.  Never contains secret bytes.
 	 */
 	char warning[256];
+	/*
+	 * A second reading of an ambiguous secret, NULL when there is none.
+	 * The secret above is always read as nsupdate -y and BIND read it
+	 * (base64 decoded once); when those bytes are themselves base64 of a
+	 * key, or a whole key file, the recovered reading lands here.
+	 * dns_update() and dns_query() sign once more with it at an address
+	 * that rejected the key (dns_outcome_key_rejected()) and mark that
+	 * outcome key_alt.  @alt_desc names the reading in a failure,
+	 * @alt_warning says what to show when it worked and how to store the
+	 * secret so that it is no longer ambiguous.  Never secret bytes.
+	 */
+	uint8_t *alt_secret;
+	size_t alt_secret_len;
+	char alt_desc[96];
+	char alt_warning[384];
+	bool alt_swapped; /* dns_key_alt_swap() made the alternate the secret */
+	/*
+	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
+	 * recommended): names the algorithm and the tsig-keygen command that
+	 * makes a replacement.  The key still works; the caller warns.
+	 */
+	char weak[640];
 };
 
 /*
@@ -106,6 +132,13 @@ struct dns_key {
  *  - Knot's "[alg:]name:secret" (algorithm hmac-sha256 when absent), also
  *    as the comment line keymgr prints, or Knot's YAML key list;
  *  - a bare base64 secret, with @name and @alg required.
+ * A text that is valid base64 (white space anywhere, missing padding
+ * tolerated) is always a bare secret and decodes to exactly the key bytes
+ * nsupdate -y uses, whatever they are.  Recovered mistakes come second:
+ * raw key bytes (binary text) and a base64-encoded key file when the bare
+ * reading is impossible (not base64, or no name/algorithm given) with
+ * @warning set; a secret base64-encoded twice, or the base64 of a whole
+ * key file, when both readings are possible, as the alternate secret.
  * @name and @alg come from the caller (flags, solver config) and may be
  * NULL when the text names them; when both say, they must agree
  * (DNS_EKEY_CONFLICT).  @source names the text in messages (a file path,
@@ -120,7 +153,14 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen);
 
-/* Wipe and free the secret and zero the struct.  NULL-safe. */
+/*
+ * Exchange the secret and the alternate secret (after the alternate was
+ * accepted, so that the next messages use it first; a rejection still
+ * retries with the other).  Nothing happens without an alternate.
+ */
+void dns_key_alt_swap(struct dns_key *key);
+
+/* Wipe and free both secrets and zero the struct.  NULL-safe. */
 void dns_key_release(struct dns_key *key);
 
 /* ----------------------------------------------------------- addresses */
@@ -161,10 +201,45 @@ enum dns_proto {
 typedef void dns_trace_fn(void *arg, const char *event, const char *proto,
 			  const char *server, const uint8_t *wire, size_t len);
 
+/* ----------------------------------------------------------- deadlines */
+
+/*
+ * Milliseconds on the monotonic clock (CLOCK_MONOTONIC), the clock of
+ * every deadline in this module: a deadline survives clock changes.
+ */
+int64_t dns_clock_ms(void);
+
+/*
+ * How long one wait may last, as curl's Curl_timeleft() does for a
+ * transfer: @want_ms cut to what is left before @deadline at @now, or 0
+ * when the deadline has passed.  @deadline 0 means none (@want_ms as is).
+ */
+unsigned dns_budget_wait(int64_t now, int64_t deadline, unsigned want_ms);
+
+/*
+ * One attempt's share of what is left before @deadline at @now when
+ * @attempts attempts (1 or more) are still to come: the rest split evenly,
+ * at most @want_ms, and never below @floor_ms while that much is left (an
+ * attempt shorter than a round trip is wasted).  0 when nothing is left.
+ */
+unsigned dns_budget_share(int64_t now, int64_t deadline, unsigned want_ms,
+			  unsigned attempts, unsigned floor_ms);
+
+/* A host name's addresses tried, at most (the rest get a note). */
+#define DNS_HOST_ADDRS_MAX 4
+
 /* How to talk to the servers. */
 struct dns_opts {
-	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
-	unsigned timeout_ms;	   /* per attempt; 0 means 5000 */
+	enum dns_proto proto; /* UDP (TCP retry on TC=1) or TCP only */
+	unsigned timeout_ms;  /* per attempt; 0 means 5000 */
+	/*
+	 * The whole call's end (dns_clock_ms() time), 0: none.  Name
+	 * resolution, each address, the TCP retry after a truncated UDP
+	 * answer and Kerberos get only what is left: timeout_ms never
+	 * stretches the call.  A wait cut short by it is DNS_EDEADLINE with
+	 * what was awaited in the outcome's detail.
+	 */
+	int64_t deadline_ms;
 	const struct dns_key *key; /* NULL: unsigned messages */
 	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
 	struct dns_gss_ctx *gss;
@@ -185,6 +260,7 @@ struct dns_outcome {
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
+	bool key_alt;	    /* signed with the key's alternate secret */
 	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
 	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
@@ -206,6 +282,9 @@ struct dns_result {
 	int code; /* 0 on success, else the code of the last attempt */
 	size_t nattempts;
 	struct dns_outcome attempts[DNS_ATTEMPTS_MAX];
+	/* "ns.example.com has 16 addresses; only the first 4 were tried",
+	 * or "" (DNS_HOST_ADDRS_MAX). */
+	char note[DNS_NAME_LEN + 96];
 };
 
 enum dns_action {
@@ -223,7 +302,13 @@ enum dns_action {
  * every attempt builds and signs a fresh message.  A definitive refusal
  * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
  * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  @res records every attempt.
+ * server answers NOERROR).  When an address rejects the key
+ * (dns_outcome_key_rejected()) and the key has an alternate secret, the
+ * update is signed with it and sent there once more, an outcome of its own
+ * marked key_alt.  @res records every attempt.  A host name's first
+ * DNS_HOST_ADDRS_MAX addresses are tried (res->note says when there were
+ * more); within opts->deadline_ms, each address gets its share of what is
+ * left, and the call stops with DNS_EDEADLINE when it passes.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -235,7 +320,8 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 /* An answer to a query. */
 struct dns_reply {
 	struct dns_outcome outcome;
-	bool aa;	 /* authoritative answer */
+	char note[DNS_NAME_LEN + 96]; /* as in dns_result */
+	bool aa;		      /* authoritative answer */
 	size_t nanswers; /* RRs of the asked type in the answer section */
 	/* TXT answers: each value's character-strings joined, NUL-terminated.
 	 */
@@ -248,7 +334,11 @@ struct dns_reply {
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1),
+ * within opts->deadline_ms, at most DNS_HOST_ADDRS_MAX addresses.  A
+ * rejected key with an alternate secret is retried as in dns_update()
+ * (also on an unsigned NOTAUTH, PowerDNS's answer to a bad signed query);
+ * the outcome is then the retry's, marked key_alt.
  * Release @reply with dns_reply_release().
  */
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
@@ -376,6 +466,13 @@ struct dns_verify {
 int dns_verify(const struct dns_addr *server, const struct dns_opts *opts,
 	       const char *fqdn, const char *value, bool present,
 	       unsigned wait_ms, struct dns_verify *v);
+/*
+ * Whether @o is the server rejecting the key itself: a TSIG error BADSIG
+ * or BADKEY (RFC 8945 5.2: BIND and Knot, NOTAUTH), or a REFUSED without
+ * any TSIG record (PowerDNS answers every TSIG failure this way).  A
+ * signed REFUSED (BIND's update-policy denial) is not.
+ */
+bool dns_outcome_key_rejected(const struct dns_outcome *o);
 
 /* ------------------------------------------------------ message layer */
 /* Exposed for golden tests and fuzzing; dns_update() is built on them. */

@@ -382,6 +382,7 @@ static int check_key(struct check *c)
 		else
 			print_diagnosis(c, &r, "signed query", c->o->zone);
 		print_unverified(c, &r.attempts[0]);
+		cli_key_result(c->key, &r);
 		cli_hint(&r.attempts[0],
 			 r.attempts[0].answered ? CLI_STAGE_KEY
 						: CLI_STAGE_REACH,
@@ -391,6 +392,9 @@ static int check_key(struct check *c)
 	step_line(c, "ok", cli_now_ms() - t0,
 		  "key %s (%s) accepted: signed SOA answer verified",
 		  c->key->name, dns_alg_to_text(c->key->alg));
+	/* The secret has two readings and the second one was taken. */
+	if (r.attempts[0].key_alt)
+		printf("  warn  %s\n", c->key->alt_warning);
 	return 0;
 }
 
@@ -440,6 +444,7 @@ static int check_update(struct check *c, enum dns_action action,
 	step_line(c, "FAIL", cli_now_ms() - t0, "%s TXT %s at %s", label,
 		  quoted, c->fqdn);
 	print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete", c->fqdn);
+	cli_key_result(c->key, &r);
 	cli_hint_update(&r, c->o, c->key, c->fqdn);
 	if (cleanup)
 		fprintf(stderr,
@@ -578,6 +583,8 @@ static int check_server(struct check *c)
 	if (c->key)
 		printf("  key %s (%s)\n", c->key->name,
 		       dns_alg_to_text(c->key->alg));
+	if (c->key && c->key->weak[0] != '\0')
+		printf("  warn  %s\n", c->key->weak);
 	fflush(stdout);
 	c->step = 0;
 	c->failed_step = 0;

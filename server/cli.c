@@ -224,6 +224,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 			       uc->action == DNS_ADD ? "" : " gone", vms);
 		printf("\n");
 		print_earlier_attempts(&res, dopts.key, o.zone);
+		cli_key_result(dopts.key, &res);
 		ret = CLI_OK;
 		if (uc->action == DNS_ADD && o.wait_ms > 0)
 			ret = cli_propagation_wait(&o, &dopts, o.value,
@@ -235,6 +236,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 			   sizeof(msg));
 	fprintf(stderr, "error: %s\n",
 		msg[0] ? msg : dns_strerror(ret ? ret : res.code));
+	cli_key_result(dopts.key, &res);
 	cli_hint_update(&res, &o, dopts.key, o.fqdn);
 	ret = CLI_FAIL;
 out:

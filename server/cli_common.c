@@ -508,8 +508,31 @@ int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
 	}
 	if (key->warning[0] != '\0')
 		fprintf(stderr, "warning: %s\n", key->warning);
+	if (key->weak[0] != '\0')
+		fprintf(stderr, "warning: %s\n", key->weak);
 	*signed_out = true;
 	return 0;
+}
+
+void cli_key_result(const struct dns_key *key, const struct dns_result *res)
+{
+	const struct dns_outcome *last;
+
+	if (key == NULL || key->alt_secret == NULL || res == NULL ||
+	    res->nattempts == 0)
+		return;
+	last = &res->attempts[res->nattempts - 1];
+	if (!last->key_alt)
+		return;
+	/* A key_alt attempt follows a rejection of the first reading. */
+	if (res->code == 0)
+		fprintf(stderr, "warning: %s\n", key->alt_warning);
+	else
+		fprintf(stderr,
+			"error: the secret has two readings and %s refused "
+			"both: as nsupdate -y reads it (base64 decoded once) "
+			"and %s\n",
+			last->server, key->alt_desc);
 }
 
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
@@ -522,6 +545,10 @@ void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 	dopts->gss = o->gss;
 	if (o->gss != NULL)
 		dopts->proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
+	dopts->deadline_ms =
+	    dns_clock_ms() + (o->timeout_ms > CLI_DEADLINE_DEFAULT_MS
+				  ? o->timeout_ms
+				  : CLI_DEADLINE_DEFAULT_MS);
 }
 
 char *cli_quote(const char *value, char *buf, size_t len)
@@ -664,6 +691,20 @@ static void hint_update_policy(const struct cli_opts *opts,
 
 static void hint_reach(const struct dns_outcome *o, const struct cli_opts *opts)
 {
+	if (o->code == DNS_EDEADLINE) {
+		/* STYLE.md 16: the command's budget, not one attempt's. */
+		fprintf(stderr,
+			"hint: the whole command may take %u ms (the "
+			"webhook's 25 s, or --timeout when longer); a "
+			"nameserver that does not answer within it is down "
+			"or filtered: 'dig @<address> -p <port> %s SOA' must "
+			"answer\n",
+			opts->timeout_ms > CLI_DEADLINE_DEFAULT_MS
+			    ? opts->timeout_ms
+			    : CLI_DEADLINE_DEFAULT_MS,
+			opts->zone);
+		return;
+	}
 	fprintf(stderr,
 		"hint: check the nameserver address and port (%s), that the "
 		"server runs and that no firewall drops DNS over UDP and "

@@ -19,6 +19,9 @@
 #define CLI_SERVERS_MAX	       8
 #define CLI_TTL_DEFAULT	       60
 #define CLI_TIMEOUT_DEFAULT_MS 5000
+/* One command's (check: one server's) whole budget, as the webhook's
+ * call; a longer --timeout stretches it to one full attempt. */
+#define CLI_DEADLINE_DEFAULT_MS 25000
 
 /* Exit statuses of every command. */
 enum {
@@ -90,7 +93,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 /*
  * Load the key named by the options into @key.  Without --key-file, prints
  * a warning that the messages go unsigned and sets *@signed_out false.
- * Prints the key's own warning (double base64, raw bytes) as "warning: ...".
+ * Prints the key's own warning (raw bytes, a key file base64-encoded) and
+ * a weak algorithm's (HMAC-MD5, HMAC-SHA1) as "warning: ...".
  * With --gss-principal, sets up the GSS-TSIG client in o->gss instead
  * (*@signed_out stays false: there is no HMAC key).  Returns 0, or
  * CLI_FAIL after printing the error.
@@ -128,7 +132,11 @@ extern const char cli_env_usage[];
  */
 int cli_duration_parse(const char *text, unsigned *ms);
 
-/* The dns_opts for a loaded key (@key NULL when unsigned) or o->gss. */
+/*
+ * The dns_opts for a loaded key (@key NULL when unsigned) or o->gss, with
+ * the deadline starting now: CLI_DEADLINE_DEFAULT_MS, or --timeout when
+ * longer (STYLE.md 16).
+ */
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 		  struct dns_opts *dopts);
 
@@ -229,6 +237,13 @@ void cli_auth_hint(const struct cli_auth *a, size_t n,
  */
 int cli_propagation_wait(struct cli_opts *o, const struct dns_opts *dopts,
 			 const char *value, unsigned wait_ms);
+/*
+ * After an operation with a key whose secret has two readings (struct
+ * dns_key.alt_secret): when the accepted attempt used the second one,
+ * print its warning ("warning: ..."); when both were rejected, say so
+ * ("error: ...").  Prints nothing otherwise.  @res may hold one query.
+ */
+void cli_key_result(const struct dns_key *key, const struct dns_result *res);
 
 /* @value quoted for output: "..." with \" \\ and \DDD escapes. */
 char *cli_quote(const char *value, char *buf, size_t len);

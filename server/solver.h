@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct k8s_client;
+struct solver_allow;
 
 struct solver_opts {
 	struct k8s_client *secrets; /* API or --secrets-dir client; borrowed */
@@ -21,6 +22,11 @@ struct solver_opts {
 	/* --allowed-zones "a.com,b.org": names elsewhere are refused before
 	 * any Secret read or DNS traffic; NULL or "": no limit.  Borrowed. */
 	const char *allowed_zones;
+	/*
+	 * --allowed-nameservers (borrowed), NULL: any.  A config naming
+	 * another nameserver is refused before any DNS traffic.
+	 */
+	const struct solver_allow *allow;
 };
 
 struct solver;
