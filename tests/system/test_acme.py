@@ -329,3 +329,25 @@ def test_acmesh_dnsapi_hook(bind):
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p
         assert bind.txt(fqdn + ".") == want, p
+
+
+def test_same_credentials_file_as_certbot_dns_rfc2136(knot, pebble_for,
+                                                      tmp_path):
+    """The INI file --credentials reads is the one certbot-dns-rfc2136
+    itself takes: that plugin gets a certificate with it too."""
+    ini = write_credentials(tmp_path, knot, knot.keys["acme256"])
+    name = "%s.%s" % (label("plugin"), ZONE.rstrip("."))
+    pebble = pebble_for(knot)
+    d = str(tmp_path)
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=pebble.ca_pem)
+    p = subprocess.run(
+        ["certbot", "certonly", "-n", "--agree-tos",
+         "--register-unsafely-without-email", "--server", pebble.directory,
+         "--config-dir", d + "/cfg", "--work-dir", d + "/work",
+         "--logs-dir", d + "/logs", "--dns-rfc2136",
+         "--dns-rfc2136-credentials", str(ini),
+         "--dns-rfc2136-propagation-seconds", "1", "--cert-name", "c",
+         "-d", name], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    with open(d + "/cfg/live/c/fullchain.pem") as f:
+        assert cert_names(f.read()) == [name]
