@@ -203,7 +203,11 @@ static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 
 	optind = 0; /* GNU: full re-initialisation */
 	opterr = 0; /* our own messages, naming the flag */
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+	/*
+	 * "+": options end at the first operand, so lego's VALUE may start
+	 * with '-' (base64url of a digest does, one time in 64).
+	 */
+	while ((c = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_HELP:
 			fputs(usage, stdout);

@@ -351,3 +351,14 @@ def test_same_credentials_file_as_certbot_dns_rfc2136(knot, pebble_for,
     assert p.returncode == 0, p.stdout + p.stderr
     with open(d + "/cfg/live/c/fullchain.pem") as f:
         assert cert_names(f.read()) == [name]
+
+
+def test_value_starting_with_a_dash(knot):
+    """A base64url digest starts with '-' one time in 64: lego passes it as
+    the second operand, and it is a value, not an option."""
+    fqdn = challenge(label("dash") + "." + ZONE)
+    env = lego_env(knot, knot.keys["acme256"])
+    r = run("present", fqdn, "-Rx9_dash", env=env)
+    assert r.rc == 0 and knot.txt(fqdn) == ["-Rx9_dash"], r
+    r = run("cleanup", fqdn, "-Rx9_dash", env=env)
+    assert r.rc == 0 and knot.txt(fqdn) == [], r
