@@ -13,7 +13,7 @@ rfc2136-webhook as their hook:
   same name survives; a wrong secret fails with our diagnosis in the
   client's output and leaves nothing.
 
-The command lines are the README's ("Real certificates").  Each order
+The command lines are the README's ("ACME clients without cert-manager").  Each order
 checks the names in the certificate, its chain up to pebble's root, and
 that no TXT value is left behind.
 """
