@@ -20,6 +20,7 @@
 
 #include "dns/dns.h"
 #include "k8s/k8s.h"
+#include "server/coalesce.h"
 #include "server/codec.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -71,6 +72,7 @@ struct solver {
 	size_t ncache;
 	struct gss_entry *gss;
 	size_t ngss;
+	struct coalescer *coalesce; /* bursts for one zone in one UPDATE */
 };
 
 static uint64_t now_ms(void)
@@ -108,7 +110,12 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 		s->opts.deadline_ms = DEADLINE_MAX;
 	if (s->opts.secret_cache_ms == 0)
 		s->opts.secret_cache_ms = SECRET_CACHE_DEFAULT;
+	if (coalescer_new(&s->coalesce, 0, 0) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		coalescer_free(s->coalesce);
 		free(s);
 		return -ENOMEM;
 	}
@@ -144,6 +151,7 @@ void solver_free(struct solver *solver)
 		solver->cache = e->next;
 		entry_free(e);
 	}
+	coalescer_free(solver->coalesce);
 	pthread_mutex_destroy(&solver->lock);
 	free(solver);
 }
@@ -556,9 +564,9 @@ static void attempts_count(const struct dns_addr *server,
  */
 static int update_send(const struct solver_config *cfg,
 		       const struct dns_opts *base, const char *zone,
-		       const char *fqdn, enum dns_action action,
-		       const char *value, uint64_t deadline,
-		       struct dns_result *res, size_t *untried)
+		       const struct dns_change *changes, size_t nchanges,
+		       uint64_t deadline, struct dns_result *res,
+		       size_t *untried)
 {
 	struct dns_result one;
 	int ret = -ETIMEDOUT;
@@ -582,8 +590,14 @@ static int update_send(const struct solver_config *cfg,
 		if (o.timeout_ms < ATTEMPT_MIN_MS)
 			o.timeout_ms = ATTEMPT_MIN_MS;
 
-		ret = dns_update(&cfg->servers[i], 1, &o, zone, fqdn, action,
-				 value, cfg->ttl, &one);
+		if (nchanges == 1)
+			ret = dns_update(&cfg->servers[i], 1, &o, zone,
+					 changes[0].fqdn, changes[0].action,
+					 changes[0].value, cfg->ttl, &one);
+		else
+			ret =
+			    dns_update_many(&cfg->servers[i], 1, &o, zone,
+					    changes, nchanges, cfg->ttl, &one);
 		attempts_count(&cfg->servers[i], &one);
 		for (size_t k = 0;
 		     k < one.nattempts && res->nattempts < DNS_ATTEMPTS_MAX;
@@ -599,6 +613,44 @@ static int update_send(const struct solver_config *cfg,
 	}
 	*untried = ret == 0 ? 0 : cfg->nservers - i;
 	return ret;
+}
+
+/* What coalesce_update() needs to send for any member of a group. */
+struct send_ctx {
+	const struct solver_config *cfg;
+	const struct dns_opts *opts;
+	const char *zone;
+	uint64_t deadline;
+};
+
+static int send_changes(void *arg, const struct dns_change *changes, size_t n,
+			struct dns_result *res, size_t *untried)
+{
+	const struct send_ctx *x = arg;
+
+	return update_send(x->cfg, x->opts, x->zone, changes, n, x->deadline,
+			   res, untried);
+}
+
+/*
+ * Two challenges may share an UPDATE when everything but the record is
+ * the same: the zone (case-insensitively, RFC 4343), the nameservers, the
+ * protocol, TTL and timeout, and the key (by its name, algorithm and the
+ * Secret it comes from; never its value).
+ */
+static void group_id(const struct solver_config *cfg,
+		     const struct challenge *ch, const char *zone, char *id,
+		     size_t idlen)
+{
+	size_t len;
+
+	snprintf(id, idlen, "%s|%s|%d|%u|%u|%s|%s|%s/%s/%s", zone,
+		 cfg->servers_text, (int)cfg->proto, (unsigned)cfg->ttl,
+		 cfg->timeout_ms, cfg->key_name, cfg->alg,
+		 ch->resource_namespace, cfg->secret_name, cfg->secret_key);
+	len = strlen(zone);
+	for (size_t i = 0; i < len && i < idlen; i++)
+		id[i] = (char)tolower((unsigned char)id[i]);
 }
 
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
@@ -625,6 +677,11 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	struct dns_opts opts;
 	struct dns_result res;
 	struct gss_entry *gss = NULL;
+	struct dns_change change;
+	struct send_ctx sctx;
+	char group[2 * DNS_NAME_LEN + sizeof(cfg->servers_text) +
+		   3 * SOLVER_REF_MAX + 128];
+	size_t batched = 1;
 	char detail[256] = "";
 	size_t untried = 0;
 	size_t used;
@@ -691,10 +748,25 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	if (opts.gss != NULL)
 		opts.proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
 	opts.trace = trace_dns;
-	ret =
-	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
-			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
-			ch->key, start + s->opts.deadline_ms, &res, &untried);
+	change = (struct dns_change){
+	    .fqdn = ch->resolved_fqdn,
+	    .action = ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
+	    .value = ch->key};
+	sctx = (struct send_ctx){.cfg = cfg,
+				 .opts = &opts,
+				 .zone = *zone,
+				 .deadline = start + s->opts.deadline_ms};
+	group_id(cfg, ch, *zone, group, sizeof(group));
+	/* GSS-TSIG contexts are per caller's principal: never shared. */
+	ret = coalesce_update(gss != NULL ? NULL : s->coalesce, group, &change,
+			      send_changes, &sctx, &res, &untried, &batched);
+	if (batched > 1) {
+		char records[24];
+
+		snprintf(records, sizeof(records), "%zu", batched);
+		log_debug(1, "update sent in a batch", "records", records,
+			  "request_id", rid, "zone", *zone);
+	}
 	/* Said once per server and principal: dns/ flags the attempt. */
 	for (size_t i = 0; i < res.nattempts; i++)
 		if (res.attempts[i].gss_samba_learned)
