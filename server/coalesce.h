@@ -18,7 +18,7 @@
 #include "dns/dns.h"
 
 /* How long a batch collects at most, and its size. */
-#define COALESCE_WINDOW_MS 5
+#define COALESCE_WINDOW_MS 10
 #define COALESCE_MAX	   64
 
 struct coalescer;
