@@ -467,10 +467,15 @@ def ms(us):
     return "%.2f" % (us / 1000.0)
 
 
-def floors(args):
-    """VmRSS of bench/floor and bench/floor_core (see floor.c)."""
-    return {name: run_json([os.path.join(args.tools, name)], name)
-            for name in ("floor", "floor_core")}
+def floors(args, kube):
+    """VmRSS of bench/floor, bench/floor_core (see floor.c) and
+    bench/floor_kube (floor_kube.c: one HTTPS call to @kube)."""
+    out = {name: run_json([os.path.join(args.tools, name)], name)
+           for name in ("floor", "floor_core")}
+    out["floor_kube"] = run_json([os.path.join(args.tools, "floor_kube"),
+                                  kube.url + "/version", kube.ca_file],
+                                 "floor_kube")
+    return out
 
 
 def ratio(a, b):
@@ -507,15 +512,16 @@ def table(rows, mems, ready, conditions, floor):
     out.append("Memory (MB, /proc/PID/status): VmRSS at rest (ready, before "
                "any call), VmHWM (peak, after the 64-client runs), VmRSS "
                "after the runs and %.1f s idle; the webhook's own cost is "
-               "its VmRSS above the floor (the same libraries linked, "
-               "nothing run: bench/floor)." % SETTLE_S)
+               "its VmRSS above the production floor (the same libraries "
+               "linked and one HTTPS call through libcurl and OpenSSL to "
+               "the same API: bench/floor_kube)." % SETTLE_S)
     out.append("")
     out.append("| server | webhook rest / peak / after | above the floor at "
                "rest / peak | Go rest / peak / after | rest ratio | peak "
                "ratio | webhook with --secrets-dir rest / peak | ready ms "
                "webhook / Go | threads |")
     out.append("|---|---|---|---|---:|---:|---|---|---:|")
-    fl = floor["floor"]["VmRSS"]
+    fl = floor["floor_kube"]["VmRSS"]
     for kind, m in mems.items():
         w, g, sd = m["webhook"], m["go"], m["secrets"]
         out.append("| %s | %.2f / %.2f / %.2f | %.2f / %.2f |"
@@ -532,7 +538,10 @@ def table(rows, mems, ready, conditions, floor):
                        sd["rest"]["VmRSS"] / MB, sd["after"]["VmHWM"] / MB,
                        w["ready_ms"], g["ready_ms"],
                        w["after"]["Threads"]))
-    for name, what in (("floor", "the same libraries, nothing else "
+    for name, what in (("floor_kube", "the same libraries and one HTTPS "
+                                      "call through libcurl and OpenSSL "
+                                      "(bench/floor_kube)"),
+                       ("floor", "the same libraries, nothing else "
                                  "(bench/floor)"),
                        ("floor_core", "without libcurl, OpenSSL, Kerberos, "
                                       "libyaml (bench/floor_core)")):
@@ -715,9 +724,9 @@ def do_bench(args):
             rows += r
             mems[kind] = m
             ready.append(m["webhook"]["ready_ms"])
+        floor = floors(args, kube)
     finally:
         kube.stop()
-    floor = floors(args)
     text = table(rows, mems, ready, conditions_text(args), floor)
     checks = targets(rows, mems, ready)
     lines = ["", "Targets:"]

@@ -13,7 +13,7 @@
 #   BENCH_ARGS=  extra options for bench/bench.py (--help lists them)
 
 BENCH_TOOLS := $(O)/bench/bare_update $(O)/bench/load
-FLOOR_TOOLS := $(O)/bench/floor $(O)/bench/floor_core
+FLOOR_TOOLS := $(O)/bench/floor $(O)/bench/floor_core $(O)/bench/floor_kube
 # floor_core: the libraries the webhook needs without a Kubernetes API or
 # GSS-TSIG (no libcurl and its OpenSSL, no Kerberos, no libyaml).
 FLOOR_CORE_PKGS := libknot libdnssec libmicrohttpd jansson gnutls
@@ -36,6 +36,10 @@ $(BENCH_TOOLS):
 # Linked with --no-as-needed: floor.c calls none of them, and each must be
 # loaded as it is in the webhook.
 $(O)/bench/floor: $(O)/bench/floor.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -Wl,--no-as-needed $(LIBS)
+# floor_kube: the same, and one HTTPS call through libcurl and OpenSSL.
+$(O)/bench/floor_kube: $(O)/bench/floor_kube.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -Wl,--no-as-needed $(LIBS)
 $(O)/bench/floor_core: $(O)/bench/floor.o
@@ -62,4 +66,4 @@ soak: deps-test $(BIN) $(BENCH_TOOLS)
 		--tools $(abspath $(O)/bench) $(BENCH_ARGS)
 
 -include $(O)/bench/bare_update.d $(O)/bench/load.d $(O)/bench/stats.d \
-	$(O)/bench/floor.d
+	$(O)/bench/floor.d $(O)/bench/floor_kube.d
