@@ -30,6 +30,7 @@ struct bare {
 	struct dns_opts opts;
 	struct dns_key key;
 	const char *zone, *prefix;
+	bool verify; /* --verify: each call also asks whether it is served */
 	unsigned long pairs;
 	atomic_ulong next; /* next pair to run */
 	atomic_ulong failed;
@@ -59,6 +60,18 @@ static int update_timed(struct bare *b, const char *fqdn,
 	int ret = dns_update(&b->server, 1, &b->opts, b->zone, fqdn, action,
 			     value, 60, &res);
 
+	/* What the webhook and the CLI do after a NOERROR by default. */
+	if (ret == 0 && b->verify) {
+		struct dns_verify v;
+
+		ret = dns_verify(&b->server, &b->opts, fqdn, value,
+				 action == DNS_ADD, 2000, &v);
+		if (ret < 0 && atomic_fetch_add(&b->failed, 1) < 5)
+			fprintf(stderr, "bare_update: verify %s: served %s\n",
+				fqdn, v.served);
+		b->st.lat[slot] = bench_now_ns() - t0;
+		return ret;
+	}
 	b->st.lat[slot] = bench_now_ns() - t0;
 	if (ret < 0 && atomic_fetch_add(&b->failed, 1) < 5) {
 		char text[1024];
@@ -121,6 +134,7 @@ static const struct option options[] = {
     {"prefix", required_argument, NULL, 'p'},
     {"sign-loops", required_argument, NULL, 'l'},
     {"raw", required_argument, NULL, 'r'},
+    {"verify", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
 
@@ -167,6 +181,9 @@ int main(int argc, char **argv)
 		case 'r':
 			raw = optarg;
 			break;
+		case 'v':
+			b.verify = true;
+			break;
 		default:
 			return 2;
 		}
@@ -174,7 +191,8 @@ int main(int argc, char **argv)
 	if (server == NULL || keyfile == NULL) {
 		fprintf(stderr, "usage: bare_update --server ADDR --zone ZONE "
 				"--key FILE [--pairs N] [--concurrency C] "
-				"[--prefix P] [--sign-loops N] [--raw FILE]\n");
+				"[--prefix P] [--sign-loops N] [--raw FILE] "
+				"[--verify]\n");
 		return 2;
 	}
 	if (dns_addr_parse(&b.server, server, err, sizeof(err)) < 0 ||

@@ -458,12 +458,23 @@ char *dns_outcome_explain(const struct dns_outcome *o,
 	return buf;
 }
 
+/* The reading of the secret that a key_alt attempt signed with. */
+static const char *alt_label(const struct dns_key *key)
+{
+	if (key == NULL || key->alt_desc[0] == '\0')
+		return "the secret's second reading";
+	if (key->alt_swapped)
+		return "the secret as nsupdate -y reads it (base64 decoded "
+		       "once)";
+	return key->alt_desc;
+}
+
 char *dns_result_explain(const struct dns_result *res, const char *what,
 			 const struct dns_key *key, const char *zone,
 			 const char *fqdn, char *buf, size_t len)
 {
 	struct out out = {.buf = buf, .len = len};
-	size_t n;
+	size_t n, servers = 0;
 
 	if (buf == NULL || len == 0)
 		return buf;
@@ -488,17 +499,30 @@ char *dns_result_explain(const struct dns_result *res, const char *what,
 		out_printf(&out, " failed: %s", dns_strerror(res->code));
 		return buf;
 	}
-	if (n == 1) {
+	/* A retry with the secret's second reading is the same server. */
+	for (size_t i = 0; i < n; i++)
+		servers += !res->attempts[i].key_alt;
+	if (servers <= 1) {
 		out_printf(&out, " at %s failed: ", res->attempts[0].server);
 		explain(&out, &res->attempts[0], key, zone, fqdn);
+		for (size_t i = 1; i < n; i++) {
+			out_printf(&out, "; signed with %s: ", alt_label(key));
+			explain(&out, &res->attempts[i], key, zone, fqdn);
+		}
 		return buf;
 	}
 	/* Every server's answer, in the order they were tried. */
-	out_printf(&out, " failed at %zu servers: ", n);
+	out_printf(&out, " failed at %zu servers: ", servers);
 	for (size_t i = 0; i < n; i++) {
-		out_printf(&out, "%s%s: ", i > 0 ? "; " : "",
-			   res->attempts[i].server);
-		explain(&out, &res->attempts[i], key, zone, fqdn);
+		const struct dns_outcome *a = &res->attempts[i];
+
+		if (a->key_alt)
+			out_printf(&out, "; %s signed with %s: ", a->server,
+				   alt_label(key));
+		else
+			out_printf(&out, "%s%s: ", i > 0 ? "; " : "",
+				   a->server);
+		explain(&out, a, key, zone, fqdn);
 	}
 	return buf;
 }

@@ -43,6 +43,9 @@ enum {
 	DNS_EGSS,	   /* GSS-TSIG: another GSS-API failure */
 	DNS_ETKEY,	   /* GSS-TSIG: the server rejected the TKEY exchange */
 	DNS_EECHO,	   /* the answer's MAC is our request's MAC, echoed */
+	DNS_ENOZONE,	   /* the server serves no zone that holds the name */
+	DNS_EREFERRAL,	   /* the name is delegated away from the server */
+	DNS_EVERIFY,	   /* the update was accepted but is not served */
 	DNS_ELAST
 };
 
@@ -83,12 +86,34 @@ struct dns_key {
 	uint8_t *secret; /* raw HMAC key bytes (not base64) */
 	size_t secret_len;
 	/*
-	 * Non-empty when the secret was recovered from a known mistake
-	 * (base64 encoded twice, raw key bytes instead of base64 text): what
+	 * Non-empty when the secret was recovered from a known mistake (raw
+	 * key bytes instead of base64 text, a key file base64-encoded): what
 	 * was found and how to store it properly.  The caller shows it as a
 	 * warning.  Never contains secret bytes.
 	 */
 	char warning[256];
+	/*
+	 * A second reading of an ambiguous secret, NULL when there is none.
+	 * The secret above is always read as nsupdate -y and BIND read it
+	 * (base64 decoded once); when those bytes are themselves base64 of a
+	 * key, or a whole key file, the recovered reading lands here.
+	 * dns_update() and dns_query() sign once more with it at an address
+	 * that rejected the key (dns_outcome_key_rejected()) and mark that
+	 * outcome key_alt.  @alt_desc names the reading in a failure,
+	 * @alt_warning says what to show when it worked and how to store the
+	 * secret so that it is no longer ambiguous.  Never secret bytes.
+	 */
+	uint8_t *alt_secret;
+	size_t alt_secret_len;
+	char alt_desc[96];
+	char alt_warning[384];
+	bool alt_swapped; /* dns_key_alt_swap() made the alternate the secret */
+	/*
+	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
+	 * recommended): names the algorithm and the tsig-keygen command that
+	 * makes a replacement.  The key still works; the caller warns.
+	 */
+	char weak[640];
 };
 
 /*
@@ -103,6 +128,13 @@ struct dns_key {
  *  - Knot's "[alg:]name:secret" (algorithm hmac-sha256 when absent), also
  *    as the comment line keymgr prints, or Knot's YAML key list;
  *  - a bare base64 secret, with @name and @alg required.
+ * A text that is valid base64 (white space anywhere, missing padding
+ * tolerated) is always a bare secret and decodes to exactly the key bytes
+ * nsupdate -y uses, whatever they are.  Recovered mistakes come second:
+ * raw key bytes (binary text) and a base64-encoded key file when the bare
+ * reading is impossible (not base64, or no name/algorithm given) with
+ * @warning set; a secret base64-encoded twice, or the base64 of a whole
+ * key file, when both readings are possible, as the alternate secret.
  * @name and @alg come from the caller (flags, solver config) and may be
  * NULL when the text names them; when both say, they must agree
  * (DNS_EKEY_CONFLICT).  @source names the text in messages (a file path,
@@ -117,7 +149,14 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen);
 
-/* Wipe and free the secret and zero the struct.  NULL-safe. */
+/*
+ * Exchange the secret and the alternate secret (after the alternate was
+ * accepted, so that the next messages use it first; a rejection still
+ * retries with the other).  Nothing happens without an alternate.
+ */
+void dns_key_alt_swap(struct dns_key *key);
+
+/* Wipe and free both secrets and zero the struct.  NULL-safe. */
 void dns_key_release(struct dns_key *key);
 
 /* ----------------------------------------------------------- addresses */
@@ -182,6 +221,7 @@ struct dns_outcome {
 	int64_t skew;	    /* server time minus ours, seconds (BADTIME) */
 	unsigned ms;	    /* duration of the attempt */
 	char detail[128];   /* more on code: the resolver's text (ERESOLVE) */
+	bool key_alt;	    /* signed with the key's alternate secret */
 	/* GSS-TSIG: who signed, for whom (for the diagnosis). */
 	bool gss;		 /* the attempt was signed with GSS-TSIG */
 	char gss_principal[128]; /* "acme@EXAMPLE.COM" */
@@ -220,7 +260,10 @@ enum dns_action {
  * every attempt builds and signs a fresh message.  A definitive refusal
  * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
  * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  @res records every attempt.
+ * server answers NOERROR).  When an address rejects the key
+ * (dns_outcome_key_rejected()) and the key has an alternate secret, the
+ * update is signed with it and sent there once more, an outcome of its own
+ * marked key_alt.  @res records every attempt.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -263,18 +306,151 @@ struct dns_reply {
 	 */
 	size_t ntxt;
 	char *txt[DNS_REPLY_TXT_MAX];
+	/* The answer as received, when it was accepted (for dns_zone_*). */
+	uint8_t *wire;
+	size_t wirelen;
 };
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).  A
+ * rejected key with an alternate secret is retried as in dns_update()
+ * (also on an unsigned NOTAUTH, PowerDNS's answer to a bad signed query);
+ * the outcome is then the retry's, marked key_alt.
  * Release @reply with dns_reply_release().
  */
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 	      const char *name, uint16_t qtype, struct dns_reply *reply);
 
-/* Free the TXT strings and zero the reply.  NULL-safe. */
+/* Free the TXT strings and the wire, and zero the reply.  NULL-safe. */
 void dns_reply_release(struct dns_reply *reply);
+
+/* ------------------------------------------------------ zone discovery */
+
+/* A zone's SOA as one server serves it (RFC 1035 3.3.13). */
+struct dns_soa {
+	char zone[DNS_NAME_LEN]; /* the SOA owner: absolute, lower case */
+	uint32_t serial;
+	uint32_t refresh; /* seconds between a secondary's checks */
+	uint32_t retry;	  /* ... after a failed check */
+	uint32_t expire;  /* ... until a secondary stops answering */
+	uint32_t minimum; /* negative caching TTL (RFC 2308) */
+};
+
+/* What one answer to a SOA query says about the zone of the name. */
+enum dns_zone_kind {
+	DNS_ZONE_FOUND = 0, /* authoritative: the SOA owner is the zone */
+	DNS_ZONE_NOTHERE,   /* not authoritative for the name: ask higher */
+	DNS_ZONE_REFERRAL,  /* a delegation: NS records of a child zone */
+};
+
+#define DNS_ZONE_NS_MAX 8
+
+struct dns_zone_answer {
+	enum dns_zone_kind kind;
+	struct dns_soa soa;	       /* FOUND */
+	char delegation[DNS_NAME_LEN]; /* REFERRAL: the delegated zone */
+	size_t nns;		       /* REFERRAL: its NS names */
+	char ns[DNS_ZONE_NS_MAX][DNS_NAME_LEN];
+};
+
+/*
+ * Read an answer (@wire, @len as received) to a SOA query for @qname
+ * (absolute).  The SOA owner in the answer or authority section is the
+ * zone, when the answer is authoritative and the owner is @qname or one of
+ * its ancestors (RFC 2308 3: a negative answer carries the zone's SOA in
+ * the authority section); NS records for an ancestor of @qname without the
+ * AA bit are a referral (RFC 1034 4.3.2); anything else (REFUSED, NOTAUTH,
+ * an answer from a resolver) says the server is not authoritative for the
+ * name.  Pure: no I/O.  Returns 0 or DNS_EFORMAT.
+ */
+int dns_zone_answer_parse(const uint8_t *wire, size_t len, const char *qname,
+			  struct dns_zone_answer *out);
+
+/* The result of dns_zone_find(). */
+struct dns_zone {
+	struct dns_soa soa;		/* soa.zone is the zone found */
+	char server[DNS_NAME_LEN + 64]; /* who answered: as dns_outcome */
+	unsigned ntried;		/* SOA queries sent */
+	unsigned ms;			/* all of them */
+	char delegation[DNS_NAME_LEN];	/* DNS_EREFERRAL: the child zone */
+	char ns[DNS_NAME_LEN * 2];	/* ... its NS names, ", " between */
+	struct dns_outcome outcome;	/* the last query's outcome */
+};
+
+/*
+ * Find the zone that holds @fqdn at @server itself: ask it for the SOA of
+ * @fqdn (signed with opts->key or opts->gss when set: a TSIG-keyed view
+ * answers as it will for the update) and, where it is not authoritative,
+ * of each ancestor in turn, one label at a time up to the top-level
+ * domain.  Returns 0 with the zone and its SOA in @zone; DNS_EREFERRAL when
+ * the name is delegated to other servers (delegation and ns filled);
+ * DNS_ENOZONE when no ancestor is served there; or the query's failure
+ * (-ETIMEDOUT, DNS_ETSIG, ...) with zone->outcome.  @err gets one sentence
+ * naming the server and the names tried.
+ */
+int dns_zone_find(const struct dns_addr *server, const struct dns_opts *opts,
+		  const char *fqdn, struct dns_zone *zone, char *err,
+		  size_t errlen);
+
+/*
+ * The SOA of @zone as @server serves it now (for serials across servers).
+ * Returns 0, DNS_ENOZONE when the server is not authoritative for it, or
+ * the query's failure; @o (may be NULL) gets the outcome.
+ */
+int dns_soa_get(const struct dns_addr *server, const struct dns_opts *opts,
+		const char *zone, struct dns_soa *soa, struct dns_outcome *o);
+
+/* One name server of a zone and the addresses its glue gives. */
+struct dns_ns {
+	char name[DNS_NAME_LEN];
+	size_t naddrs;
+	char addrs[4][48]; /* IP literals from the glue (A, AAAA) */
+};
+
+/*
+ * The NS RRset of @zone as @server serves it, with the glue addresses of
+ * the additional section (RFC 1034 4.2.1).  *@n gets the number of names
+ * (at most @max).  Returns 0, DNS_ENOZONE when the server is not
+ * authoritative for @zone, or the query's failure; @o as dns_soa_get().
+ */
+int dns_ns_get(const struct dns_addr *server, const struct dns_opts *opts,
+	       const char *zone, struct dns_ns *ns, size_t max, size_t *n,
+	       struct dns_outcome *o);
+
+/* A server that answered an attempt, from its outcome ("host (a:p)"). */
+int dns_outcome_addr(const struct dns_outcome *o, struct dns_addr *addr);
+
+/* ------------------------------------------------------ verification */
+
+/* What a server serves at a name after an update. */
+struct dns_verify {
+	bool ok;	   /* the value is there (present) or gone (not) */
+	unsigned tries;	   /* TXT queries sent */
+	unsigned ms;	   /* from the first query to the verdict */
+	size_t nserved;	   /* TXT values served at the last answer */
+	char served[1024]; /* them, quoted, ", " between; "none" */
+	struct dns_outcome outcome; /* the last query's outcome */
+};
+
+/*
+ * Ask @server (over TCP, no recursion, signed as opts says) for the TXT
+ * RRset at @fqdn until @value is there (@present) or gone (!@present),
+ * querying again with a growing pause (50 ms doubling) for at most
+ * @wait_ms (0: one query).  Returns 0 when it is, DNS_EVERIFY when the
+ * server never served what the update said within @wait_ms (@v says what
+ * it did serve), or the query's failure.
+ */
+int dns_verify(const struct dns_addr *server, const struct dns_opts *opts,
+	       const char *fqdn, const char *value, bool present,
+	       unsigned wait_ms, struct dns_verify *v);
+/*
+ * Whether @o is the server rejecting the key itself: a TSIG error BADSIG
+ * or BADKEY (RFC 8945 5.2: BIND and Knot, NOTAUTH), or a REFUSED without
+ * any TSIG record (PowerDNS answers every TSIG failure this way).  A
+ * signed REFUSED (BIND's update-policy denial) is not.
+ */
+bool dns_outcome_key_rejected(const struct dns_outcome *o);
 
 /* ------------------------------------------------------ message layer */
 /* Exposed for golden tests and fuzzing; dns_update() is built on them. */

@@ -40,6 +40,12 @@ static const char *const dns_errors[] = {
 	"the server rejected the GSS-TSIG key negotiation (TKEY)",
     [DNS_EECHO - DNS_EKEY_SYNTAX] =
 	"the answer's signature is our request's, echoed",
+    [DNS_ENOZONE - DNS_EKEY_SYNTAX] =
+	"the server serves no zone that holds the name",
+    [DNS_EREFERRAL - DNS_EKEY_SYNTAX] =
+	"the name is delegated to other nameservers",
+    [DNS_EVERIFY - DNS_EKEY_SYNTAX] =
+	"the server accepted the update but does not serve it",
 };
 
 _Static_assert(sizeof(dns_errors) / sizeof(dns_errors[0]) ==

@@ -2,10 +2,14 @@
  * key.c - TSIG keys (RFC 8945) from every format people have: BIND key
  * blocks (tsig-keygen, ddns-confgen, named.conf), K*.private files of the
  * old dnssec-keygen, Knot's "[alg:]name:secret" and YAML key list (keymgr),
- * and a bare base64 secret.  Two common Kubernetes mistakes are recognised
- * and repaired with a warning: a secret base64-encoded twice, and raw key
- * bytes stored where base64 text was expected (a Secret's data: field is
- * decoded by the API server).
+ * and a bare base64 secret.  A bare secret is read as nsupdate -y and BIND
+ * read it: valid base64 is the key, whatever it decodes to.  Common
+ * Kubernetes mistakes come second: raw key bytes stored where base64 text
+ * was expected (a Secret's data: field is decoded by the API server) and a
+ * whole key file base64-encoded are used, with a warning, where the first
+ * reading is impossible; a secret base64-encoded twice, or the base64 of a
+ * key file, where both readings are possible becomes the alternate secret
+ * that the update path tries after the server rejected the first.
  *
  * Secrets never reach an error text: messages name the source, the line and
  * the problem, and quote only names and algorithm words (and not even those
@@ -492,8 +496,9 @@ static const char *name_hint(enum key_fmt fmt)
 }
 
 /*
- * Decode the secret of @k into @key: base64 text, recognising text that was
- * base64-encoded twice; raw bytes for FMT_RAW.
+ * Decode the secret of @k into @key: base64 text decoded once, as BIND
+ * does, with text that looks base64-encoded twice as the alternate; raw
+ * bytes for FMT_RAW.
  */
 static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 			 struct dns_key *key)
@@ -540,8 +545,15 @@ static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 		for (size_t i = 0; i < bad && i < k->sec_len; i++)
 			if (k->sec[i] == '\n')
 				line++;
+		/* nsupdate -y and BIND refuse such a secret just the same. */
 		ret = fail(c, DNS_EKEY_SYNTAX, line,
-			   "the secret is not valid base64: %s", why);
+			   "the secret is not valid base64: %s%s", why,
+			   fmt == FMT_BARE
+			       ? "; nsupdate -y refuses it too. Store the "
+				 "base64 text the server's key has "
+				 "(tsig-keygen prints it; for a passphrase "
+				 "key: printf %s PASSPHRASE | base64)"
+			       : "");
 		goto out;
 	}
 	if (outlen == 0) {
@@ -553,7 +565,10 @@ static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 	 * Base64 twice (stringData: holding base64 of the printed key): the
 	 * decoded bytes are themselves base64 text of a plausible key.  A
 	 * random key of 16+ bytes is all base64 characters with a
-	 * probability below 1e-9.
+	 * probability below 1e-9, but a passphrase key is not random: BIND
+	 * and nsupdate -y take the bytes decoded once, so that reading stays
+	 * the key and the twice-decoded one is only the alternate, tried
+	 * after the server rejected the first.
 	 */
 	innercap = outlen * 3 / 4 + 3;
 	inner = malloc(innercap);
@@ -564,17 +579,20 @@ static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 	if (b64_decode((const char *)out, outlen, true, inner, &innerlen, &bad,
 		       &why) == 0 &&
 	    innerlen >= INNER_MIN) {
-		explicit_bzero(out, outcap);
-		free(out);
-		out = inner;
-		outlen = innerlen;
-		outcap = innercap;
+		explicit_bzero(inner + innerlen, innercap - innerlen);
+		key->alt_secret = inner;
+		key->alt_secret_len = innerlen;
 		inner = NULL;
-		snprintf(key->warning, sizeof(key->warning),
-			 "the secret in %s was base64-encoded twice and was "
-			 "decoded twice; store the base64 text printed by "
-			 "tsig-keygen once (kubectl create secret generic NAME "
-			 "--from-literal=secret=<base64>, or stringData:)",
+		snprintf(key->alt_desc, sizeof(key->alt_desc),
+			 "the secret decoded a second time (as if "
+			 "base64-encoded twice)");
+		snprintf(key->alt_warning, sizeof(key->alt_warning),
+			 "the secret in %s is ambiguous: read as nsupdate -y "
+			 "reads it (base64 decoded once) the server rejected "
+			 "it, decoded twice it was accepted, so it was stored "
+			 "base64-encoded twice. Store the base64 text printed "
+			 "by tsig-keygen once (kubectl create secret generic "
+			 "NAME --from-literal=secret=<base64>, or stringData:)",
 			 src);
 	}
 done:
@@ -707,6 +725,15 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 		    name_for_msg(q1, sizeof(q1), key->name, strlen(key->name)));
 	}
 	key->alg = (enum dns_alg)alg;
+	/* RFC 8945 6: HMAC-MD5 is deprecated, HMAC-SHA1 not recommended. */
+	if (alg == DNS_ALG_MD5 || alg == DNS_ALG_SHA1)
+		snprintf(key->weak, sizeof(key->weak),
+			 "key %s uses %s, a weak TSIG algorithm (RFC 8945 6); "
+			 "it still works, but make a new key with tsig-keygen "
+			 "-a hmac-sha256 %.*s and configure it on the server "
+			 "and here",
+			 key->name, alg_names[alg], (int)strlen(key->name) - 1,
+			 key->name);
 	return 0;
 }
 
@@ -1373,20 +1400,67 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		     const char *source, const char *name, const char *alg,
 		     char *err, size_t errlen, int depth);
 
+/* Whether a line has white space between two other characters. */
+static bool inline_space(const char *s, size_t len)
+{
+	bool seen = false, gap = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			seen = gap = false;
+		else if (is_space((unsigned char)s[i]))
+			gap = seen;
+		else if (gap)
+			return true;
+		else
+			seen = true;
+	}
+	return false;
+}
+
+/*
+ * Whether the text is valid base64 of at least one byte: then it is a bare
+ * secret, read as nsupdate -y and BIND read it, whatever it decodes to.
+ * White space around and between lines and a missing padding are
+ * tolerated; white space inside a line is skipped as BIND does, but then
+ * the padding must be complete, so that words ("not a key") stay text.
+ */
+static int bare_detect(struct kctx *c, bool *yes)
+{
+	size_t cap = c->len * 3 / 4 + 3, n = 0, bad;
+	const char *why;
+	uint8_t *buf = malloc(cap);
+
+	if (buf == NULL)
+		return fail(c, -ENOMEM, 0, "out of memory");
+	*yes = b64_decode(c->text, c->len, inline_space(c->text, c->len), buf,
+			  &n, &bad, &why) == 0 &&
+	       n > 0;
+	explicit_bzero(buf, cap);
+	free(buf);
+	return 0;
+}
+
 /*
  * A bare "secret" that is the base64 of a whole key file (the file's text
- * put in stringData: after base64 -w0): decode it and parse the file.
- * Returns 1 when @k is not that, else the result of parsing the file.
+ * put in stringData: after base64 -w0).  @first is the result of the bare
+ * reading of @k: when that failed for want of a name or an algorithm, the
+ * file's key becomes the key with a warning; when it worked, the file's
+ * secret becomes the alternate.  A text that does not parse as a key file
+ * is just the secret's bytes: the result stays @first.
  */
 static int bare_nested(struct kctx *c, const struct cand *k,
-		       struct dns_key *key, const char *name, const char *alg)
+		       struct dns_key *key, const char *name, const char *alg,
+		       int first)
 {
 	char src[48], inner[512];
 	size_t cap = k->sec_len * 3 / 4 + 3, n = 0, bad;
 	const char *why;
 	char *buf = malloc(cap);
-	int ret = 1;
+	struct dns_key file;
+	int ret = first;
 
+	memset(&file, 0, sizeof(file));
 	if (buf == NULL)
 		return fail(c, -ENOMEM, 0, "out of memory");
 	/*
@@ -1399,22 +1473,46 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	    !(memchr(buf, ':', n) || contains_nocase(buf, n, "key") ||
 	      contains_nocase(buf, n, "secret")))
 		goto out;
-	ret = key_parse(key, buf, n, c->source, name, alg, inner, sizeof(inner),
-			1);
-	if (ret < 0) {
-		fail(c, ret, 0,
-		     "the base64 text decodes to a key file, and in that "
-		     "file: %s",
-		     inner);
+	if (key_parse(&file, buf, n, c->source, name, alg, inner, sizeof(inner),
+		      1) < 0)
+		goto out;
+	snprintf(src, sizeof(src), "%s", c->source);
+	if (first < 0) {
+		/* The bare reading is impossible: the file's key it is. */
+		dns_key_release(key);
+		*key = file;
+		memset(&file, 0, sizeof(file));
+		if (c->err != NULL && c->errlen > 0)
+			c->err[0] = '\0';
+		snprintf(key->warning, sizeof(key->warning),
+			 "%s holds a key file base64-encoded once more; it was "
+			 "decoded. Store the file's text itself (stringData:, "
+			 "or kubectl create secret generic NAME "
+			 "--from-file=secret=FILE)",
+			 src);
+		ret = 0;
 		goto out;
 	}
-	snprintf(src, sizeof(src), "%s", c->source);
-	snprintf(key->warning, sizeof(key->warning),
-		 "%s holds a key file base64-encoded once more; it was "
-		 "decoded. Store the file's text itself (stringData:, or "
-		 "kubectl create secret generic NAME --from-file=secret=FILE)",
+	if (file.alg != key->alg || strcmp(file.name, key->name) != 0)
+		goto out;
+	if (key->alt_secret != NULL) {
+		explicit_bzero(key->alt_secret, key->alt_secret_len);
+		free(key->alt_secret);
+	}
+	key->alt_secret = file.secret;
+	key->alt_secret_len = file.secret_len;
+	file.secret = NULL;
+	snprintf(key->alt_desc, sizeof(key->alt_desc),
+		 "the secret of the key file it decodes to");
+	snprintf(key->alt_warning, sizeof(key->alt_warning),
+		 "the secret in %s is ambiguous: read as nsupdate -y reads it "
+		 "(base64 decoded once) the server rejected it; it decodes to "
+		 "a key file whose secret was accepted. Store the file's text "
+		 "itself (stringData:, or kubectl create secret generic NAME "
+		 "--from-file=secret=FILE)",
 		 src);
 out:
+	dns_key_release(&file);
 	explicit_bzero(buf, cap);
 	free(buf);
 	return ret;
@@ -1436,6 +1534,7 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 	struct cand *k;
 	enum key_fmt fmt;
 	const char *bin, *why;
+	bool is_b64 = false;
 	char q[64];
 	int ret;
 
@@ -1514,8 +1613,20 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 					 : "it is empty");
 			goto out;
 		}
-		if (has_col0(&c, "private-key-format:", false) ||
-		    has_col0(&c, "algorithm:", false)) {
+		ret = depth == 0 ? bare_detect(&c, &is_b64) : 0;
+		if (ret < 0)
+			goto out;
+		if (is_b64) {
+			/* nsupdate's reading first, whatever the bytes. */
+			fmt = FMT_BARE;
+			ret = cands_add(&c, &cs, &k);
+			if (ret < 0)
+				goto out;
+			k->sec = s;
+			k->sec_len = n;
+			k->line = k->sec_line = line_at(&c, s);
+		} else if (has_col0(&c, "private-key-format:", false) ||
+			   has_col0(&c, "algorithm:", false)) {
 			fmt = FMT_KFILE;
 			ret = kfile_parse(&c, &cs);
 		} else if (has_col0(&c, "key:", true)) {
@@ -1530,17 +1641,19 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		} else {
 			fmt = FMT_BARE;
 			ret = bare_parse(&c, &cs);
-			if (ret == 0 && depth == 0) {
-				ret = bare_nested(&c, &cs.v[0], key, name, alg);
-				if (ret <= 0)
-					goto out;
-				ret = 0;
-			}
 		}
 		if (ret < 0)
 			goto out;
+		/* Inside bare_nested(): a key file, never a bare secret. */
+		if (depth > 0 && fmt == FMT_BARE) {
+			ret = fail(&c, DNS_EKEY_SYNTAX, 0, "not a key file");
+			goto out;
+		}
 	}
 	ret = cands_finish(&c, &cs, fmt, key);
+	if (fmt == FMT_BARE && depth == 0 &&
+	    (ret == 0 || ret == DNS_EKEY_NAME || ret == DNS_EKEY_ALG))
+		ret = bare_nested(&c, &cs.v[0], key, name, alg, ret);
 out:
 	free(cs.v);
 	if (ret < 0)
@@ -1614,6 +1727,22 @@ out:
 	return ret;
 }
 
+void dns_key_alt_swap(struct dns_key *key)
+{
+	uint8_t *p;
+	size_t n;
+
+	if (key == NULL || key->alt_secret == NULL)
+		return;
+	p = key->secret;
+	n = key->secret_len;
+	key->secret = key->alt_secret;
+	key->secret_len = key->alt_secret_len;
+	key->alt_secret = p;
+	key->alt_secret_len = n;
+	key->alt_swapped = !key->alt_swapped;
+}
+
 void dns_key_release(struct dns_key *key)
 {
 	if (key == NULL)
@@ -1621,6 +1750,10 @@ void dns_key_release(struct dns_key *key)
 	if (key->secret != NULL) {
 		explicit_bzero(key->secret, key->secret_len);
 		free(key->secret);
+	}
+	if (key->alt_secret != NULL) {
+		explicit_bzero(key->alt_secret, key->alt_secret_len);
+		free(key->alt_secret);
 	}
 	explicit_bzero(key, sizeof(*key));
 }

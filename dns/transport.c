@@ -240,6 +240,54 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 	return ret;
 }
 
+bool dns_outcome_key_rejected(const struct dns_outcome *o)
+{
+	if (o == NULL || !o->answered || o->tsig_verified)
+		return false;
+	/* RFC 8945 5.2: BADSIG/BADKEY answers are unsigned, rcode NOTAUTH. */
+	if (o->tsig_error == 16 || o->tsig_error == 17)
+		return true;
+	/* PowerDNS: REFUSED, no TSIG record, for every TSIG failure. */
+	return o->rcode == 5 && !o->tsig_present;
+}
+
+/*
+ * The attempt again, signed with the key's alternate secret (dns.h,
+ * struct dns_key): once, at an address that rejected the key, when the
+ * secret had two readings.  The outcome is marked key_alt.
+ */
+static int attempt_alt(const struct sockaddr *sa, socklen_t salen,
+		       const struct dns_opts *opts, const struct msg_spec *spec,
+		       struct exchange *x, struct dns_outcome *o)
+{
+	struct dns_opts ao = *opts;
+	struct dns_key alt = *opts->key;
+	int ret;
+
+	alt.secret = opts->key->alt_secret;
+	alt.secret_len = opts->key->alt_secret_len;
+	ao.key = &alt;
+	ret = attempt(sa, salen, &ao, spec, x, o);
+	o->key_alt = true;
+	explicit_bzero(&alt, sizeof(alt));
+	return ret;
+}
+
+/*
+ * Whether @o calls for attempt_alt().  A signed query that PowerDNS does
+ * not verify gets NOTAUTH without any TSIG record (updates get REFUSED).
+ */
+static bool alt_wanted(const struct dns_opts *opts, const struct dns_outcome *o,
+		       bool query)
+{
+	if (opts->gss != NULL || opts->key == NULL ||
+	    opts->key->alt_secret == NULL)
+		return false;
+	if (query && o->answered && o->rcode == 9 && !o->tsig_present)
+		return true;
+	return dns_outcome_key_rejected(o);
+}
+
 /* "host (addr:port)" for a host name, "addr:port" for a literal. */
 static void server_text(char *buf, size_t len, const struct dns_addr *addr,
 			const struct sockaddr *sa, bool literal)
@@ -373,6 +421,18 @@ static int update_run(const struct dns_addr *servers, size_t nservers,
 				    p->ai_addr, literal);
 			res->code = attempt(p->ai_addr, p->ai_addrlen, opts,
 					    spec, &x, o);
+			if (res->code != 0 && alt_wanted(opts, o, false)) {
+				struct dns_outcome *prev = o;
+
+				o = outcome_next(res);
+				if (o == NULL)
+					break;
+				memcpy(o->server, prev->server,
+				       sizeof(o->server));
+				res->code =
+				    attempt_alt(p->ai_addr, p->ai_addrlen, opts,
+						spec, &x, o);
+			}
 			if (res->code == 0)
 				break;
 		}
@@ -452,6 +512,15 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		server_text(o->server, sizeof(o->server), server, p->ai_addr,
 			    literal);
 		ret = attempt(p->ai_addr, p->ai_addrlen, opts, &spec, &x, o);
+		if (ret != 0 && alt_wanted(opts, o, true)) {
+			char text[sizeof(o->server)];
+
+			memcpy(text, o->server, sizeof(text));
+			memset(o, 0, sizeof(*o));
+			memcpy(o->server, text, sizeof(o->server));
+			ret = attempt_alt(p->ai_addr, p->ai_addrlen, opts,
+					  &spec, &x, o);
+		}
 		if (o->answered)
 			break;
 	}
@@ -461,6 +530,14 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		ret = o->code = 0;
 	if (ret == 0)
 		ret = dns_msg_reply_parse(x.ans, x.alen, qtype, reply);
+	if (ret == 0) {
+		/* Kept for readers of other sections (dns_zone_find()). */
+		reply->wire = malloc(x.alen);
+		if (reply->wire == NULL)
+			ret = -ENOMEM;
+		else
+			memcpy(reply->wire, x.ans, reply->wirelen = x.alen);
+	}
 	if (ret != 0) {
 		for (size_t i = 0; i < reply->ntxt; i++)
 			free(reply->txt[i]);
@@ -481,5 +558,6 @@ void dns_reply_release(struct dns_reply *reply)
 		return;
 	for (size_t i = 0; i < reply->ntxt && i < DNS_REPLY_TXT_MAX; i++)
 		free(reply->txt[i]);
+	free(reply->wire);
 	memset(reply, 0, sizeof(*reply));
 }

@@ -24,6 +24,8 @@
 
 #define QTYPE_SOA 6
 #define QTYPE_TXT 16
+/* How long every authoritative server gets to follow (--wait to change). */
+#define CHECK_WAIT_MS 5000
 
 static const char check_usage[] =
     "usage:\n"
@@ -51,7 +53,9 @@ static const char check_usage[] =
     "  --nameserver ADDR    192.0.2.1, 192.0.2.1:5353, 2001:db8::1, "
     "[2001:db8::1]:53,\n"
     "                       ns1.example.com[:port]; repeatable\n"
-    "  --zone ZONE          the zone to update\n"
+    "  --zone ZONE          the zone to update; optional with --fqdn: the "
+    "zone of\n"
+    "                       NAME is then asked of the nameserver\n"
     "  --fqdn NAME          where to add the test value, default "
     "_acme-challenge.ZONE\n"
     "  --protocol udp|tcp   UDP (default; retried over TCP when "
@@ -63,7 +67,17 @@ static const char check_usage[] =
     "                       [alg:]name:secret, bare base64 secret)\n"
     "  --tsig-key-name NAME the key's name (for a bare secret)\n"
     "  --tsig-algorithm ALG the key's algorithm (for a bare secret)\n"
+    "  --authoritative ADDR the zone's authoritative servers to check "
+    "(repeatable);\n"
+    "                       default: its NS records at the nameserver, "
+    "port 53\n"
+    "  --wait DURATION      how long they get to follow, default 5s\n"
     "  --help               this text\n"
+    "\n"
+    "After the add (and the delete), every authoritative server is listed "
+    "with its\n"
+    "SOA serial and whether it serves the value; a lagging one fails the "
+    "check.\n"
     "\n"
     "Exit status: 0 every step passed, 1 a step failed (the diagnosis "
     "on stderr),\n"
@@ -368,6 +382,7 @@ static int check_key(struct check *c)
 		else
 			print_diagnosis(c, &r, "signed query", c->o->zone);
 		print_unverified(c, &r.attempts[0]);
+		cli_key_result(c->key, &r);
 		cli_hint(&r.attempts[0],
 			 r.attempts[0].answered ? CLI_STAGE_KEY
 						: CLI_STAGE_REACH,
@@ -377,6 +392,9 @@ static int check_key(struct check *c)
 	step_line(c, "ok", cli_now_ms() - t0,
 		  "key %s (%s) accepted: signed SOA answer verified",
 		  c->key->name, dns_alg_to_text(c->key->alg));
+	/* The secret has two readings and the second one was taken. */
+	if (r.attempts[0].key_alt)
+		printf("  warn  %s\n", c->key->alt_warning);
 	return 0;
 }
 
@@ -426,6 +444,7 @@ static int check_update(struct check *c, enum dns_action action,
 	step_line(c, "FAIL", cli_now_ms() - t0, "%s TXT %s at %s", label,
 		  quoted, c->fqdn);
 	print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete", c->fqdn);
+	cli_key_result(c->key, &r);
 	cli_hint_update(&r, c->o, c->key, c->fqdn);
 	if (cleanup)
 		fprintf(stderr,
@@ -473,6 +492,62 @@ static int check_served(struct check *c, bool want)
 	return 0;
 }
 
+/*
+ * After step 6 and step 8: every authoritative server of the zone (the NS
+ * RRset at this server, or --authoritative) serves the value, or no longer
+ * does.  A step of its own when at least one of them serves the zone;
+ * servers that do not answer, or answer without serving the zone, are
+ * listed with a warning (a check from outside the cluster may not reach
+ * them), never waited for.
+ */
+static int check_propagation(struct check *c, bool want)
+{
+	struct cli_auth a[CLI_AUTH_MAX];
+	struct dns_soa soa;
+	char err[1024], line[1024];
+	unsigned budget = c->o->wait_ms ? c->o->wait_ms : CHECK_WAIT_MS;
+	uint64_t t0 = cli_now_ms();
+	size_t n = 0, nauth = 0, nok = 0;
+
+	if (cli_auth_list(c->o, &c->dopts, c->server, a, CLI_AUTH_MAX, &n, &soa,
+			  err, sizeof(err)) != 0) {
+		printf("        authoritative servers not listed: %s\n", err);
+		return 0;
+	}
+	cli_propagation_poll(c->o, a, n, c->value, want, budget);
+	for (size_t i = 0; i < n; i++) {
+		nauth += a[i].has_serial;
+		nok += a[i].has_serial && a[i].ok;
+	}
+	if (nauth > 0)
+		step_line(c, nok == nauth ? "ok" : "FAIL", cli_now_ms() - t0,
+			  "%zu of %zu authoritative servers %s", nok, nauth,
+			  want ? "serve the test value" : "no longer serve it");
+	printf("        zone %s: serial %u at the primary, SOA refresh %u s, "
+	       "retry %u s, expire %u s\n",
+	       soa.zone, soa.serial, soa.refresh, soa.retry, soa.expire);
+	for (size_t i = 0; i < n; i++) {
+		cli_auth_line(&a[i], &soa, want, line, sizeof(line));
+		printf("        %-5s %s\n",
+		       !a[i].has_serial ? "warn"
+		       : a[i].ok	? "ok"
+					: "LAG",
+		       line);
+	}
+	if (nok < nauth) {
+		fprintf(stderr,
+			"error: %zu of %zu authoritative servers of %s %s the "
+			"test value after %u ms\n",
+			nauth - nok, nauth, soa.zone,
+			want ? "do not serve" : "still serve", budget);
+		cli_auth_hint(a, n, &soa, c->server_text, stderr);
+		return -1;
+	}
+	if (nauth < n && want)
+		cli_auth_hint(a, n, &soa, c->server_text, stdout);
+	return 0;
+}
+
 /* Steps 5-8.  Once the add was attempted, the delete always is. */
 static int check_add_delete(struct check *c)
 {
@@ -487,13 +562,15 @@ static int check_add_delete(struct check *c)
 		check_update(c, DNS_DELETE, "clean up: delete", true, &add);
 		return -1;
 	}
-	if (check_served(c, true) != 0) {
+	if (check_served(c, true) != 0 || check_propagation(c, true) != 0) {
 		check_update(c, DNS_DELETE, "clean up: delete", true, NULL);
 		return -1;
 	}
 	if (check_update(c, DNS_DELETE, "delete", false, NULL) != 0)
 		return -1;
-	return check_served(c, false);
+	if (check_served(c, false) != 0)
+		return -1;
+	return check_propagation(c, false);
 }
 
 static int check_server(struct check *c)
@@ -506,6 +583,8 @@ static int check_server(struct check *c)
 	if (c->key)
 		printf("  key %s (%s)\n", c->key->name,
 		       dns_alg_to_text(c->key->alg));
+	if (c->key && c->key->weak[0] != '\0')
+		printf("  warn  %s\n", c->key->weak);
 	fflush(stdout);
 	c->step = 0;
 	c->failed_step = 0;
@@ -541,7 +620,7 @@ int cli_check_main(int argc, char **argv)
 	struct dns_key key;
 	struct check c;
 	bool is_signed = false;
-	char value[64];
+	char value[64], found_at[DNS_NAME_LEN + 64];
 	size_t nfailed = 0;
 	int ret;
 
@@ -564,6 +643,17 @@ int cli_check_main(int argc, char **argv)
 	if (cli_key_load(&o, &key, &is_signed) != 0)
 		return CLI_FAIL;
 	random_value(value, sizeof(value));
+	if (!o.zone_given) {
+		struct dns_opts dopts;
+
+		cli_dns_opts(&o, is_signed ? &key : NULL, &dopts);
+		if (cli_zone_discover(&o, &dopts, found_at, sizeof(found_at)) !=
+		    0) {
+			ret = CLI_FAIL;
+			goto out;
+		}
+		printf("check: zone %s (found at %s)\n", o.zone, found_at);
+	}
 
 	for (size_t i = 0; i < o.nservers; i++) {
 		memset(&c, 0, sizeof(c));
@@ -580,7 +670,9 @@ int cli_check_main(int argc, char **argv)
 	if (o.nservers > 1)
 		printf("check: %zu of %zu nameservers passed\n",
 		       o.nservers - nfailed, o.nservers);
+	ret = nfailed ? CLI_FAIL : CLI_OK;
+out:
 	dns_key_release(&key);
 	cli_release(&o);
-	return nfailed ? CLI_FAIL : CLI_OK;
+	return ret;
 }

@@ -17,47 +17,56 @@
 	"     (--gss-keytab PATH | --gss-password-file PATH) [--gss-realm "    \
 	"REALM]\n"
 
-#define OPTIONS_USAGE                                                          \
-	"\n"                                                                   \
-	"options:\n"                                                           \
-	"  --nameserver ADDR    the zone's primary: 192.0.2.1, "               \
-	"192.0.2.1:5353,\n"                                                    \
-	"                       2001:db8::1, [2001:db8::1]:53, "               \
-	"ns1.example.com[:port];\n"                                            \
-	"                       repeat it to try several in order "            \
-	"(failover)\n"                                                         \
-	"  --zone ZONE          the zone to update (its SOA owner)\n"          \
-	"  --fqdn NAME          the record's name, inside ZONE\n"              \
-	"  --value TEXT         the TXT value (the ACME key authorization "    \
-	"digest)\n"                                                            \
-	"  --ttl N              TTL of the record, default 60\n"               \
-	"  --protocol udp|tcp   UDP (default; retried over TCP when "          \
-	"truncated) or TCP\n"                                                  \
-	"  --timeout SECONDS    per attempt, decimals allowed (2.5), "         \
-	"default 5\n"                                                          \
-	"  --key-file PATH      TSIG key: a BIND key block (tsig-keygen), a "  \
-	"K*.private\n"                                                         \
-	"                       file, Knot's [alg:]name:secret, or a bare "    \
-	"base64 secret;\n"                                                     \
-	"                       without it the update goes unsigned\n"         \
-	"  --tsig-key-name NAME the key's name (for a bare secret, or to "     \
-	"pick a block)\n"                                                      \
-	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "  \
-	"bare secret)\n"                                                       \
-	"  --gss-principal NAME sign with GSS-TSIG (RFC 3645, Kerberos) as "   \
-	"NAME\n"                                                               \
-	"                       (acme or acme@EXAMPLE.COM); always over TCP\n" \
-	"  --gss-service-host HOST the DNS server's host name in its "         \
-	"principal\n"                                                          \
-	"                       DNS/HOST (not an address)\n"                   \
-	"  --gss-keytab PATH    the principal's keytab (no kinit needed)\n"    \
-	"  --gss-password-file PATH  or its password, first line of PATH\n"    \
-	"  --gss-realm REALM    realm of both principals when not in NAME; "   \
-	"the\n"                                                                \
-	"                       Kerberos configuration is KRB5_CONFIG's\n"     \
-	"  --help               this text\n"                                   \
-	"\n"                                                                   \
-	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "    \
+#define OPTIONS_USAGE                                                                 \
+	"\n"                                                                          \
+	"options:\n"                                                                  \
+	"  --nameserver ADDR    the zone's primary: 192.0.2.1, "                      \
+	"192.0.2.1:5353,\n"                                                           \
+	"                       2001:db8::1, [2001:db8::1]:53, "                      \
+	"ns1.example.com[:port];\n"                                                   \
+	"                       repeat it to try several in order "                   \
+	"(failover)\n"                                                                \
+	"  --zone ZONE          the zone to update (its SOA owner); optional:\n"      \
+	"                       without it the zone of NAME is asked of the\n"        \
+	"                       nameserver (a SOA query, signed)\n"                   \
+	"  --fqdn NAME          the record's name, inside ZONE\n"                     \
+	"  --value TEXT         the TXT value (the ACME key authorization "           \
+	"digest)\n"                                                                   \
+	"  --ttl N              TTL of the record, default 60\n"                      \
+	"  --protocol udp|tcp   UDP (default; retried over TCP when "                 \
+	"truncated) or TCP\n"                                                         \
+	"  --timeout SECONDS    per attempt, decimals allowed (2.5), "                \
+	"default 5\n"                                                                 \
+	"  --key-file PATH      TSIG key: a BIND key block (tsig-keygen), a "         \
+	"K*.private\n"                                                                \
+	"                       file, Knot's [alg:]name:secret, or a bare "           \
+	"base64 secret;\n"                                                            \
+	"                       without it the update goes unsigned\n"                \
+	"  --tsig-key-name NAME the key's name (for a bare secret, or to "            \
+	"pick a block)\n"                                                             \
+	"  --tsig-algorithm ALG hmac-sha256, HMACSHA256, sha512, ... (for a "         \
+	"bare secret)\n"                                                              \
+	"  --gss-principal NAME sign with GSS-TSIG (RFC 3645, Kerberos) as "          \
+	"NAME\n"                                                                      \
+	"                       (acme or acme@EXAMPLE.COM); always over TCP\n"        \
+	"  --gss-service-host HOST the DNS server's host name in its "                \
+	"principal\n"                                                                 \
+	"                       DNS/HOST (not an address)\n"                          \
+	"  --gss-keytab PATH    the principal's keytab (no kinit needed)\n"           \
+	"  --gss-password-file PATH  or its password, first line of PATH\n"           \
+	"  --gss-realm REALM    realm of both principals when not in NAME; "          \
+	"the\n"                                                                       \
+	"                       Kerberos configuration is KRB5_CONFIG's\n"            \
+	"  --no-verify          do not ask the server afterwards whether it serves\n" \
+	"                       the change (by default it must, within 2 s)\n"        \
+	"  --wait DURATION      present: then poll every authoritative server\n"      \
+	"                       until each serves the value, at most DURATION\n"      \
+	"                       (30, 30s)\n"                                          \
+	"  --authoritative ADDR the servers --wait polls (repeatable); default:\n"    \
+	"                       the zone's NS records at the nameserver, port 53\n"   \
+	"  --help               this text\n"                                          \
+	"\n"                                                                          \
+	"Exit status: 0 done, 1 failed (the diagnosis on stderr), 2 usage "           \
 	"error.\n"
 
 static const char present_usage[] =
@@ -120,6 +129,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 	struct dns_result res;
 	bool is_signed = false;
 	char msg[4096], quoted[DNS_TXT_MAX * 4 + 3];
+	char found_at[DNS_NAME_LEN + 64], zone_text[2 * DNS_NAME_LEN + 96];
 	uint64_t t0;
 	int ret;
 
@@ -134,19 +144,47 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	t0 = cli_now_ms();
+	found_at[0] = '\0';
+	if (!o.zone_given &&
+	    cli_zone_discover(&o, &dopts, found_at, sizeof(found_at)) != 0) {
+		ret = CLI_FAIL;
+		goto out;
+	}
 	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
 			 uc->action, o.value, o.ttl, &res);
 	cli_quote(o.value, quoted, sizeof(quoted));
 	if (ret == 0 && res.nattempts > 0) {
 		const struct dns_outcome *last =
 		    &res.attempts[res.nattempts - 1];
+		uint64_t ms = cli_now_ms() - t0;
+		unsigned vms = 0;
 
-		printf("%s TXT %s at %s (zone %s) via %s%s in %llu ms\n",
-		       uc->done, quoted, o.fqdn, o.zone, last->server,
-		       last->tcp ? " over TCP" : "",
-		       (unsigned long long)(cli_now_ms() - t0));
+		/* A NOERROR is not always the truth: ask the server. */
+		if (!o.no_verify &&
+		    cli_verify(&o, &dopts, last, o.value, uc->action == DNS_ADD,
+			       &vms) != 0) {
+			ret = CLI_FAIL;
+			goto out;
+		}
+		if (found_at[0] != '\0')
+			snprintf(zone_text, sizeof(zone_text),
+				 "zone %s, found at %s", o.zone, found_at);
+		else
+			snprintf(zone_text, sizeof(zone_text), "zone %s",
+				 o.zone);
+		printf("%s TXT %s at %s (%s) via %s%s in %llu ms", uc->done,
+		       quoted, o.fqdn, zone_text, last->server,
+		       last->tcp ? " over TCP" : "", (unsigned long long)ms);
+		if (!o.no_verify)
+			printf(", verified%s in %u ms",
+			       uc->action == DNS_ADD ? "" : " gone", vms);
+		printf("\n");
 		print_earlier_attempts(&res, dopts.key, o.zone);
+		cli_key_result(dopts.key, &res);
 		ret = CLI_OK;
+		if (uc->action == DNS_ADD && o.wait_ms > 0)
+			ret = cli_propagation_wait(&o, &dopts, o.value,
+						   o.wait_ms);
 		goto out;
 	}
 	msg[0] = '\0';
@@ -154,6 +192,7 @@ static int update_main(const struct update_cmd *uc, int argc, char **argv)
 			   sizeof(msg));
 	fprintf(stderr, "error: %s\n",
 		msg[0] ? msg : dns_strerror(ret ? ret : res.code));
+	cli_key_result(dopts.key, &res);
 	cli_hint_update(&res, &o, dopts.key, o.fqdn);
 	ret = CLI_FAIL;
 out:

@@ -30,6 +30,9 @@ enum {
 	OPT_GSS_PASSWORD_FILE,
 	OPT_GSS_SERVICE_HOST,
 	OPT_GSS_REALM,
+	OPT_NO_VERIFY,
+	OPT_WAIT,
+	OPT_AUTHORITATIVE,
 	OPT_HELP = 'h',
 };
 
@@ -49,6 +52,9 @@ static const struct option long_options[] = {
     {"gss-password-file", required_argument, NULL, OPT_GSS_PASSWORD_FILE},
     {"gss-service-host", required_argument, NULL, OPT_GSS_SERVICE_HOST},
     {"gss-realm", required_argument, NULL, OPT_GSS_REALM},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"authoritative", required_argument, NULL, OPT_AUTHORITATIVE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -269,6 +275,32 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 		case OPT_GSS_REALM:
 			o->gss_realm = optarg;
 			break;
+		case OPT_NO_VERIFY:
+			o->no_verify = true;
+			break;
+		case OPT_WAIT:
+			if (strcmp(o->cmd, "cleanup") == 0)
+				return usage_error(o, "%s does not take --wait",
+						   cmd);
+			if (parse_timeout(optarg, &o->wait_ms) != 0)
+				return usage_error(o,
+						   "--wait '%s': not a number "
+						   "of seconds above 0 and at "
+						   "most %.0f (e.g. 30 or 30s)",
+						   optarg, TIMEOUT_MAX_S);
+			break;
+		case OPT_AUTHORITATIVE:
+			if (o->nauth == CLI_SERVERS_MAX)
+				return usage_error(o,
+						   "--authoritative: at most "
+						   "%d servers",
+						   CLI_SERVERS_MAX);
+			if (dns_addr_parse(&o->auth[o->nauth], optarg, err,
+					   sizeof(err)) != 0)
+				return usage_error(
+				    o, "--authoritative '%s': %s", optarg, err);
+			o->nauth++;
+			break;
 		case ':':
 			return usage_error(o, "option '%s' needs a value",
 					   argv[optind - 1]);
@@ -282,9 +314,12 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 
 	if (o->nservers == 0)
 		return usage_error(o, "missing --nameserver");
-	if (zone == NULL)
-		return usage_error(o, "missing --zone");
-	if (name_absolute(o->zone, zone) != 0)
+	/* Without --zone, the zone of --fqdn is asked of the server. */
+	if (zone == NULL && fqdn == NULL)
+		return usage_error(o, "missing --zone (or --fqdn, whose zone "
+				      "is then found at the nameserver)");
+	o->zone_given = zone != NULL;
+	if (zone != NULL && name_absolute(o->zone, zone) != 0)
 		return usage_error(o, "--zone '%s': not a domain name", zone);
 	if (fqdn == NULL && (flags & CLI_NEED_FQDN))
 		return usage_error(o, "missing --fqdn");
@@ -292,7 +327,7 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 		if (name_absolute(o->fqdn, fqdn) != 0)
 			return usage_error(o, "--fqdn '%s': not a domain name",
 					   fqdn);
-		if (!name_in_zone(o->fqdn, o->zone))
+		if (o->zone_given && !name_in_zone(o->fqdn, o->zone))
 			return usage_error(o,
 					   "--fqdn '%s' is not inside --zone "
 					   "'%s'",
@@ -420,8 +455,31 @@ int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out)
 	}
 	if (key->warning[0] != '\0')
 		fprintf(stderr, "warning: %s\n", key->warning);
+	if (key->weak[0] != '\0')
+		fprintf(stderr, "warning: %s\n", key->weak);
 	*signed_out = true;
 	return 0;
+}
+
+void cli_key_result(const struct dns_key *key, const struct dns_result *res)
+{
+	const struct dns_outcome *last;
+
+	if (key == NULL || key->alt_secret == NULL || res == NULL ||
+	    res->nattempts == 0)
+		return;
+	last = &res->attempts[res->nattempts - 1];
+	if (!last->key_alt)
+		return;
+	/* A key_alt attempt follows a rejection of the first reading. */
+	if (res->code == 0)
+		fprintf(stderr, "warning: %s\n", key->alt_warning);
+	else
+		fprintf(stderr,
+			"error: the secret has two readings and %s refused "
+			"both: as nsupdate -y reads it (base64 decoded once) "
+			"and %s\n",
+			last->server, key->alt_desc);
 }
 
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dns/dns.h"
 
@@ -54,6 +55,12 @@ struct cli_opts {
 	const char *gss_service_host;
 	const char *gss_realm;
 	struct dns_gss_ctx *gss; /* made by cli_key_load(), cli_release() */
+	/* Zone discovery, verification, propagation (cli_zone.c). */
+	bool zone_given;  /* --zone was given; else o->zone is discovered */
+	bool no_verify;	  /* --no-verify */
+	unsigned wait_ms; /* --wait DURATION (present); 0: no wait */
+	struct dns_addr auth[CLI_SERVERS_MAX]; /* --authoritative */
+	size_t nauth;
 };
 
 /*
@@ -68,7 +75,8 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 /*
  * Load the key named by the options into @key.  Without --key-file, prints
  * a warning that the messages go unsigned and sets *@signed_out false.
- * Prints the key's own warning (double base64, raw bytes) as "warning: ...".
+ * Prints the key's own warning (raw bytes, a key file base64-encoded) and
+ * a weak algorithm's (HMAC-MD5, HMAC-SHA1) as "warning: ...".
  * With --gss-principal, sets up the GSS-TSIG client in o->gss instead
  * (*@signed_out stays false: there is no HMAC key).  Returns 0, or
  * CLI_FAIL after printing the error.
@@ -103,6 +111,86 @@ void cli_hint(const struct dns_outcome *o, enum cli_stage stage,
 /* The hint for a failed dns_update(): picks the stage from the answer. */
 void cli_hint_update(const struct dns_result *res, const struct cli_opts *opts,
 		     const struct dns_key *key, const char *fqdn);
+
+#define CLI_VERIFY_WAIT_MS 2000 /* how long a write may take to show */
+
+/*
+ * Without --zone: find the zone of o->fqdn at the first nameserver that
+ * answers (dns_zone_find()) and store it in o->zone; @where gets that
+ * server.  Prints the error and hint itself.  Returns 0 or CLI_FAIL.
+ */
+int cli_zone_discover(struct cli_opts *o, const struct dns_opts *dopts,
+		      char *where, size_t wlen);
+
+/*
+ * After the update answered NOERROR at the server of @last: check that it
+ * serves @value at o->fqdn (@present) or no longer does, for up to
+ * CLI_VERIFY_WAIT_MS.  Prints the failure with what the server serves and
+ * the likely causes; *@ms gets the time taken.  Returns 0 or CLI_FAIL.
+ */
+int cli_verify(const struct cli_opts *o, const struct dns_opts *dopts,
+	       const struct dns_outcome *last, const char *value, bool present,
+	       unsigned *ms);
+
+/* One authoritative server of the zone, as propagation.c probes it. */
+struct cli_auth {
+	char name[DNS_NAME_LEN];	  /* its NS name; "" when given */
+	struct dns_addr addr;		  /* glue or host name, port 53 */
+	char text[2 * DNS_NAME_LEN + 24]; /* "name (addr:port)" */
+	int code;			  /* last probe: 0 or a dns_ code */
+	bool answered;			  /* it answered at all */
+	bool has_serial;		  /* it served the zone's SOA */
+	uint32_t serial;
+	bool ok;	   /* serves the value (present) or no longer */
+	unsigned tries;	   /* probes */
+	unsigned after_ms; /* since polling began, at the last probe */
+	struct dns_outcome outcome;
+};
+
+#define CLI_AUTH_MAX 16
+
+/*
+ * The zone's authoritative servers: --authoritative, or the NS RRset at
+ * @primary with glue (else the host name), port 53; *@soa gets the zone's
+ * SOA at @primary.  Returns 0 or a dns_ code with the reason in @err.
+ */
+int cli_auth_list(const struct cli_opts *o, const struct dns_opts *dopts,
+		  const struct dns_addr *primary, struct cli_auth *a,
+		  size_t max, size_t *n, struct dns_soa *soa, char *err,
+		  size_t errlen);
+
+/*
+ * Probe every server (unsigned UDP: serial and TXT at o->fqdn) in rounds
+ * with a growing pause until each serves @value (@present) or no longer
+ * does, for at most @budget_ms; a server that never answers is given up
+ * after its first probe.  Returns how many are not there.
+ */
+unsigned cli_propagation_poll(const struct cli_opts *o, struct cli_auth *a,
+			      size_t n, const char *value, bool present,
+			      unsigned budget_ms);
+
+/* One line on @x: serial against @primary's, served, after how long. */
+void cli_auth_line(const struct cli_auth *x, const struct dns_soa *primary,
+		   bool present, char *buf, size_t len);
+
+/* The lag (NOTIFY, refresh) and firewall hints that apply, to @f. */
+void cli_auth_hint(const struct cli_auth *a, size_t n,
+		   const struct dns_soa *primary, const char *nameserver,
+		   FILE *f);
+
+/*
+ * present --wait: list the servers, poll them up to @wait_ms and print
+ * each; exit status CLI_FAIL naming those that do not serve @value.
+ */
+int cli_propagation_wait(struct cli_opts *o, const struct dns_opts *dopts,
+			 const char *value, unsigned wait_ms);
+/*
+ * After an operation with a key whose secret has two readings (struct
+ * dns_key.alt_secret): when the accepted attempt used the second one,
+ * print its warning ("warning: ..."); when both were rejected, say so
+ * ("error: ...").  Prints nothing otherwise.  @res may hold one query.
+ */
+void cli_key_result(const struct dns_key *key, const struct dns_result *res);
 
 /* @value quoted for output: "..." with \" \\ and \DDD escapes. */
 char *cli_quote(const char *value, char *buf, size_t len);

@@ -504,6 +504,17 @@ static int f_gss(struct solver_config *cfg, const char *field, const json_t *v,
 	return 0;
 }
 
+/* verify: false turns off the check after a write (on by default). */
+static int f_verify(struct solver_config *cfg, const char *field,
+		    const json_t *v, char *err, size_t errlen)
+{
+	(void)field;
+	(void)err;
+	(void)errlen;
+	cfg->no_verify = json_is_false(v);
+	return 0;
+}
+
 static const struct field fields[] = {
     {"nameserver", JSON_STRING, f_nameserver},
     {"nameservers", JSON_ARRAY, f_nameservers},
@@ -515,6 +526,7 @@ static const struct field fields[] = {
     {"zone", JSON_STRING, f_zone},
     {"timeout", JSON_STRING, f_timeout},
     {"gssTSIG", JSON_OBJECT, f_gss},
+    {"verify", JSON_TRUE, f_verify}, /* JSON_TRUE: true or false */
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -530,6 +542,8 @@ static const char *type_words(json_type t)
 		return "an object";
 	case JSON_INTEGER:
 		return "an integer";
+	case JSON_TRUE:
+		return "true or false";
 	default:
 		return "something else";
 	}
@@ -550,7 +564,7 @@ static int unknown_field(const char *k, char *err, size_t errlen)
 		 "config.%.64s is not a known field (known: nameserver, "
 		 "nameservers, tsigKeyName, tsigAlgorithm, "
 		 "tsigSecretSecretRef, protocol, ttl, zone, timeout, "
-		 "gssTSIG)",
+		 "gssTSIG, verify)",
 		 k);
 	return -EINVAL;
 }
@@ -596,7 +610,8 @@ int solver_config_parse(struct solver_config *cfg, const json_t *config,
 		if (v == NULL || json_is_null(v))
 			continue;
 		snprintf(field, sizeof(field), "config.%s", fields[i].name);
-		if (json_typeof(v) != fields[i].type)
+		if (json_typeof(v) != fields[i].type &&
+		    !(fields[i].type == JSON_TRUE && json_is_boolean(v)))
 			return wrong_type(field, type_words(fields[i].type), v,
 					  err, errlen);
 		ret = fields[i].parse(cfg, field, v, err, errlen);

@@ -47,6 +47,10 @@ struct solver_config {
 	char gss_principal[256]; /* principal */
 	char gss_service_host[DNS_NAME_LEN]; /* serviceHost */
 	char gss_realm[128];		     /* realm, "" when absent */
+	bool no_verify; /* verify: false (the check after a write is off) */
+	/* Not config: the zone the solver found at the server, kept here
+	 * because the call's log line outlives the solving. */
+	char found_zone[DNS_NAME_LEN];
 };
 
 /*

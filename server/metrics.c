@@ -100,6 +100,10 @@ static struct {
 	_Atomic uint64_t authz_denials[2];
 	_Atomic uint64_t tls_reloads[2]; /* success, failure */
 	_Atomic int64_t cert_expiry;
+	_Atomic uint64_t verifications[METRICS_NVERIFY];
+	struct histogram verify_seconds;
+	_Atomic uint64_t discoveries[2]; /* found, failed */
+	_Atomic uint64_t zone_refusals;
 } reg = {
     .dns_updates = {.lock = PTHREAD_MUTEX_INITIALIZER, .names = dns_labels},
     .k8s_errors = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -287,6 +291,24 @@ void metrics_k8s_call(const char *call, long status, uint64_t usec)
 	add(&family_get(&reg.k8s_errors, values)->value, 1);
 }
 
+void metrics_verify(enum metrics_verify result, uint64_t usec)
+{
+	if ((unsigned)result >= METRICS_NVERIFY)
+		result = METRICS_VERIFY_ERROR;
+	add(&reg.verifications[result], 1);
+	histogram_observe(&reg.verify_seconds, usec);
+}
+
+void metrics_zone_discovery(bool found)
+{
+	add(&reg.discoveries[found ? 0 : 1], 1);
+}
+
+void metrics_zone_refusal(void)
+{
+	add(&reg.zone_refusals, 1);
+}
+
 void metrics_authn_denial(int code)
 {
 	size_t i = NAUTHN - 1;
@@ -340,6 +362,10 @@ void metrics_reset(void)
 	zero(reg.authz_denials, 2);
 	zero(reg.tls_reloads, 2);
 	atomic_store(&reg.cert_expiry, 0);
+	zero(reg.verifications, METRICS_NVERIFY);
+	histogram_reset(&reg.verify_seconds);
+	zero(reg.discoveries, 2);
+	atomic_store(&reg.zone_refusals, 0);
 }
 
 /* ---------------------------------------------------------- exposition */
@@ -492,6 +518,35 @@ int metrics_render(char **out, size_t *len)
 	fprintf(
 	    f, METRICS_PREFIX "tls_certificate_expiry_timestamp_seconds %lld\n",
 	    (long long)atomic_load(&reg.cert_expiry));
+
+	static const char *const verify_results[METRICS_NVERIFY] = {
+	    "served", "not_served", "error"};
+	head(f, "verifications_total", "counter",
+	     "Checks after a write that the server serves what the update "
+	     "said: served, not_served (NOERROR but dropped), error.");
+	for (size_t i = 0; i < METRICS_NVERIFY; i++)
+		fprintf(f,
+			METRICS_PREFIX
+			"verifications_total{result=\"%s\"} %llu\n",
+			verify_results[i],
+			(unsigned long long)get(&reg.verifications[i]));
+	head(f, "verification_duration_seconds", "histogram",
+	     "Time the checks after a write took, all queries.");
+	histogram_put(f, "verification_duration_seconds", "",
+		      &reg.verify_seconds);
+	head(f, "zone_discoveries_total", "counter",
+	     "Zones looked up at the server after NOTAUTH: found or failed.");
+	fprintf(
+	    f, METRICS_PREFIX "zone_discoveries_total{result=\"found\"} %llu\n",
+	    (unsigned long long)get(&reg.discoveries[0]));
+	fprintf(f,
+		METRICS_PREFIX
+		"zone_discoveries_total{result=\"failed\"} %llu\n",
+		(unsigned long long)get(&reg.discoveries[1]));
+	head(f, "allowed_zones_refusals_total", "counter",
+	     "Challenges refused because the name is outside --allowed-zones.");
+	fprintf(f, METRICS_PREFIX "allowed_zones_refusals_total %llu\n",
+		(unsigned long long)get(&reg.zone_refusals));
 
 	if (fclose(f) != 0) {
 		free(*out);

@@ -69,6 +69,23 @@ void metrics_authn_denial(int code);
  * answered 500). */
 void metrics_authz_denial(bool error);
 
+/* Verification after a write (dns_verify()): what the server served. */
+enum metrics_verify {
+	METRICS_VERIFY_SERVED = 0, /* as the update said */
+	METRICS_VERIFY_NOT_SERVED, /* NOERROR, but not served (dropped) */
+	METRICS_VERIFY_ERROR,	   /* the query itself failed */
+	METRICS_NVERIFY
+};
+
+/* One verification and its duration (all its queries). */
+void metrics_verify(enum metrics_verify result, uint64_t usec);
+
+/* A zone discovery after NOTAUTH: found a zone (@found) or not. */
+void metrics_zone_discovery(bool found);
+
+/* A challenge refused by --allowed-zones before any DNS traffic. */
+void metrics_zone_refusal(void);
+
 /* A serving certificate reload that succeeded or was refused. */
 void metrics_tls_reload(bool ok);
 

@@ -34,6 +34,7 @@
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/solver.h"
+#include "server/solver_zone.h"
 #include "server/tls.h"
 #include "server/trace.h"
 
@@ -88,6 +89,8 @@ static const char serve_usage[] =
     "\n"
     "other:\n"
     "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
+    "  --allowed-zones LIST            only names inside these zones (comma-separated)\n"
+    "                                  are updated; others fail before any Secret read\n"
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
@@ -127,6 +130,7 @@ enum {
 	OPT_KRB5_CONFIG,
 	OPT_GRACE,
 	OPT_METRICS,
+	OPT_ALLOWED_ZONES,
 	OPT_HELP,
 };
 
@@ -157,6 +161,7 @@ static const struct option serve_options[] = {
     {"krb5-config", required_argument, NULL, OPT_KRB5_CONFIG},
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
+    {"allowed-zones", required_argument, NULL, OPT_ALLOWED_ZONES},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -173,6 +178,7 @@ struct serve_config {
 	int verbosity;
 	unsigned dns_timeout_ms, grace_ms;
 	const char *metrics_address; /* NULL: no metrics */
+	const char *allowed_zones;   /* NULL: every zone */
 	unsigned rh_reload_ms, read_timeout_ms;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
@@ -339,6 +345,14 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				return usage_error(
 				    "--logging-format: '%s' is not text or json",
 				    optarg, NULL);
+			break;
+		case OPT_ALLOWED_ZONES:
+			if (solver_zones_check(optarg) < 0)
+				return usage_error(
+				    "--allowed-zones: '%s' is not a comma-separated "
+				    "list of zones (e.g. example.com,example.org)",
+				    optarg, NULL);
+			c->allowed_zones = optarg;
 			break;
 		case OPT_DNS_TIMEOUT:
 			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
@@ -595,6 +609,7 @@ int serve_main(int argc, char **argv)
 	    solver_new(&solver, &(struct solver_opts){
 				    .secrets = k.dir != NULL ? k.dir : k.api,
 				    .dns_timeout_ms = c.dns_timeout_ms,
+				    .allowed_zones = c.allowed_zones,
 				}) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
 		goto out;

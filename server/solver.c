@@ -26,6 +26,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/solver.h"
+#include "server/solver_zone.h"
 #include "server/trace.h"
 
 #define DNS_TIMEOUT_DEFAULT 5000
@@ -64,6 +65,7 @@ struct gss_entry {
 };
 
 #define GSS_ENTRIES_MAX 32
+#define NOTES_MAX	256 /* keys remembered for one-time notes */
 
 struct solver {
 	struct solver_opts opts;
@@ -73,6 +75,8 @@ struct solver {
 	struct gss_entry *gss;
 	size_t ngss;
 	struct coalescer *coalesce; /* bursts for one zone in one UPDATE */
+	uint64_t notes[NOTES_MAX];  /* see key_note(); guarded by lock */
+	size_t nnotes;
 };
 
 static uint64_t now_ms(void)
@@ -344,6 +348,50 @@ out:
 	return ret;
 }
 
+enum note_op {
+	NOTE_TEST = 0,
+	NOTE_ADD,
+	NOTE_DEL
+};
+
+/*
+ * One-time facts about a key, by its Secret, name and algorithm (a hash:
+ * never key material): "weak" (warned about its algorithm) and "alt" (the
+ * server accepted the alternate reading of its secret).  Returns whether
+ * the fact was noted before @op.  When the set is full nothing more is
+ * noted: the warning then repeats, which is harmless.
+ */
+static bool key_note(struct solver *s, const char *what, const char *ns,
+		     const struct solver_config *cfg, const struct dns_key *key,
+		     enum note_op op)
+{
+	const char *parts[] = {what,
+			       ns,
+			       cfg->secret_name,
+			       cfg->secret_key,
+			       key->name,
+			       dns_alg_to_text(key->alg)};
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const char *p = parts[i];; p++) {
+			h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+			if (*p == '\0')
+				break;
+		}
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->nnotes && !found; i++)
+		found = s->notes[i] == h;
+	if (found && op == NOTE_DEL)
+		s->notes[i - 1] = s->notes[--s->nnotes];
+	else if (!found && op == NOTE_ADD && s->nnotes < NOTES_MAX)
+		s->notes[s->nnotes++] = h;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 /* Parse the Secret's value as any key format; explain what to change. */
 static int key_get(struct solver *s, const struct challenge *ch,
 		   const struct solver_config *cfg, const char *rid,
@@ -394,6 +442,15 @@ static int key_get(struct solver *s, const struct challenge *ch,
 			 tc->action, "fqdn", tc->fqdn, "zone", tc->zone,
 			 "nameserver", tc->nameserver);
 	}
+	if (key->weak[0] != '\0' &&
+	    !key_note(s, "weak", ns, cfg, key, NOTE_ADD))
+		log_warn("weak TSIG algorithm", "namespace", ns, "secret",
+			 cfg->secret_name, "key", cfg->secret_key, "warning",
+			 key->weak, "request_id", rid);
+	/* The reading the server took last time goes first. */
+	if (key->alt_secret != NULL &&
+	    key_note(s, "alt", ns, cfg, key, NOTE_TEST))
+		dns_key_alt_swap(key);
 out:
 	k8s_secret_free(value, len);
 	return ret;
@@ -653,6 +710,40 @@ static void group_id(const struct solver_config *cfg,
 		id[i] = (char)tolower((unsigned char)id[i]);
 }
 
+/*
+ * After an update with a secret that has two readings: say which one the
+ * server took, once per key, and remember it so that the next requests
+ * use it first.  key_get() has swapped the readings when the alternate
+ * was noted, so an accepted key_alt attempt then means the first one.
+ */
+static void key_alt_outcome(struct solver *s, const struct challenge *ch,
+			    const struct solver_config *cfg,
+			    const struct dns_key *key,
+			    const struct dns_result *res, int ret,
+			    const char *rid)
+{
+	const char *ns = ch->resource_namespace;
+	const struct dns_outcome *last;
+
+	if (ret != 0 || res->nattempts == 0)
+		return;
+	last = &res->attempts[res->nattempts - 1];
+	if (!last->key_alt)
+		return;
+	if (key->alt_swapped) {
+		key_note(s, "alt", ns, cfg, key, NOTE_DEL);
+		log_info("TSIG secret accepted as nsupdate -y reads it again",
+			 "namespace", ns, "secret", cfg->secret_name, "key",
+			 cfg->secret_key, "request_id", rid);
+		return;
+	}
+	key_note(s, "alt", ns, cfg, key, NOTE_ADD);
+	log_warn("TSIG secret accepted only in its second reading", "namespace",
+		 ns, "secret", cfg->secret_name, "key", cfg->secret_key,
+		 "reading", key->alt_desc, "warning", key->alt_warning,
+		 "request_id", rid);
+}
+
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
 static bool namespace_valid(const char *ns)
 {
@@ -688,6 +779,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	bool ok = false;
 	int ret;
 
+	char *found = cfg->found_zone; /* outlives the call: the log's */
+
 	memset(&key, 0, sizeof(key));
 	*zone = ch->resolved_zone;
 	*tc = (struct trace_ctx){
@@ -697,6 +790,12 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	    .zone = *zone,
 	};
 	trace_ctx_set(tc);
+	/* Defence in depth: before any Secret read or DNS traffic. */
+	if (solver_zone_allowed(s->opts.allowed_zones, ch->resolved_fqdn, msg,
+				msglen) < 0) {
+		metrics_zone_refusal();
+		goto out;
+	}
 	if (solver_config_parse(cfg, ch->config, detail, sizeof(detail)) < 0) {
 		snprintf(msg, msglen,
 			 "invalid solver config (the Issuer's webhook.config): "
@@ -715,6 +814,10 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 ch->resolved_fqdn);
 		goto out;
 	}
+	if (cfg->zone[0] == '\0' &&
+	    solver_zone_outside(ch->dns_name, ch->resolved_fqdn, *zone, msg,
+				msglen) < 0)
+		goto out;
 	if (!namespace_valid(ch->resource_namespace)) {
 		snprintf(msg, msglen,
 			 "request.resourceNamespace \"%.64s\" is not a "
@@ -767,6 +870,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		log_debug(1, "update sent in a batch", "records", records,
 			  "request_id", rid, "zone", *zone);
 	}
+	if (opts.key != NULL && key.alt_secret != NULL)
+		key_alt_outcome(s, ch, cfg, &key, &res, ret, rid);
 	/* Said once per server and principal: dns/ flags the attempt. */
 	for (size_t i = 0; i < res.nattempts; i++)
 		if (res.attempts[i].gss_samba_learned)
@@ -776,10 +881,42 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 				  "nameserver", res.attempts[i].server,
 				  "principal", res.attempts[i].gss_principal,
 				  "request_id", rid);
+	if (ret == 0 && !cfg->no_verify)
+		ret = solver_verify_write(
+		    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+		    ch->action != CHALLENGE_CLEANUP,
+		    start + s->opts.deadline_ms, msg, msglen);
+	/*
+	 * NOTAUTH, or a NOERROR that is not served, with cert-manager's
+	 * zone: the server may serve another zone for the name.
+	 */
+	if (ret != 0 && cfg->zone[0] == '\0' &&
+	    solver_zone_retry(&res, ret == DNS_EVERIFY, &opts,
+			      ch->resolved_fqdn, *zone, found,
+			      sizeof(cfg->found_zone), msg, msglen)) {
+		msg[0] = '\0';
+		log_warn("the zone cert-manager found is not the server's: "
+			 "updating the zone found at the server; set the "
+			 "solver config's zone field to it",
+			 "resolved_zone", ch->resolved_zone, "zone", found,
+			 "fqdn", ch->resolved_fqdn, "request_id", rid, "action",
+			 tc->action, "nameserver", cfg->servers_text);
+		*zone = found;
+		tc->zone = *zone;
+		ret = update_send(cfg, &opts, *zone, &change, 1,
+				  start + s->opts.deadline_ms, &res, &untried);
+		if (ret == 0 && !cfg->no_verify)
+			ret = solver_verify_write(
+			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
+			    ch->action != CHALLENGE_CLEANUP,
+			    start + s->opts.deadline_ms, msg, msglen);
+	}
 	if (ret == 0) {
 		ok = true;
 		goto out;
 	}
+	if (ret == DNS_EVERIFY || msg[0] != '\0')
+		goto out;
 	if (res.nattempts == 0 && ret == -ETIMEDOUT)
 		snprintf(msg, msglen,
 			 "update of %s in zone %s not sent: the solver's "
@@ -789,6 +926,12 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	else
 		dns_result_explain(&res, "update", opts.key, *zone,
 				   ch->resolved_fqdn, msg, msglen);
+	used = strlen(msg);
+	if (*zone == found)
+		snprintf(msg + used, msglen - used,
+			 "; zone %s was found at the server after the "
+			 "update in request.resolvedZone %s failed",
+			 found, ch->resolved_zone);
 	used = strlen(msg);
 	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)
 		snprintf(msg + used, msglen - used,
@@ -801,6 +944,18 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 "; %zu more nameserver(s) not tried within the "
 			 "solver's %u ms deadline",
 			 untried, s->opts.deadline_ms);
+	used = strlen(msg);
+	if (opts.key != NULL && key.alt_secret != NULL && res.nattempts > 0 &&
+	    res.attempts[res.nattempts - 1].key_alt)
+		snprintf(msg + used, msglen - used,
+			 "; the secret has two readings and the server "
+			 "rejected both: as nsupdate -y reads it (base64 "
+			 "decoded once) and %s",
+			 key.alt_desc);
+	else if (opts.key != NULL && key.warning[0] != '\0' &&
+		 res.nattempts > 0 &&
+		 dns_outcome_key_rejected(&res.attempts[res.nattempts - 1]))
+		snprintf(msg + used, msglen - used, "; note: %s", key.warning);
 	used = strlen(msg);
 	if (opts.key == NULL && opts.gss == NULL)
 		snprintf(msg + used, msglen - used,

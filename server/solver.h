@@ -18,6 +18,9 @@ struct solver_opts {
 	    dns_timeout_ms;   /* per attempt unless config.timeout; 0: 5000 */
 	unsigned deadline_ms; /* whole call, all attempts; 0: 25000 */
 	unsigned secret_cache_ms; /* how long a secret is reused; 0: 5000 */
+	/* --allowed-zones "a.com,b.org": names elsewhere are refused before
+	 * any Secret read or DNS traffic; NULL or "": no limit.  Borrowed. */
+	const char *allowed_zones;
 };
 
 struct solver;

@@ -37,7 +37,7 @@ SERVE_FLAGS = {
     "group-name", "solver-name", "kubeconfig", "secrets-dir",
     "requestheader-client-ca-file", "requestheader-allowed-names",
     "authorization-mode", "v", "logging-format", "dns-timeout",
-    "metrics-bind-address", "shutdown-grace-period",
+    "metrics-bind-address", "shutdown-grace-period", "allowed-zones",
 }
 
 # What the built-in roles the chart may bind grant (Kubernetes' bootstrap
@@ -445,6 +445,10 @@ MATRIX = [
          "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client",
          "shutdown-grace-period": "25s", "metrics-bind-address": ":9402"}
      or pytest.fail(str(r.flags()))),
+    ("allowed-zones",
+     {"allowedZones": ["example.com", "team-a.example.org."]}, {},
+     lambda r: r.flags()["allowed-zones"] == "example.com,team-a.example.org."
+     or pytest.fail(str(r.flags()))),
     ("labels-annotations-scheduling",
      {"commonLabels": {"team": "dns"}, "podLabels": {"tier": "infra"},
       "podAnnotations": {"example.com/note": "x"}, "priorityClassName": "system-cluster-critical",
@@ -496,6 +500,8 @@ BAD = [
     ("port-range", {"webhook": {"securePort": 70000}}, "webhook.securePort"),
     ("extra-arg-not-a-flag", {"webhook": {"extraArgs": ["serve"]}}, "webhook.extraArgs.0"),
     ("dns-timeout-words", {"webhook": {"dnsTimeout": "five"}}, "webhook.dnsTimeout"),
+    ("allowed-zones-not-a-name", {"allowedZones": ["example.com/x"]}, "allowedZones.0"),
+    ("allowed-zones-string", {"allowedZones": "example.com"}, "allowedZones"),
     ("service-type", {"service": {"type": "LoadBalancer"}}, "service.type"),
     ("ecdsa-2048", {"pki": {"privateKeySize": 2048}}, "pki"),
     ("rsa-256", {"pki": {"privateKeyAlgorithm": "RSA"}}, "pki"),

@@ -2,7 +2,8 @@
  * fuzz_dns_answer.c - the DNS answer parser and its diagnosis: any bytes
  * as the answer to a fixed request (dns_request.h), through
  * dns_msg_check(), the TXT reply parser for queries, and the sentences a
- * user reads (dns_outcome_explain, dns_result_explain).
+ * user reads (dns_outcome_explain, dns_result_explain), and the zone
+ * discovery's reading of it (dns_zone_answer_parse).
  *
  * Invariants: only a NOERROR answer passes the check, and when the
  * request was signed only one whose TSIG verified (DESIGN.md section 4:
@@ -60,6 +61,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				fuzz_check(reply.txt[i] != NULL);
 		}
 		dns_reply_release(&reply);
+	}
+	/* Zone discovery reads any answer to a SOA query (dns/zone.c). */
+	{
+		struct dns_zone_answer za;
+
+		if (dns_zone_answer_parse(data, size, FUZZ_FQDN, &za) == 0) {
+			fuzz_check(za.nns <= DNS_ZONE_NS_MAX);
+			fuzz_check(za.kind != DNS_ZONE_FOUND ||
+				   za.soa.zone[0] != '\0');
+			fuzz_check(za.kind != DNS_ZONE_REFERRAL ||
+				   za.delegation[0] != '\0');
+		}
 	}
 	fuzz_check(dns_outcome_explain(o, k, FUZZ_ZONE, buf, sizeof(buf)) ==
 		   buf);

@@ -303,13 +303,18 @@ class DnsServer:
     zone = ZONE
     host = "127.0.0.1"
 
-    def __init__(self):
+    def __init__(self, extra_keys=()):
+        """extra_keys: more Key()s, each allowed to update TXT anywhere
+        in the zone like acme256 (tests that need many keys on one
+        server)."""
         self.tmpdir = tempfile.mkdtemp(prefix="rfc2136-%s-" % self.kind)
         self.keys = {
             "acme256": new_key("acme256", "hmac-sha256"),
             "acme512": new_key("acme512", "hmac-sha512"),
             "restricted": new_key("restricted", "hmac-sha256"),
         }
+        for k in extra_keys:
+            self.keys[k.name] = k
         self.proc = None
         self.port = None
         self._logfile = os.path.join(self.tmpdir, "server.log")
@@ -436,6 +441,9 @@ class KnotServer(DnsServer):
             os.makedirs(self.path(sub), exist_ok=True)
         self.write("zones/example.test.zone", ZONE_FILE)
         k = self.keys
+        keys = "\n".join("  - id: %s\n    algorithm: %s\n    secret: %s"
+                         % (x.name, x.algorithm, x.secret)
+                         for x in k.values())
         self.write("knot.conf", f"""server:
     rundir: "{d}/run"
     listen: [ 127.0.0.1@{self.port}, ::1@{self.port} ]
@@ -450,18 +458,10 @@ database:
 control:
     listen: "{d}/run/knot.sock"
 key:
-  - id: acme256
-    algorithm: hmac-sha256
-    secret: {k["acme256"].secret}
-  - id: acme512
-    algorithm: hmac-sha512
-    secret: {k["acme512"].secret}
-  - id: restricted
-    algorithm: hmac-sha256
-    secret: {k["restricted"].secret}
+{keys}
 acl:
   - id: acme_update
-    key: [ acme256, acme512 ]
+    key: [ {", ".join(n for n in k if n != "restricted")} ]
     action: update
     update-type: [ TXT ]
   - id: restricted_update
@@ -493,6 +493,8 @@ class BindServer(DnsServer):
         keys = "".join('key "%s" { algorithm %s; secret "%s"; };\n'
                        % (k.name, k.algorithm, k.secret)
                        for k in self.keys.values())
+        grants = "\n        ".join("grant %s zonesub TXT;" % n
+                                    for n in self.keys if n != "restricted")
         self.write("named.conf", keys + f"""options {{
     directory "{d}";
     pid-file "{d}/named.pid";
@@ -509,8 +511,7 @@ zone "example.test" {{
     type primary;
     file "example.test.zone";
     update-policy {{
-        grant acme256 zonesub TXT;
-        grant acme512 zonesub TXT;
+        {grants}
         grant restricted name {RESTRICTED_FQDN} TXT;
     }};
 }};
@@ -524,8 +525,8 @@ PDNS_SCHEMA = "/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql"
 class PdnsServer(DnsServer):
     kind = "pdns"
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, extra_keys=()):
+        super().__init__(extra_keys)
         # No name-restricted policy without Lua (see the module docstring).
         del self.keys["restricted"]
 

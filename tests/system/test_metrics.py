@@ -235,8 +235,9 @@ def test_counters_after_scripted_calls(tmp_path, pki, kube, knot, rcode_dns):
     """Every counter has the value the calls imply; histograms agree."""
     key = knot.keys["acme256"]
     kube.add_secret(NS, "tsig", {"secret": key.secret})
-    # A secret of the right form that the server does not know.
-    kube.add_secret(NS, "wrong", {"secret": "d3Jvbmd3cm9uZ3dyb25nd3Jvbmd3cm9uZ3dyb25nMTI="})
+    # A secret of the right form that the server does not know, with one
+    # reading only (its decoded text is not base64 again: no second try).
+    kube.add_secret(NS, "wrong", {"secret": "d3Jvbmctd3Jvbmctd3Jvbmctd3Jvbmctd3JvbmctMTI="})
     kube.sar_policy = lambda spec: (
         (False, "not this one") if spec.get("user") == "mallory"
         else (True, ""))

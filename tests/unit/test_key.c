@@ -73,6 +73,10 @@ static const struct {
 	"a2V5ICJmaWxlLWtleSIgewoJYWxnb3JpdGhtIGhtYWMtc2hhMjU2OwoJc2VjcmV0ICIz" \
 	"Wk0yaTFzbVdXRnliMGVLM2x0UTNqbWhYYnNnckpJOGdmY2tIU2gvUk5FPSEiOwp9Owo="
 
+/* printf 'my-tsig-secret-for-acme-2026' | base64, the example. */
+#define PASS	 "my-tsig-secret-for-acme-2026"
+#define PASS_B64 "bXktdHNpZy1zZWNyZXQtZm9yLWFjbWUtMjAyNg=="
+
 /* Raw key bytes as a Secret's data: field gives them (NULs included). */
 static const char RAW32[] = "\x9f\x9b\xff\xdd\x81\x05\x63\x6f\xa8\x96\xf5"
 			    "\x3b\xf8\xe8\xb7\x96\x32\xe7\x69\x46\x00\x0a"
@@ -133,6 +137,9 @@ struct row {
 	const char *err_has[3]; /* substrings of the error text */
 	const char *warn_has;	/* substring of the warning, NULL: none */
 	const char *secrets[3]; /* must never appear in the error text */
+	const char *alt_b64;	/* the alternate secret as base64, NULL: none */
+	const char *alt_has;	/* substring of the alternate's warning */
+	const char *weak_has;	/* substring of the weak-algorithm warning */
 };
 
 /* Parse one row and compare; failures are reported and counted. */
@@ -198,6 +205,40 @@ static void row_check(const struct row *r, size_t idx)
 		if (r->warn_has && strstr(key.warning, src) == NULL)
 			report("row %zu (%s): warning does not name %s", idx,
 			       r->desc, src);
+		if (r->alt_b64) {
+			size_t want_len;
+			uint8_t *want = b64(r->alt_b64, &want_len);
+
+			if (want == NULL || key.alt_secret == NULL ||
+			    key.alt_secret_len != want_len ||
+			    memcmp(key.alt_secret, want, want_len) != 0)
+				report("row %zu (%s): wrong alternate secret "
+				       "(%zu bytes, want %zu)",
+				       idx, r->desc, key.alt_secret_len,
+				       want_len);
+			free(want);
+			if (key.alt_desc[0] == '\0' ||
+			    strstr(key.alt_warning, src) == NULL)
+				report("row %zu (%s): alternate without a "
+				       "description or warning naming %s",
+				       idx, r->desc, src);
+		} else if (key.alt_secret != NULL || key.alt_secret_len != 0 ||
+			   key.alt_warning[0] != '\0') {
+			report("row %zu (%s): unexpected alternate secret "
+			       "(%s)",
+			       idx, r->desc, key.alt_desc);
+		}
+		if (r->alt_has && strstr(key.alt_warning, r->alt_has) == NULL)
+			report("row %zu (%s): alternate warning '%s' lacks "
+			       "'%s'",
+			       idx, r->desc, key.alt_warning, r->alt_has);
+		if (r->weak_has && strstr(key.weak, r->weak_has) == NULL)
+			report("row %zu (%s): weak warning '%s' lacks '%s'",
+			       idx, r->desc, key.weak, r->weak_has);
+		if (!r->weak_has && key.alg != DNS_ALG_MD5 &&
+		    key.alg != DNS_ALG_SHA1 && key.weak[0] != '\0')
+			report("row %zu (%s): weak warning for %s", idx,
+			       r->desc, dns_alg_to_text(key.alg));
 	}
 	/* No message ever quotes secret material. */
 	for (size_t i = 0; i < 3 && r->secrets[i]; i++) {
@@ -209,7 +250,9 @@ static void row_check(const struct row *r, size_t idx)
 		if (ret < 0 && leaks(err, s, slen))
 			report("row %zu (%s): error text quotes the secret: %s",
 			       idx, r->desc, err);
-		if (leaks(key.warning, s, slen))
+		if (leaks(key.warning, s, slen) ||
+		    leaks(key.alt_warning, s, slen) ||
+		    leaks(key.alt_desc, s, slen) || leaks(key.weak, s, slen))
 			report("row %zu (%s): warning quotes the secret", idx,
 			       r->desc);
 	}
@@ -421,21 +464,88 @@ static const struct row rows[] = {
      "Kexample-key.+163+12345.key", NULL, NULL, DNS_EKEY_SYNTAX,
      ERR("line 1", "known format"), SECRETS(S256)},
 
-    /* Base64 twice. */
+    /*
+     * Base64 twice: nsupdate's reading (decoded once) is the key, whatever
+     * the bytes; the twice-decoded reading is only the alternate.
+     */
     {"bare, base64 twice", S256_TWICE, 0, "Secret ns/s key secret", "n",
-     "sha256", 0, "n.", DNS_ALG_SHA256, S256, .warn_has = "twice",
-     SECRETS(S256, S256_TWICE)},
+     "sha256", 0, "n.", DNS_ALG_SHA256, NULL, S256, sizeof(S256) - 1,
+     SECRETS(S256, S256_TWICE), .alt_b64 = S256, .alt_has = "twice"},
     {"bare, base64 twice with newline, wrapped", S512_TWICE_NL, 0, "s", "n",
-     "sha512", 0, "n.", DNS_ALG_SHA512, S512,
-     .warn_has = "--from-literal=secret=", SECRETS(S512)},
+     "sha512", 0, "n.", DNS_ALG_SHA512, NULL, S512 "\n", sizeof(S512),
+     SECRETS(S512), .alt_b64 = S512, .alt_has = "--from-literal=secret="},
     {"BIND, base64 twice",
      "key x { algorithm hmac-sha256; secret \"" S256_TWICE "\"; };", 0, "f",
-     NULL, NULL, 0, "x.", DNS_ALG_SHA256, S256, .warn_has = "twice",
-     SECRETS(S256)},
+     NULL, NULL, 0, "x.", DNS_ALG_SHA256, NULL, S256, sizeof(S256) - 1,
+     SECRETS(S256), .alt_b64 = S256, .alt_has = "twice"},
     {"Knot, base64 twice", "x:" S256_TWICE, 0, "f", NULL, NULL, 0, "x.",
-     DNS_ALG_SHA256, S256, .warn_has = "twice"},
+     DNS_ALG_SHA256, NULL, S256, sizeof(S256) - 1, .alt_b64 = S256,
+     .alt_has = "nsupdate"},
     {"base64 of a short base64 text stays once", "QUFBQQ==", 0, NULL, "n",
      "sha256", 0, "n.", DNS_ALG_SHA256, "QUFBQQ=="},
+
+    /* Passphrase keys (printf PASSPHRASE | base64), as nsupdate reads them. */
+    {"passphrase naming 'secret'", PASS_B64, 0, "s", "acme", "hmac-sha256", 0,
+     "acme.", DNS_ALG_SHA256, NULL, PASS, sizeof(PASS) - 1},
+    {"passphrase, newline", PASS_B64 "\n", 0, "s", "acme", "sha256", 0, "acme.",
+     DNS_ALG_SHA256, NULL, PASS, sizeof(PASS) - 1},
+    {"passphrase, CRLF and spaces", "  " PASS_B64 " \r\n", 0, "s", "acme",
+     "sha256", 0, "acme.", DNS_ALG_SHA256, NULL, PASS, sizeof(PASS) - 1},
+    {"passphrase, no padding", "bXktdHNpZy1zZWNyZXQtZm9yLWFjbWUtMjAyNg", 0, "s",
+     "acme", "sha256", 0, "acme.", DNS_ALG_SHA256, NULL, PASS,
+     sizeof(PASS) - 1},
+    {"passphrase, space inside the base64",
+     "bXktdHNpZy1zZWNy ZXQtZm9yLWFjbWUtMjAyNg==", 0, "s", "acme", "sha256", 0,
+     "acme.", DNS_ALG_SHA256, NULL, PASS, sizeof(PASS) - 1},
+    {"space inside the base64 and no padding: text, not a secret",
+     "bXktdHNpZy1zZWNy ZXQtZm9yLWFjbWUtMjAyNg\n", 0, "s", "acme", "sha256",
+     DNS_EKEY_SYNTAX, ERR("line 1", "known format")},
+    {"words are not a secret", "not a key\n", 0, "s", "acme", "sha256",
+     DNS_EKEY_SYNTAX, ERR("known format")},
+    {"base64 wrapped over lines without padding",
+     "3ZM2i1smWWFyb0eK3ltQ\r\n  3jmhXbsgrJI8gfckHSh/RNE\r\n", 0, "s", "n",
+     "sha256", 0, "n.", DNS_ALG_SHA256, S256},
+    {"passphrase, no name: the name is missing, not a key file", PASS_B64, 0,
+     "Secret ns/s key secret", NULL, "sha256", DNS_EKEY_NAME,
+     ERR("key name is missing", "tsigKeyName"), SECRETS(PASS_B64, PASS)},
+    {"passphrase with 'key:' and '='", "a2V5OiBteSBzZWNyZXQ9MQ==", 0, "s", "n",
+     "sha256", 0, "n.", DNS_ALG_SHA256, NULL, "key: my secret=1", 16},
+    {"passphrase like a BIND clause", "c2VjcmV0IGtleSA9ICJ4Ijs=", 0, "s", "n",
+     "sha256", 0, "n.", DNS_ALG_SHA256, NULL, "secret key = \"x\";", 17},
+    {"passphrase whose text is base64 again",
+     "cGFzc3dvcmRwYXNzd29yZHBhc3N3b3Jk", 0, "s", "n", "sha256", 0, "n.",
+     DNS_ALG_SHA256, NULL, "passwordpasswordpassword", 24,
+     .alt_b64 = "passwordpasswordpassword", .alt_has = "ambiguous"},
+    {"passphrase itself, not base64", "my-tsig-secret-for-acme-2026\n", 0, "s",
+     "n", "sha256", DNS_EKEY_SYNTAX,
+     ERR("not valid base64", "nsupdate", "| base64"), SECRETS(PASS)},
+
+    /* A key file base64-encoded (stringData: after base64 -w0). */
+    {"base64 of a key file, no name: the file's key", B64_FILE, 0,
+     "Secret ns/s key secret", NULL, NULL, 0, "file-key.", DNS_ALG_SHA256, S256,
+     .warn_has = "key file", SECRETS(S256)},
+    {"base64 of a Knot line, no name: the line's key", B64_LINE, 0, "s", NULL,
+     NULL, 0, "line-key.", DNS_ALG_SHA256, S256, .warn_has = "--from-file"},
+    {"base64 of a key file, name and algorithm given: ambiguous", B64_FILE, 0,
+     "s", "file-key", "hmac-sha256", 0, "file-key.", DNS_ALG_SHA256,
+     .alt_b64 = S256, .alt_has = "key file", SECRETS(S256)},
+    {"base64 of a key file naming another key: bytes only", B64_FILE, 0, "s",
+     "other", "hmac-sha256", 0, "other.", DNS_ALG_SHA256, SECRETS(S256)},
+    {"base64 of a malformed key file is a secret", B64_BADFILE, 0, "s", "n",
+     "sha256", 0, "n.", DNS_ALG_SHA256, SECRETS(S256)},
+    {"base64 of a malformed key file, no name", B64_BADFILE, 0, "s", NULL,
+     "sha256", DNS_EKEY_NAME, ERR("key name is missing"), SECRETS(S256)},
+
+    /* Weak algorithms work, with a warning naming the replacement. */
+    {"HMAC-MD5 warns", "vSbvBHAb3PrDiVEPfawpXg==", 0, "s", "old", "hmac-md5", 0,
+     "old.", DNS_ALG_MD5, "vSbvBHAb3PrDiVEPfawpXg==", .weak_has = "hmac-md5"},
+    {"HMAC-SHA1 warns",
+     "key old { algorithm hmac-sha1; secret \"VEP4+sEWv7t59rUgNGcdU/6cxAA=\"; "
+     "};",
+     0, "s", NULL, NULL, 0, "old.", DNS_ALG_SHA1,
+     "VEP4+sEWv7t59rUgNGcdU/6cxAA=",
+     .weak_has = "tsig-keygen -a hmac-sha256 "
+		 "old "},
 
     /* Raw key bytes (a Secret's data: field holding the printed key). */
     {"raw bytes with NULs", RAW32, sizeof(RAW32) - 1, "Secret ns/s key secret",
@@ -491,8 +601,10 @@ static const struct row rows[] = {
     {"truncated after the secret",
      "key \"x\" {\n algorithm hmac-sha256;\n secret \"" S256 "\"", 0, "f", NULL,
      NULL, DNS_EKEY_SYNTAX, ERR("';'", "line 3"), SECRETS(S256)},
-    {"only 'key'", "key", 0, "f", NULL, NULL, DNS_EKEY_SYNTAX,
-     ERR("end of the file")},
+    {"only 'key' and a comment", "key # cut", 0, "f", NULL, NULL,
+     DNS_EKEY_SYNTAX, ERR("end of the file")},
+    {"only 'key' is valid base64: a bare secret", "key", 0, "f", NULL, NULL,
+     DNS_EKEY_NAME, ERR("key name is missing")},
     {"no '{'", "key x algorithm hmac-sha256;", 0, "f", NULL, NULL,
      DNS_EKEY_SYNTAX, ERR("'{'")},
     {"missing ';' after the algorithm",
@@ -1172,7 +1284,8 @@ static void test_release(void **state)
 				       NULL, err, sizeof(err)),
 			 0);
 	assert_non_null(key.secret);
-	assert_true(key.warning[0] != '\0');
+	assert_non_null(key.alt_secret);
+	assert_true(key.alt_warning[0] != '\0');
 	dns_key_release(&key);
 	assert_memory_equal(&key, &zero, sizeof(key));
 	dns_key_release(&key); /* twice is harmless */
@@ -1191,6 +1304,123 @@ static void test_release(void **state)
 	assert_int_equal(
 	    dns_key_parse(NULL, "x", 1, NULL, NULL, NULL, err, sizeof(err)),
 	    -EINVAL);
+}
+
+/*
+ * Random key bytes of every length 1-128, their base64 (libdnssec's
+ * encoder) written five ways: as is, with a newline, CRLF, spaces around,
+ * without padding.  Each is read back as exactly those bytes, as nsupdate
+ * -y reads it, with no warning.
+ */
+static void test_random_secrets(void **state)
+{
+	static const char *const fmt[] = {"%s", "%s\n", "%s\r\n", "  %s \t\n",
+					  "%s"};
+	unsigned seed = 20261206;
+
+	(void)state;
+	failures = 0;
+	for (size_t len = 1; len <= 128; len++) {
+		uint8_t bytes[128];
+		dnssec_binary_t bin = {len, bytes}, text = {0};
+
+		for (size_t i = 0; i < len; i++)
+			bytes[i] = (uint8_t)rand_r(&seed);
+		assert_int_equal(dnssec_binary_to_base64(&bin, &text), 0);
+		for (size_t v = 0; v < sizeof(fmt) / sizeof(fmt[0]); v++) {
+			char buf[256], b64text[200], err[512];
+			struct dns_key key;
+			size_t n = text.size;
+
+			memcpy(b64text, text.data, n);
+			while (v == 4 && n > 0 && b64text[n - 1] == '=')
+				n--; /* without padding */
+			b64text[n] = '\0';
+			snprintf(buf, sizeof(buf), fmt[v], b64text);
+			if (dns_key_parse(&key, buf, strlen(buf), "s", "n",
+					  "sha256", err, sizeof(err)) != 0)
+				report("%zu bytes, form %zu: %s", len, v, err);
+			else if (key.secret_len != len ||
+				 memcmp(key.secret, bytes, len) != 0 ||
+				 key.warning[0] != '\0')
+				report("%zu bytes, form %zu: wrong secret", len,
+				       v);
+			dns_key_release(&key);
+		}
+		dnssec_binary_free(&text);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* The alternate reading becomes the secret and back; no alternate: no-op. */
+static void test_alt_swap(void **state)
+{
+	struct dns_key key;
+	char err[256];
+	size_t len1, len2;
+	uint8_t *once = b64(S256_TWICE, &len1), *twice = b64(S256, &len2);
+
+	(void)state;
+	assert_int_equal(dns_key_parse(&key, S256_TWICE, strlen(S256_TWICE),
+				       "s", "n", "sha256", err, sizeof(err)),
+			 0);
+	dns_key_alt_swap(&key);
+	assert_int_equal(key.secret_len, len2);
+	assert_memory_equal(key.secret, twice, len2);
+	assert_int_equal(key.alt_secret_len, len1);
+	assert_memory_equal(key.alt_secret, once, len1);
+	dns_key_alt_swap(&key);
+	assert_memory_equal(key.secret, once, len1);
+	dns_key_release(&key);
+	assert_null(key.alt_secret);
+	assert_int_equal(dns_key_parse(&key, S256, strlen(S256), "s", "n",
+				       "sha256", err, sizeof(err)),
+			 0);
+	assert_null(key.alt_secret);
+	dns_key_alt_swap(&key);
+	assert_int_equal(key.secret_len, 32);
+	dns_key_release(&key);
+	dns_key_alt_swap(NULL);
+	free(once);
+	free(twice);
+}
+
+/* Which answers reject the key itself (and so call for the alternate). */
+static void test_key_rejected(void **state)
+{
+	static const struct {
+		const char *desc;
+		bool answered, present, verified;
+		int rcode, tsig_error;
+		bool want;
+	} rej[] = {
+	    {"BIND/Knot NOTAUTH+BADSIG", true, true, false, 9, 16, true},
+	    {"BIND/Knot NOTAUTH+BADKEY", true, true, false, 9, 17, true},
+	    {"PowerDNS REFUSED without TSIG", true, false, false, 5, 0, true},
+	    {"BIND policy denial: signed REFUSED", true, true, true, 5, 0,
+	     false},
+	    {"BADTIME is the clock, not the key", true, true, false, 9, 18,
+	     false},
+	    {"NOTAUTH without TSIG (zone not served)", true, false, false, 9, 0,
+	     false},
+	    {"NOERROR", true, true, true, 0, 0, false},
+	    {"no answer", false, false, false, -1, 0, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rej) / sizeof(rej[0]); i++) {
+		struct dns_outcome o;
+
+		memset(&o, 0, sizeof(o));
+		o.answered = rej[i].answered;
+		o.tsig_present = rej[i].present;
+		o.tsig_verified = rej[i].verified;
+		o.rcode = rej[i].rcode;
+		o.tsig_error = rej[i].tsig_error;
+		if (dns_outcome_key_rejected(&o) != rej[i].want)
+			fail_msg("%s: want %d", rej[i].desc, rej[i].want);
+	}
+	assert_false(dns_outcome_key_rejected(NULL));
 }
 
 /*
@@ -1274,6 +1504,9 @@ int main(void)
 	    cmocka_unit_test(test_oversized_parse),
 	    cmocka_unit_test(test_release),
 	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_random_secrets),
+	    cmocka_unit_test(test_alt_swap),
+	    cmocka_unit_test(test_key_rejected),
 	};
 
 	return cmocka_run_group_tests_name("key", tests, tmp_setup,

@@ -122,6 +122,20 @@ static void rec_tls(void)
 	metrics_cert_expiry(1893456000);
 }
 
+static void rec_verify(void)
+{
+	metrics_verify(METRICS_VERIFY_SERVED, 400);
+	metrics_verify(METRICS_VERIFY_NOT_SERVED, 2000000);
+	metrics_verify((enum metrics_verify)42, 1); /* out of range: error */
+}
+static void rec_zones(void)
+{
+	metrics_zone_discovery(true);
+	metrics_zone_discovery(false);
+	metrics_zone_discovery(false);
+	metrics_zone_refusal();
+}
+
 static const struct event_case event_cases[] = {
     {"nothing",
      NULL,
@@ -199,6 +213,17 @@ static const struct event_case event_cases[] = {
      rec_authz,
      {P "authorization_denials_total{reason=\"denied\"} 1",
       P "authorization_denials_total{reason=\"review_failed\"} 2"}},
+    {"verify",
+     rec_verify,
+     {P "verifications_total{result=\"served\"} 1",
+      P "verifications_total{result=\"not_served\"} 1",
+      P "verifications_total{result=\"error\"} 1",
+      P "verification_duration_seconds_count 3"}},
+    {"zones",
+     rec_zones,
+     {P "zone_discoveries_total{result=\"found\"} 1",
+      P "zone_discoveries_total{result=\"failed\"} 2",
+      P "allowed_zones_refusals_total 1"}},
     {"tls",
      rec_tls,
      {P "tls_certificate_reloads_total{result=\"success\"} 1",
@@ -241,6 +266,10 @@ static void test_families(void **state)
 	    {"authorization_denials_total", "counter"},
 	    {"tls_certificate_reloads_total", "counter"},
 	    {"tls_certificate_expiry_timestamp_seconds", "gauge"},
+	    {"verifications_total", "counter"},
+	    {"verification_duration_seconds", "histogram"},
+	    {"zone_discoveries_total", "counter"},
+	    {"allowed_zones_refusals_total", "counter"},
 	};
 	char line[256];
 

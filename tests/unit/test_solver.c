@@ -5,7 +5,8 @@
  * answers, or from a closed port.  Checks the answers' shapes and the
  * messages a user reads: missing Secret, missing key, config errors, the
  * unsigned-update note, the DNS diagnosis, the secret cache, and many
- * calls at once.
+ * calls at once.  The responder answers no queries, so every config
+ * turns the check after a write off (verify: false); system tests cover it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -199,7 +200,7 @@ static const struct solver_case cases[] = {
     {"unsigned present succeeds",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\"}",
      T_OK,
      201,
      1,
@@ -207,7 +208,7 @@ static const struct solver_case cases[] = {
     {"unsigned cleanup succeeds",
      "CleanUp",
      "ns1",
-     "{\"nameserver\":\"%s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\"}",
      T_OK,
      201,
      1,
@@ -215,7 +216,7 @@ static const struct solver_case cases[] = {
     {"unsigned over TCP to a UDP-only server fails",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"protocol\":\"TCP\",\"timeout\":\"1s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"protocol\":\"TCP\",\"timeout\":\"1s\"}",
      T_OK,
      201,
      0,
@@ -224,7 +225,7 @@ static const struct solver_case cases[] = {
     {"failover from a closed port to a good server",
      "Present",
      "ns1",
-     "{\"nameservers\":[\"%s\",\"%s\"]}",
+     "{\"verify\":false,\"nameservers\":[\"%s\",\"%s\"]}",
      T_CLOSED,
      201,
      1,
@@ -241,7 +242,7 @@ static const struct solver_case cases[] = {
     {"config field of the wrong type",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"ttl\":\"60\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"ttl\":\"60\"}",
      T_OK,
      201,
      0,
@@ -249,7 +250,7 @@ static const struct solver_case cases[] = {
     {"missing Secret",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
      "\"hmac-sha256\"," REF("nope", "secret") "}",
      T_OK,
      201,
@@ -258,7 +259,7 @@ static const struct solver_case cases[] = {
     {"Secret in another namespace is not seen",
      "Present",
      "ns2",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
      "\"hmac-sha256\"," REF("tsig", "secret") "}",
      T_OK,
      201,
@@ -267,7 +268,7 @@ static const struct solver_case cases[] = {
     {"missing key",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
      "\"hmac-sha256\"," REF("tsig", "tsig-secret") "}",
      T_OK,
      201,
@@ -277,7 +278,7 @@ static const struct solver_case cases[] = {
     {"bare secret without algorithm",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\"," REF("tsig", "secret") "}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\"," REF("tsig", "secret") "}",
      T_OK,
      201,
      0,
@@ -285,7 +286,7 @@ static const struct solver_case cases[] = {
     {"bare secret without key name",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigAlgorithm\":\"hmac-sha256\"," REF(
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigAlgorithm\":\"hmac-sha256\"," REF(
 	 "tsig", "secret") "}",
      T_OK,
      201,
@@ -294,7 +295,7 @@ static const struct solver_case cases[] = {
     {"malformed secret",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
      "\"hmac-sha256\"," REF("tsig", "other") "}",
      T_OK,
      201,
@@ -303,7 +304,7 @@ static const struct solver_case cases[] = {
     {"key file conflicting with tsigKeyName",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"other-key\"," REF("keyfile",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"other-key\"," REF("keyfile",
 								 "key") "}",
      T_OK,
      201,
@@ -314,7 +315,7 @@ static const struct solver_case cases[] = {
     {"signed update, unsigned answer",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
      "\"HMACSHA256\"," REF("tsig", "secret") "}",
      T_OK,
      201,
@@ -323,7 +324,7 @@ static const struct solver_case cases[] = {
     {"key file names key and algorithm",
      "CleanUp",
      "ns1",
-     "{\"nameserver\":\"%s\"," REF("keyfile", "key") "}",
+     "{\"verify\":false,\"nameserver\":\"%s\"," REF("keyfile", "key") "}",
      T_OK,
      201,
      0,
@@ -331,7 +332,7 @@ static const struct solver_case cases[] = {
     {"closed port",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"timeout\":\"1s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"timeout\":\"1s\"}",
      T_CLOSED,
      201,
      0,
@@ -340,7 +341,7 @@ static const struct solver_case cases[] = {
     {"silent server",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"timeout\":\"300ms\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"timeout\":\"300ms\"}",
      T_BLACK,
      201,
      0,
@@ -348,7 +349,7 @@ static const struct solver_case cases[] = {
     {"config.zone overrides resolvedZone",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"zone\":\"_acme-challenge.a.test\","
+     "{\"verify\":false,\"nameserver\":\"%s\",\"zone\":\"_acme-challenge.a.test\","
      "\"timeout\":\"300ms\"}",
      T_BLACK,
      201,
@@ -357,7 +358,7 @@ static const struct solver_case cases[] = {
     {"config.zone not above the record",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"zone\":\"other.test\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\",\"zone\":\"other.test\"}",
      T_OK,
      201,
      0,
@@ -366,7 +367,7 @@ static const struct solver_case cases[] = {
     {"namespace with a path",
      "Present",
      "../ns1",
-     "{\"nameserver\":\"%s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\"}",
      T_OK,
      201,
      0,
@@ -374,7 +375,7 @@ static const struct solver_case cases[] = {
     {"secret ref namespace refused",
      "Present",
      "ns1",
-     "{\"nameserver\":\"%s\",\"tsigSecretSecretRef\":{\"name\":\"tsig\","
+     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigSecretSecretRef\":{\"name\":\"tsig\","
      "\"key\":\"secret\",\"namespace\":\"ns2\"}}",
      T_OK,
      201,
@@ -383,7 +384,7 @@ static const struct solver_case cases[] = {
     {"unknown action",
      "Delete",
      "ns1",
-     "{\"nameserver\":\"%s\"}",
+     "{\"verify\":false,\"nameserver\":\"%s\"}",
      T_OK,
      400,
      -1,
@@ -567,7 +568,7 @@ static void test_cache(void **state)
 	    "cache",
 	    "Present",
 	    "ns1",
-	    "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\","
+	    "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\","
 	    "\"tsigAlgorithm\":\"hmac-sha256\"," REF("cached", "secret") "}",
 	    T_OK,
 	    201,
@@ -622,7 +623,7 @@ static void *worker_run(void *arg)
 	    {"w",
 	     "Present",
 	     "ns1",
-	     "{\"nameserver\":\"%s\"}",
+	     "{\"verify\":false,\"nameserver\":\"%s\"}",
 	     T_OK,
 	     201,
 	     0,
@@ -630,7 +631,7 @@ static void *worker_run(void *arg)
 	    {"w",
 	     "CleanUp",
 	     "ns1",
-	     "{\"nameserver\":\"%s\"}",
+	     "{\"verify\":false,\"nameserver\":\"%s\"}",
 	     T_OK,
 	     201,
 	     0,
@@ -638,7 +639,7 @@ static void *worker_run(void *arg)
 	    {"w",
 	     "Present",
 	     "ns1",
-	     "{\"nameserver\":\"%s\",\"tsigKeyName\":\"k\","
+	     "{\"verify\":false,\"nameserver\":\"%s\",\"tsigKeyName\":\"k\","
 	     "\"tsigAlgorithm\":\"hmac-sha256\"," REF("tsig", "secret") "}",
 	     T_OK,
 	     201,
@@ -692,7 +693,7 @@ static void test_deadline(void **state)
 	    "deadline",
 	    "Present",
 	    "ns1",
-	    "{\"nameservers\":[\"%s\",\"%s\",\"%s\"],\"timeout\":\"60s\"}",
+	    "{\"verify\":false,\"nameservers\":[\"%s\",\"%s\",\"%s\"],\"timeout\":\"60s\"}",
 	    T_BLACK,
 	    201,
 	    0,
@@ -720,7 +721,7 @@ static void test_lifecycle(void **state)
 	static const char body[] =
 	    "{\"request\":{\"action\":\"Present\",\"key\":\"k\","
 	    "\"resourceNamespace\":\"ns1\",\"resolvedFQDN\":\"_a.t.\","
-	    "\"resolvedZone\":\"t.\",\"config\":{\"nameserver\":"
+	    "\"resolvedZone\":\"t.\",\"config\":{\"verify\":false,\"nameserver\":"
 	    "\"127.0.0.1\",\"tsigKeyName\":\"k\",\"tsigAlgorithm\":"
 	    "\"hmac-sha256\",\"tsigSecretSecretRef\":{\"name\":\"a\","
 	    "\"key\":\"b\"}}}}";
