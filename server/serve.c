@@ -27,6 +27,7 @@
 #include "k8s/k8s.h"
 #include "server/auth.h"
 #include "server/authwatch.h"
+#include "server/coalesce.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/listen.h"
@@ -94,6 +95,10 @@ static const char serve_usage[] =
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
+    "  --coalesce-window DURATION      challenges for a zone that arrive while another\n"
+    "                                  update of it is in flight share one UPDATE,\n"
+    "                                  sent when that update is done or after this\n"
+    "                                  (default 10ms; 0 sends each alone)\n"
     "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM, then\n"
     "                                  exit without them (default 25s)\n"
     "  --metrics-bind-address HOST:PORT  serve Prometheus metrics over plain HTTP at\n"
@@ -131,6 +136,7 @@ enum {
 	OPT_GRACE,
 	OPT_METRICS,
 	OPT_ALLOWED_ZONES,
+	OPT_COALESCE,
 	OPT_HELP,
 };
 
@@ -162,6 +168,7 @@ static const struct option serve_options[] = {
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
     {"allowed-zones", required_argument, NULL, OPT_ALLOWED_ZONES},
+    {"coalesce-window", required_argument, NULL, OPT_COALESCE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -179,6 +186,7 @@ struct serve_config {
 	unsigned dns_timeout_ms, grace_ms;
 	const char *metrics_address; /* NULL: no metrics */
 	const char *allowed_zones;   /* NULL: every zone */
+	unsigned coalesce_ms;	     /* --coalesce-window; 0: off */
 	unsigned rh_reload_ms, read_timeout_ms;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
@@ -244,6 +252,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 	c->solver_name = "rfc2136";
 	c->group = getenv("GROUP_NAME");
 	c->dns_timeout_ms = 5000;
+	c->coalesce_ms = COALESCE_WINDOW_MS;
 	c->grace_ms = SHUTDOWN_GRACE_MS;
 	c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
 	c->rh_reload_ms = 60000;
@@ -353,6 +362,18 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    "list of zones (e.g. example.com,example.org)",
 				    optarg, NULL);
 			c->allowed_zones = optarg;
+			break;
+		case OPT_COALESCE:
+			if (strcmp(optarg, "0") == 0) {
+				c->coalesce_ms = 0;
+				break;
+			}
+			if (duration_flag_parse(optarg, &c->coalesce_ms) < 0 ||
+			    c->coalesce_ms > 1000)
+				return usage_error(
+				    "--coalesce-window: '%s' is not a duration up to 1s "
+				    "(e.g. 10ms) or 0",
+				    optarg, NULL);
 			break;
 		case OPT_DNS_TIMEOUT:
 			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
@@ -610,6 +631,8 @@ int serve_main(int argc, char **argv)
 				    .secrets = k.dir != NULL ? k.dir : k.api,
 				    .dns_timeout_ms = c.dns_timeout_ms,
 				    .allowed_zones = c.allowed_zones,
+				    .coalesce_window_ms = c.coalesce_ms,
+				    .no_coalesce = c.coalesce_ms == 0,
 				}) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
 		goto out;

@@ -114,7 +114,8 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 		s->opts.deadline_ms = DEADLINE_MAX;
 	if (s->opts.secret_cache_ms == 0)
 		s->opts.secret_cache_ms = SECRET_CACHE_DEFAULT;
-	if (coalescer_new(&s->coalesce, 0, 0) != 0) {
+	if (!s->opts.no_coalesce &&
+	    coalescer_new(&s->coalesce, s->opts.coalesce_window_ms, 0) != 0) {
 		free(s);
 		return -ENOMEM;
 	}
