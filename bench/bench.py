@@ -1,28 +1,44 @@
 #!/usr/bin/python3
-"""make bench / make soak: the webhook measured against a bare signed UPDATE.
+"""make bench / make soak: the webhook in the production configuration,
+next to a minimal Go webhook and a bare signed UPDATE.
 
 make bench: for each of BIND, Knot and PowerDNS on loopback (started by
-tests/system/dnsservers.py, the system tests' own servers), in one run:
+tests/system/dnsservers.py, the system tests' own servers), in one run,
+three webhooks started side by side before any load:
+
+  - "webhook": `rfc2136-webhook serve` in the production configuration: a
+    kubeconfig to the stand-in Kubernetes API (tests/system/kube.py, each
+    call answered after --kube-delay-ms): the TSIG Secret read from it,
+    the front-proxy CA and header names from its
+    extension-apiserver-authentication ConfigMap, SubjectAccessReview
+    authorization;
+  - "secrets": the same binary with --secrets-dir and
+    --authorization-mode AllowAuthenticated (no Kubernetes API);
+  - "go": bench/gowebhook, the DNS work done the way cert-manager's
+    built-in RFC 2136 solver does it (miekg/dns, one UDP UPDATE per call,
+    no check after the write), net/http TLS, the front-proxy CA check, the
+    Secret from a directory; no Kubernetes API at all: its best case.
 
   1. the bare TSIG-signed UPDATE round trip (bench/bare_update.c, the
      project's dns/ with no HTTP, TLS or JSON): Present/CleanUp pairs, at
-     1, 8 and 64 concurrent clients;
-  2. the same pairs through a fresh `rfc2136-webhook serve` over kept-alive
-     HTTPS with the front proxy's client certificate (bench/load.c), at 1,
-     8 and 64 concurrent clients;
-  3. the webhook's resident memory from /proc/PID/status: VmRSS at rest
-     (ready, before any call), VmHWM (peak) after each load, VmRSS after
-     the loads and SETTLE_S idle (steady); RssAnon (the process's own
-     memory) and RssFile (pages of the shared libraries) apart;
-  4. its start-up time: exec to the first 200 on /readyz, polled every
-     millisecond by bench/load.c --wait-ready (best and median of several
-     starts, and each per-server start).
+     1, 8 and 64 concurrent clients (sequentially also with the check
+     after the write the webhook makes by default, --verify);
+  2. the same pairs through each webhook over kept-alive HTTPS with the
+     front proxy's client certificate (bench/load.c), at 1, 8 and 64
+     clients; sequentially in rounds (bare, each webhook, the production
+     webhook answering without DNS), pooled;
+  3. resident memory from /proc/PID/status: VmRSS at rest (ready, before
+     any call), VmHWM (peak) after the loads, VmRSS after SETTLE_S idle;
+     and the floors: bench/floor (the libraries linked, nothing run),
+     bench/floor_core (without libcurl, OpenSSL, Kerberos, libyaml) and
+     bench/floor_kube (the libraries and one HTTPS call through libcurl
+     and OpenSSL to the same stand-in API: the production floor);
+  4. start-up time: exec to the first 200 on /readyz, polled every
+     millisecond by bench/load.c --wait-ready.
 
-The webhook runs with --secrets-dir (the TSIG secret as a file) and
---authorization-mode AllowAuthenticated: no Kubernetes API, so what is
-measured is the webhook itself (TLS, front-proxy authentication, JSON,
-secret lookup, the UPDATE).  With SubjectAccessReview a review is made once
-per user and cached 10 s, so it changes the steady state very little.
+Coalescing (server/coalesce.c) is on in both of our webhooks, as by
+default: with 8 and 64 clients, Presents for the zone that arrive while
+another update of it is in flight share one UPDATE.
 
 make soak: 100 000 pairs at 64 concurrent clients against PowerDNS; every
 call must succeed, no TXT record may be left (a query for every name used
@@ -32,7 +48,7 @@ be flat after warm-up (least-squares slope over the samples taken every
 the open file descriptors the same at rest before and after.
 
 Latencies are per call, measured by the client (curl_easy_perform or
-dns_update), so the client's own cost is in both columns alike.
+dns_update), so the client's own cost is in every column alike.
 """
 import argparse
 import json
@@ -115,8 +131,9 @@ class Webhook:
 
     name = "webhook"
 
-    def __init__(self, args, pki, workdir, secret, kube=None):
+    def __init__(self, args, pki, workdir, secret, kube=None, extra=()):
         self.args, self.pki, self.dir, self.kube = args, pki, workdir, kube
+        self.extra = list(extra)
         self.secrets = os.path.join(workdir, "secrets")
         d = os.path.join(self.secrets, NS, SECRET[0])
         os.makedirs(d, exist_ok=True)
@@ -140,9 +157,10 @@ class Webhook:
             return cmd + [
                 "--requestheader-client-ca-file", self.pki.front_proxy_ca,
                 "--authorization-mode", "AllowAuthenticated",
-                "--secrets-dir", self.secrets]
+                "--secrets-dir", self.secrets] + self.extra
         return cmd + ["--kubeconfig", self.kubeconfig,
-                      "--authorization-mode", "SubjectAccessReview"]
+                      "--authorization-mode", "SubjectAccessReview"] + \
+            self.extra
 
     def start(self):
         """Start it; returns milliseconds from exec to the first 200 on
@@ -225,12 +243,14 @@ class Webhook:
         for every latency.  @no_dns: a config the webhook rejects before
         any I/O (an unknown algorithm), answers must say success false:
         the whole path but the DNS exchange."""
-        cfg = json.dumps({"nameserver": srv.addr, "tsigKeyName": key.name,
-                          "tsigAlgorithm": (NO_DNS_ALGORITHM if no_dns
-                                            else key.algorithm),
-                          "tsigSecretSecretRef": {"name": SECRET[0],
-                                                  "key": SECRET[1]}},
-                         separators=(",", ":"))
+        cfg = {"nameserver": srv.addr, "tsigKeyName": key.name,
+               "tsigAlgorithm": (NO_DNS_ALGORITHM if no_dns
+                                 else key.algorithm),
+               "tsigSecretSecretRef": {"name": SECRET[0],
+                                       "key": SECRET[1]}}
+        if self.args.no_verify and self.name == "webhook":
+            cfg["verify"] = False
+        cfg = json.dumps(cfg, separators=(",", ":"))
         cmd = [os.path.join(self.args.tools, "load"),
                "--url", self.solver_url, "--cacert", self.pki.ca_file,
                "--cert", self.pki.client_cert, "--key", self.pki.client_key,
@@ -373,6 +393,14 @@ def sequential(args, srv, whs, key, kfile, n, tag, workdir):
     return {k: pooled(res[k], raws[k]) for k in res}
 
 
+def soa_serial(srv):
+    """The zone's SOA serial (the last 20 bytes of SOA RDATA are SERIAL,
+    REFRESH, RETRY, EXPIRE, MINIMUM, RFC 1035 3.3.13)."""
+    ans = dns_query(srv.host, srv.port, srv.zone, "SOA", timeout=3.0)
+    rr = [r for r in ans.answers if r.type == 6][0]
+    return int.from_bytes(rr.rdata[-20:-16], "big")
+
+
 def leftovers(srv, prefix, conc):
     """TXT values still served at the names a run used."""
     left = []
@@ -418,7 +446,10 @@ def bench_server(args, pki, kube, kind, workdir):
                 ("secrets", lambda: Webhook(args, pki, workdir,
                                             key.secret)),
                 ("go", lambda: GoWebhook(args, pki, workdir,
-                                         key.secret))):
+                                         key.secret)),
+                ("alone", lambda: Webhook(
+                    args, pki, workdir, key.secret, kube=kube,
+                    extra=["--coalesce-window", "0"]))):
             whs[name] = make()
             mem[name] = {"ready_ms": whs[name].start()}
         time.sleep(0.2)
@@ -431,17 +462,22 @@ def bench_server(args, pki, kube, kind, workdir):
                 log("%s: bare update, the webhooks and the webhook without"
                     " DNS in %d rounds, %d pairs in all" % (
                         kind, args.rounds, n))
-                row = sequential(args, srv, whs, key, kfile, n, tag,
-                                 workdir)
+                row = sequential(args, srv, {k: w for k, w in whs.items()
+                                             if k != "alone"},
+                                 key, kfile, n, tag, workdir)
             else:
                 log("%s: bare update, %d pairs, %d clients" % (
                     kind, n, conc))
-                row = {"bare": bare(args, srv, kfile, n, conc, "b" + tag),
-                       "no_dns": None, "bare_verify": None}
+                row = {"no_dns": None, "bare_verify": None, "serial": {}}
+                s0 = soa_serial(srv)
+                row["bare"] = bare(args, srv, kfile, n, conc, "b" + tag)
+                row["serial"]["bare"] = soa_serial(srv) - s0
                 for name, wh in whs.items():
                     log("%s: %s, %d pairs, %d clients" % (kind, name, n,
                                                           conc))
+                    s0 = soa_serial(srv)
                     row[name] = wh.load(srv, key, n, conc, name[0] + tag)
+                    row["serial"][name] = soa_serial(srv) - s0
             row["left"] = []
             for p in ["b", "v"] + [name[0] for name in whs]:
                 row["left"] += leftovers(srv, p + tag, conc)
@@ -514,6 +550,31 @@ def table(rows, mems, ready, conditions, floor):
                        w["calls_per_s"], g["calls_per_s"],
                        ratio(w["calls_per_s"], g["calls_per_s"]),
                        b["errors"] + w["errors"] + g["errors"]))
+    out.append("")
+    out.append("Coalescing (server/coalesce.c, on by default): the same "
+               "production webhook with --coalesce-window 0 (one UPDATE per "
+               "call) next to it, and how many times each run moved the "
+               "zone's SOA serial per 100 calls (one UPDATE moves it once; "
+               "Knot also merges the UPDATEs queued while it applies one).")
+    out.append("")
+    out.append("| server | clients | bare calls/s | webhook calls/s | "
+               "without coalescing calls/s | with / without | webhook p99 "
+               "ms | without p99 ms | serial moves per 100 calls: bare / "
+               "webhook / without / Go |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        if not r.get("serial"):
+            continue
+        b, w, a = r["bare"], r["webhook"], r["alone"]
+        per = {k: 100.0 * v / max(1, r[k]["calls"])
+               for k, v in r["serial"].items()}
+        out.append("| %s | %d | %.0f | %.0f | %.0f | %s | %s | %s |"
+                   " %.0f / %.0f / %.0f / %.0f |" % (
+                       r["server"], r["clients"], b["calls_per_s"],
+                       w["calls_per_s"], a["calls_per_s"],
+                       ratio(w["calls_per_s"], a["calls_per_s"]),
+                       ms(w["p99_us"]), ms(a["p99_us"]), per["bare"],
+                       per["webhook"], per["alone"], per["go"]))
     out.append("")
     out.append("Memory (MB, /proc/PID/status): VmRSS at rest (ready, before "
                "any call), VmHWM (peak, after the 64-client runs), VmRSS "
@@ -622,7 +683,8 @@ def table(rows, mems, ready, conditions, floor):
 def targets(rows, mems, ready):
     checks = []
     errs = sum(r[k]["errors"] for r in rows
-               for k in ("bare", "webhook", "secrets", "go"))
+               for k in ("bare", "webhook", "secrets", "go", "alone")
+               if r.get(k) is not None)
     c64 = [r for r in rows if r["clients"] == 64]
     checks.append(("no failed call (64 concurrent clients included)",
                    errs == 0 and bool(c64), "%d errors" % errs))
@@ -689,46 +751,49 @@ def conditions_text(args):
 NOTES = """
 ## Reading the numbers
 
-- Memory: VmRSS counts every page of the shared libraries the process has
-  mapped (RssFile), and the kernel maps 64-128 KiB of file pages around
-  each page touched.  The floor rows are measured in every run: a program
-  that links the webhook's libraries and returns from main() at once
-  (bench/floor) is already over 8 MB, and over 5 MB without libcurl,
-  OpenSSL, Kerberos and libyaml (bench/floor_core): GnuTLS alone, whose
-  constructor initialises its whole crypto backend, costs about 2.7 MB.
-  The webhook's own cost is what it adds to the floor, about 2 MB at
-  rest: 0.3 MB of RssAnon (its threads, caches, TLS credentials) and the
-  library code it runs (GnuTLS's server side, gmp for the RSA key,
-  libknot, libc).  The 6 MB target at rest cannot be met with these
-  libraries linked dynamically (DESIGN.md's dependency list); it needs a
-  decision: measure the webhook above the floor (RssAnon or PSS), or load
-  libcurl and Kerberos only when a Kubernetes API or GSS-TSIG is
-  configured (dlopen; still above 6 MB by the floor_core row, and every
-  in-cluster deployment configures a Kubernetes API).
+- Production memory: the floor is bench/floor_kube, the webhook's
+  libraries plus one HTTPS call through libcurl and OpenSSL to the same
+  API (OpenSSL's initialisation, its provider's algorithm tables and a TLS
+  1.3 handshake touch 2-2.7 MB of libcrypto's and libssl's pages, and
+  libssh2, which libcurl links, loads libcrypto whatever TLS library
+  libcurl uses).  That floor is already above the 10 MB target at rest;
+  the webhook rests 1.5-2 MB above it (0.35 MB of its own anonymous
+  memory, the rest GnuTLS's server side, libmicrohttpd, jansson, libknot
+  code pages).  At 64 clients each kept-alive connection holds its
+  libmicrohttpd pool (16 KiB, zeroed after every request, so resident)
+  and its GnuTLS session and record buffers (about 17 KiB): 2-2.5 MB for
+  64 connections, and the 64-client peak is that plus the threads' stacks
+  and two malloc arenas.  Tried and measured (issue 18): OpenSSL without
+  its config file (OPENSSL_CONF=/dev/null: no change, Debian's file loads
+  nothing), MADV_RANDOM on the libraries' mappings (no change: the
+  kernel maps 16 pages around each fault regardless), libcurl's GnuTLS
+  flavour (libcrypto stays, via libssh2), two malloc arenas instead of 16
+  (kept: about 1 MB lower at 64 clients, the same calls per second).
+- Coalescing: our webhooks at 8 and 64 clients send far fewer UPDATEs
+  than calls (each challenge still gets its own answer and its own check
+  after the write), which is why their calls per second can exceed the
+  bare client's, which sends one UPDATE per call.  A lone call is sent at
+  once: the sequential rows are unaffected.  Knot takes about 10 ms per
+  UPDATE whatever its size and applies the UPDATEs queued meanwhile
+  together, so the bare client and the Go webhook, with 64 UPDATEs in
+  flight, get 64 records per Knot cycle; our webhook has at most its 16
+  workers' challenges in flight (a batch of at most 15 behind one update)
+  and gets fewer.
 - Latency: the "where a sequential call's time goes" table puts the
   webhook next to the sum of the bare UPDATE and the webhook answering a
   config it rejects before any I/O (the same libcurl client, TLS, HTTP,
-  authentication, JSON and log lines, no DNS).  That sum is the best a
-  webhook can do with this client on this machine: 1.23-1.36x the bare
-  UPDATE across runs, at the 1.3x target already.  The webhook adds
-  0.1-0.35 ms to it: timed inside the webhook, its dns_update() takes
-  40-65 us longer than the bare client's (the same call, in a process
-  that has just done TLS and JSON), the secret and key lookups and the
-  success answer 20-30 us, and the HTTP side runs colder after a 1 ms
-  wait than back to back.  Measured per call (sequential, BIND,
-  /proc/PID/task/*/stat): the libcurl client 90-200 us of CPU, the
-  webhook's polling threads 90-160 us (TLS, HTTP, about twelve system
-  calls), its workers 60 us without DNS and about 250 us with it, BIND
-  about 600 us per UPDATE, the bare client about 95 us.  The webhook's
-  profile is flat (malloc, the kernel's TCP and UDP paths, jansson,
-  GnuTLS; no function above 4 %), so no single change closes the gap.
-- The sequential runs are made in rounds (bare, webhook, webhook without
-  DNS, again): BIND's speed drifts by 10-20 % over a minute on this
-  2-core machine, and the rounds expose all three to the same drift.
-  Percentiles are over the pooled calls.
-- Knot applies updates one at a time (about 10 ms each); with 8 or 64
-  clients the bare client has that many UPDATEs in flight and Knot
-  batches them, while the webhook has at most its 16 workers in flight.
+  authentication, JSON and log lines, no DNS): the floor for a webhook
+  with this client on this machine.  Our webhook also checks each write
+  by default (a TXT query over TCP to the server that took the update):
+  the verification table measures that on the bare client; the Go
+  webhook, like cert-manager's built-in solver, does not check.
+- The sequential runs are made in rounds (bare, each webhook, the webhook
+  without DNS, bare with the check, again): BIND's speed drifts by
+  10-20 % over a minute on this 2-core machine, and the rounds expose all
+  to the same drift.  Percentiles are over the pooled calls.
+- The Kubernetes calls (a Secret every 5 s, a SubjectAccessReview every
+  10 s per user) are rare at these rates; each costs the stand-in's delay
+  plus its Python handling, and lands in the p99 of the short Knot runs.
 """
 
 
@@ -756,7 +821,9 @@ def do_bench(args):
         lines.append("- %s %s: %s" % ("PASS" if ok else "FAIL", what, value))
     text += "\n" + "\n".join(lines) + "\n"
     print(text)
-    log("bench took %.0f s" % (time.monotonic() - t0))
+    took = time.monotonic() - t0
+    log("bench took %.0f s" % took)
+    text += "\n`make bench` took %.0f s.\n" % took
     if args.results:
         with open(args.results, "w") as f:
             f.write("# Benchmark results (`make bench`)\n\n"
@@ -764,8 +831,8 @@ def do_bench(args):
                     "each column means.\nLatencies are per call as the "
                     "client sees it; a pair is a Present (add one TXT "
                     "value) and a CleanUp (delete exactly that value); "
-                    "the ratio is the webhook's p50 over the bare "
-                    "signed UPDATE's p50 at the same concurrency.\n\n")
+                    "the ratios in the first table are ours over the Go "
+                    "webhook's at the same concurrency.\n\n")
             f.write(text)
             f.write(NOTES)
     subprocess.run(["rm", "-rf", work])
@@ -889,6 +956,9 @@ def main():
                     help="fresh starts timed to ready")
     ap.add_argument("--kube-delay-ms", type=int, default=2,
                     help="the stand-in Kubernetes API's time to answer")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="our webhooks without the check after each write "
+                    "(the solver config's verify: false)")
     ap.add_argument("--soak", action="store_true")
     ap.add_argument("--soak-pairs", type=int, default=100000)
     ap.add_argument("--soak-concurrency", type=int, default=64)

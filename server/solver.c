@@ -65,7 +65,9 @@ struct gss_entry {
 };
 
 #define GSS_ENTRIES_MAX 32
-#define NOTES_MAX	256 /* keys remembered for one-time notes */
+/* Secret reads in flight that others wait for instead of reading too. */
+#define FETCHING_MAX 16
+#define NOTES_MAX    256 /* keys remembered for one-time notes */
 
 struct solver {
 	struct solver_opts opts;
@@ -75,7 +77,10 @@ struct solver {
 	struct gss_entry *gss;
 	size_t ngss;
 	struct coalescer *coalesce; /* bursts for one zone in one UPDATE */
-	uint64_t notes[NOTES_MAX];  /* see key_note(); guarded by lock */
+	/* Secrets being read from the API now (ids), guarded by lock. */
+	char fetching[FETCHING_MAX][3 * SOLVER_REF_MAX];
+	pthread_cond_t fetched;	   /* one of them is done */
+	uint64_t notes[NOTES_MAX]; /* see key_note(); guarded by lock */
 	size_t nnotes;
 };
 
@@ -124,6 +129,12 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 		free(s);
 		return -ENOMEM;
 	}
+	if (pthread_cond_init(&s->fetched, NULL) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		coalescer_free(s->coalesce);
+		free(s);
+		return -ENOMEM;
+	}
 	*solver = s;
 	return 0;
 }
@@ -157,6 +168,7 @@ void solver_free(struct solver *solver)
 		entry_free(e);
 	}
 	coalescer_free(solver->coalesce);
+	pthread_cond_destroy(&solver->fetched);
 	pthread_mutex_destroy(&solver->lock);
 	free(solver);
 }
@@ -252,6 +264,61 @@ static void cache_put(struct solver *s, const char *id, const uint8_t *value,
 }
 
 /*
+ * One read of a Secret at a time: when the cached value expires under
+ * load, every call in flight misses it at once, and each would read the
+ * Secret from the API (16 workers: 16 GETs, queued behind each other at
+ * the API server).  The first reads it; the others wait for that read and
+ * take the value it cached.  Returns -1 when this call is to read it
+ * (fetch_end() afterwards), else 0 after waiting (look in the cache
+ * again).  Called unlocked.
+ */
+static int fetch_begin(struct solver *s, const char *id, int *slot)
+{
+	int free_slot = -1;
+	bool waited = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		bool busy = false;
+
+		free_slot = -1;
+		for (int i = 0; i < FETCHING_MAX; i++) {
+			if (s->fetching[i][0] == '\0') {
+				if (free_slot < 0)
+					free_slot = i;
+			} else if (strcmp(s->fetching[i], id) == 0) {
+				busy = true;
+			}
+		}
+		if (!busy)
+			break;
+		pthread_cond_wait(&s->fetched, &s->lock);
+		waited = true;
+	}
+	if (waited) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	/* No free slot: read without telling others (they read too). */
+	*slot = free_slot;
+	if (free_slot >= 0)
+		snprintf(s->fetching[free_slot], sizeof(s->fetching[free_slot]),
+			 "%s", id);
+	pthread_mutex_unlock(&s->lock);
+	return -1;
+}
+
+static void fetch_end(struct solver *s, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->fetching[slot][0] = '\0';
+	pthread_cond_broadcast(&s->fetched);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
  * Read the TSIG secret, from the cache when it is fresh.  On failure @msg
  * says what is wrong and what to do, naming namespace, Secret and key.
  */
@@ -273,10 +340,14 @@ static int secret_get(struct solver *s, const char *ns,
 	char detail[1024] = "";
 	uint8_t *v = NULL;
 	size_t n = 0;
+	int slot = -1;
 	int ret;
 
 	snprintf(id, sizeof(id), "%s/%s/%s", ns, name, key);
 	ret = cache_get(s, id, value, len);
+	/* Another call's read of it ended: its value, or our own read. */
+	if (ret == -ENOENT && fetch_begin(s, id, &slot) == 0)
+		ret = cache_get(s, id, value, len);
 	if (ret != -ENOENT)
 		goto out;
 	if (s->opts.secrets == NULL) {
@@ -343,6 +414,7 @@ static int secret_get(struct solver *s, const char *ns,
 		break;
 	}
 out:
+	fetch_end(s, slot);
 	if (ret == -ENOMEM)
 		snprintf(msg, msglen, "out of memory reading Secret %s/%s", ns,
 			 name);

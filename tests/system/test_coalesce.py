@@ -121,8 +121,9 @@ def burst(wh, calls):
 def test_burst_one_zone_few_updates(tmp_path, pki, request, proxy_dns,
                                     server):
     """64 Presents to one zone at once: every record is served, far fewer
-    than 64 UPDATE messages carried them and the SOA serial moved once per
-    message at most; then 64 CleanUps the same way leave nothing."""
+    than 64 UPDATE messages carried them (one of 8 records or more) and
+    the SOA serial moved once per message at most; then 64 CleanUps the
+    same way leave nothing."""
     srv = request.getfixturevalue(server)
     rec = Recorder()
     proxy = proxy_dns(srv, rec)
@@ -138,8 +139,11 @@ def test_burst_one_zone_few_updates(tmp_path, pki, request, proxy_dns,
     msgs = rec.records()
     sizes = sorted(len(owners) for _, owners in msgs)
     assert sum(sizes) == 64, sizes
-    assert len(msgs) <= 32, sizes
-    assert max(sizes) > 1, sizes
+    # The first wave (the webhook's 16 workers) is one call alone and a
+    # batch of the 15 others behind it; later calls come as the workers
+    # finish (each checks its write first), in smaller batches.
+    assert max(sizes) >= 8, sizes
+    assert len(msgs) <= 50, sizes
     assert 1 <= bumps <= len(msgs), (bumps, sizes)
     print("%s: 64 Presents in %d UPDATEs %s, SOA serial +%d" % (
         server, len(msgs), sizes, bumps))
@@ -149,7 +153,7 @@ def test_burst_one_zone_few_updates(tmp_path, pki, request, proxy_dns,
                          for i, n in enumerate(names)])
     assert all(a["success"] for a in answers), answers
     assert all(srv.txt(n) == [] for n in names)
-    assert len(rec.records()) <= 32
+    assert len(rec.records()) <= 50
 
 
 @pytest.mark.parametrize("server", ["knot", "bind"])
@@ -167,7 +171,17 @@ def test_bad_record_in_batch_gets_own_diagnosis(tmp_path, pki, request,
     calls = [("Present", RESTRICTED_FQDN, "good-%d" % i, cfg, ZONE)
              for i in range(12)]
     calls.insert(6, ("Present", bad, "bad", cfg, ZONE))
+    # A good one first, alone and held: the burst finds the zone busy.
+    first = []
+    t = threading.Thread(target=lambda: first.append(solve(
+        wh, "Present", RESTRICTED_FQDN, "good-first", cfg)))
+    t.start()
+    deadline = time.monotonic() + 15
+    while not rec.updates and time.monotonic() < deadline:
+        time.sleep(0.01)
     answers = burst(wh, calls)
+    t.join()
+    assert first and first[0]["success"], first
     for (_, fqdn, value, _, _), a in zip(calls, answers):
         if fqdn == bad:
             assert not a["success"], a
@@ -178,13 +192,13 @@ def test_bad_record_in_batch_gets_own_diagnosis(tmp_path, pki, request,
             assert a["success"], (a, wh.log()[-3000:])
     served = srv.txt(RESTRICTED_FQDN)
     assert sorted(v for v in served if v.startswith("good-")) == sorted(
-        "good-%d" % i for i in range(12))
+        ["good-%d" % i for i in range(12)] + ["good-first"])
     assert srv.txt(bad) == []
     msgs = rec.records()
     assert any(len(o) > 1 and bad.lower() in o for _, o in msgs), msgs
     assert BATCH_LOG in wh.log()
-    for i in range(12):
-        ok(wh, "CleanUp", RESTRICTED_FQDN, "good-%d" % i, cfg)
+    for v in ["good-%d" % i for i in range(12)] + ["good-first"]:
+        ok(wh, "CleanUp", RESTRICTED_FQDN, v, cfg)
 
 
 def test_mixed_keys_never_share_a_message(tmp_path, pki, knot, proxy_dns):
