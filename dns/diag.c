@@ -88,6 +88,13 @@ static const struct rule rules[] = {
      "address without IPv6 connectivity?)"},
     {-EHOSTUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
      "%S is unreachable: no host answers at that address"},
+    {DNS_EDEADLINE, ANY, ANY, SIG_ANY, KEY_ANY,
+     "the call's deadline passed at %S %D"},
+    {DNS_ENOREPLY, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S did not answer DNS: check the address and port, and that the "
+     "server runs and is reachable from the webhook"},
+    {DNS_EBUSY, ANY, ANY, SIG_ANY, KEY_ANY,
+     "%S not tried: %D; try again shortly"},
     {DNS_ERESOLVE, ANY, ANY, SIG_ANY, KEY_ANY,
      "the nameserver host name %S does not resolve (%D): check the "
      "name, or give an IP address"},

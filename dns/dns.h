@@ -46,6 +46,10 @@ enum {
 	DNS_ENOZONE,	   /* the server serves no zone that holds the name */
 	DNS_EREFERRAL,	   /* the name is delegated away from the server */
 	DNS_EVERIFY,	   /* the update was accepted but is not served */
+	DNS_EDEADLINE, /* the call's deadline passed (detail: waiting for what)
+			*/
+	DNS_ENOREPLY,  /* the nameserver did not answer DNS (no detail) */
+	DNS_EBUSY,     /* too many lookups or Kerberos steps still pending */
 	DNS_ELAST
 };
 
@@ -197,10 +201,45 @@ enum dns_proto {
 typedef void dns_trace_fn(void *arg, const char *event, const char *proto,
 			  const char *server, const uint8_t *wire, size_t len);
 
+/* ----------------------------------------------------------- deadlines */
+
+/*
+ * Milliseconds on the monotonic clock (CLOCK_MONOTONIC), the clock of
+ * every deadline in this module: a deadline survives clock changes.
+ */
+int64_t dns_clock_ms(void);
+
+/*
+ * How long one wait may last, as curl's Curl_timeleft() does for a
+ * transfer: @want_ms cut to what is left before @deadline at @now, or 0
+ * when the deadline has passed.  @deadline 0 means none (@want_ms as is).
+ */
+unsigned dns_budget_wait(int64_t now, int64_t deadline, unsigned want_ms);
+
+/*
+ * One attempt's share of what is left before @deadline at @now when
+ * @attempts attempts (1 or more) are still to come: the rest split evenly,
+ * at most @want_ms, and never below @floor_ms while that much is left (an
+ * attempt shorter than a round trip is wasted).  0 when nothing is left.
+ */
+unsigned dns_budget_share(int64_t now, int64_t deadline, unsigned want_ms,
+			  unsigned attempts, unsigned floor_ms);
+
+/* A host name's addresses tried, at most (the rest get a note). */
+#define DNS_HOST_ADDRS_MAX 4
+
 /* How to talk to the servers. */
 struct dns_opts {
-	enum dns_proto proto;	   /* UDP (TCP retry on TC=1) or TCP only */
-	unsigned timeout_ms;	   /* per attempt; 0 means 5000 */
+	enum dns_proto proto; /* UDP (TCP retry on TC=1) or TCP only */
+	unsigned timeout_ms;  /* per attempt; 0 means 5000 */
+	/*
+	 * The whole call's end (dns_clock_ms() time), 0: none.  Name
+	 * resolution, each address, the TCP retry after a truncated UDP
+	 * answer and Kerberos get only what is left: timeout_ms never
+	 * stretches the call.  A wait cut short by it is DNS_EDEADLINE with
+	 * what was awaited in the outcome's detail.
+	 */
+	int64_t deadline_ms;
 	const struct dns_key *key; /* NULL: unsigned messages */
 	/* Sign with GSS-TSIG (RFC 3645) instead of @key; always over TCP. */
 	struct dns_gss_ctx *gss;
@@ -243,6 +282,9 @@ struct dns_result {
 	int code; /* 0 on success, else the code of the last attempt */
 	size_t nattempts;
 	struct dns_outcome attempts[DNS_ATTEMPTS_MAX];
+	/* "ns.example.com has 16 addresses; only the first 4 were tried",
+	 * or "" (DNS_HOST_ADDRS_MAX). */
+	char note[DNS_NAME_LEN + 96];
 };
 
 enum dns_action {
@@ -263,7 +305,10 @@ enum dns_action {
  * server answers NOERROR).  When an address rejects the key
  * (dns_outcome_key_rejected()) and the key has an alternate secret, the
  * update is signed with it and sent there once more, an outcome of its own
- * marked key_alt.  @res records every attempt.
+ * marked key_alt.  @res records every attempt.  A host name's first
+ * DNS_HOST_ADDRS_MAX addresses are tried (res->note says when there were
+ * more); within opts->deadline_ms, each address gets its share of what is
+ * left, and the call stops with DNS_EDEADLINE when it passes.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
 	       const struct dns_opts *opts, const char *zone, const char *fqdn,
@@ -300,7 +345,8 @@ int dns_update_many(const struct dns_addr *servers, size_t nservers,
 /* An answer to a query. */
 struct dns_reply {
 	struct dns_outcome outcome;
-	bool aa;	 /* authoritative answer */
+	char note[DNS_NAME_LEN + 96]; /* as in dns_result */
+	bool aa;		      /* authoritative answer */
 	size_t nanswers; /* RRs of the asked type in the answer section */
 	/* TXT answers: each value's character-strings joined, NUL-terminated.
 	 */
@@ -313,7 +359,8 @@ struct dns_reply {
 
 /*
  * Ask @server for @name / @qtype (e.g. 6 SOA, 16 TXT), signed when
- * opts->key is set, over opts->proto (UDP retries over TCP on TC=1).  A
+ * opts->key is set, over opts->proto (UDP retries over TCP on TC=1),
+ * within opts->deadline_ms, at most DNS_HOST_ADDRS_MAX addresses.  A
  * rejected key with an alternate secret is retried as in dns_update()
  * (also on an unsigned NOTAUTH, PowerDNS's answer to a bad signed query);
  * the outcome is then the retry's, marked key_alt.

@@ -46,6 +46,10 @@ static const char *const dns_errors[] = {
 	"the name is delegated to other nameservers",
     [DNS_EVERIFY - DNS_EKEY_SYNTAX] =
 	"the server accepted the update but does not serve it",
+    [DNS_EDEADLINE - DNS_EKEY_SYNTAX] = "the call's deadline passed",
+    [DNS_ENOREPLY - DNS_EKEY_SYNTAX] = "the nameserver did not answer DNS",
+    [DNS_EBUSY - DNS_EKEY_SYNTAX] =
+	"too many name lookups or Kerberos steps still pending",
 };
 
 _Static_assert(sizeof(dns_errors) / sizeof(dns_errors[0]) ==

@@ -105,6 +105,7 @@ struct dns_gss_ctx {
 	gss_cred_id_t cred;
 	struct gss_session *sessions;
 	atomic_ulong negotiations;
+	atomic_uint refs; /* dns_gss_hold(); freed by the last dns_gss_free() */
 };
 
 static void set_err(char *err, size_t errlen, const char *text)
@@ -300,6 +301,7 @@ int dns_gss_new(struct dns_gss_ctx **ctx, const struct dns_gss_config *cfg,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->neg_lock, NULL);
 	atomic_init(&c->negotiations, 0);
+	atomic_init(&c->refs, 1);
 
 	realm = cfg->realm != NULL && cfg->realm[0] != '\0' ? cfg->realm : NULL;
 	at = strchr(cfg->principal, '@');
@@ -364,6 +366,11 @@ int dns_gss_new(struct dns_gss_ctx **ctx, const struct dns_gss_config *cfg,
 fail:
 	dns_gss_free(c, 0);
 	return ret == 0 ? -EINVAL : ret;
+}
+
+void dns_gss_hold(struct dns_gss_ctx *ctx)
+{
+	atomic_fetch_add(&ctx->refs, 1);
 }
 
 unsigned long dns_gss_negotiations(const struct dns_gss_ctx *ctx)
@@ -1389,7 +1396,8 @@ void dns_gss_free(struct dns_gss_ctx *ctx, unsigned timeout_ms)
 	struct gss_session *s;
 	OM_uint32 min;
 
-	if (ctx == NULL)
+	/* A Kerberos step the caller gave up on may still hold it. */
+	if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) > 1)
 		return;
 	dns_gss_keys_delete(ctx, timeout_ms ? timeout_ms : DELETE_TIMEOUT);
 	while ((s = ctx->sessions) != NULL) {

@@ -30,6 +30,13 @@ int dns_gss_attempt(struct dns_gss_ctx *ctx, const struct sockaddr *sa,
 		    struct dns_outcome *o);
 
 /*
+ * Take one more reference on @ctx, for a thread that may outlive its
+ * caller (a Kerberos step cut off by the call's deadline); dns_gss_free()
+ * drops one and frees at the last.
+ */
+void dns_gss_hold(struct dns_gss_ctx *ctx);
+
+/*
  * Delete the negotiated keys on their servers (TKEY mode 5) but keep the
  * local contexts, as if the server had forgotten them: the next message
  * gets BADKEY and renegotiates.  Returns how many deletes the servers

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libknot/libknot.h>
@@ -1666,6 +1667,7 @@ int dns_key_load(struct dns_key *key, const char *path, const char *name,
 {
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat st = {0};
 	int fd = -1, ret;
 
 	if (err != NULL && errlen > 0)
@@ -1676,12 +1678,29 @@ int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		ret = -EINVAL;
 		goto out;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK and regular files only: a FIFO must not block us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "cannot open %s: %s", path,
 				 strerror(-ret));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "cannot read %s: %s", path,
+				 strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = DNS_EKEY_SYNTAX;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen,
+				 "%s is not a regular file (a FIFO, socket or "
+				 "device): give the key file itself",
+				 path);
 		goto out;
 	}
 	/* One byte more than allowed tells a too large file. */

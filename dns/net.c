@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns/dns.h"
 #include "dns/msg_internal.h"
 #include "dns/net_internal.h"
 
@@ -20,6 +21,43 @@ int64_t dns_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t dns_clock_ms(void)
+{
+	return dns_now_ms();
+}
+
+/*
+ * STYLE.md 16: a call's deadline is computed once and every blocking step
+ * gets what is left of it (curl's Curl_timeleft()).
+ */
+unsigned dns_budget_wait(int64_t now, int64_t deadline, unsigned want_ms)
+{
+	int64_t left;
+
+	if (deadline == 0)
+		return want_ms;
+	left = deadline - now;
+	if (left <= 0)
+		return 0;
+	return left < (int64_t)want_ms ? (unsigned)left : want_ms;
+}
+
+unsigned dns_budget_share(int64_t now, int64_t deadline, unsigned want_ms,
+			  unsigned attempts, unsigned floor_ms)
+{
+	unsigned left = dns_budget_wait(now, deadline, want_ms);
+	unsigned share;
+
+	if (deadline == 0 || left == 0)
+		return left;
+	/* Left over the whole call, not only up to want_ms. */
+	left = dns_budget_wait(now, deadline, UINT32_MAX);
+	share = left / (attempts > 0 ? attempts : 1);
+	if (share < floor_ms)
+		share = floor_ms < left ? floor_ms : left;
+	return share < want_ms ? share : want_ms;
 }
 
 int dns_wait_fd(int fd, short events, int64_t deadline)

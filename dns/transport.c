@@ -4,6 +4,13 @@
  * (4.2.2, RFC 7766) when asked or when the UDP answer is truncated,
  * per-attempt deadlines, and failover over every address of every server.
  *
+ * One deadline per call (STYLE.md 16): name resolution, each address, the
+ * TCP retry and the Kerberos steps of GSS-TSIG get only what is left of
+ * dns_opts.deadline_ms.  getaddrinfo() and the Kerberos library have no
+ * timeout of their own, so they run on a helper thread the caller stops
+ * waiting for at the deadline; the thread then frees what it holds when
+ * its call returns (nothing leaks, nothing blocks the caller).
+ *
  * Every attempt builds and signs a fresh message with a random ID: a
  * retried TSIG message must not reuse a MAC (RFC 8945 5.2.2 lets servers
  * reject replays) and an ID per attempt keeps late answers apart.
@@ -13,6 +20,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +36,116 @@
 #include "dns/net_internal.h"
 
 #define TIMEOUT_DEFAULT_MS 5000
+/* An attempt shorter than this cannot get an answer back: not started. */
+#define ATTEMPT_FLOOR_MS 300
+/* Helper threads (lookups, Kerberos) still running, at most. */
+#define HELPERS_MAX 64
+/* A helper still running at the deadline gets this long to finish. */
+#define HELPER_GRACE_MS 50
+
+static atomic_uint helpers_running;
+
+/* ------------------------------------------------------ helper threads */
+
+/* What a caller and its helper thread share; the last one out frees it. */
+struct helper {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on the monotonic clock */
+	bool done;	     /* the helper's call returned */
+	bool abandoned;	     /* the caller stopped waiting */
+};
+
+static int helper_init(struct helper *h)
+{
+	pthread_condattr_t attr;
+	int ret;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -ENOMEM;
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	ret = pthread_cond_init(&h->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (ret != 0)
+		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	h->done = h->abandoned = false;
+	return 0;
+}
+
+static void helper_release(struct helper *h)
+{
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+}
+
+/*
+ * Run @fn(@arg) on a detached thread, at most HELPERS_MAX at once: a
+ * flood of lookups that never answer fails fast instead of piling up.
+ */
+static int helper_start(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int ret;
+
+	if (atomic_fetch_add(&helpers_running, 1) >= HELPERS_MAX) {
+		atomic_fetch_sub(&helpers_running, 1);
+		return DNS_EBUSY;
+	}
+	if (pthread_attr_init(&attr) != 0) {
+		atomic_fetch_sub(&helpers_running, 1);
+		return -ENOMEM;
+	}
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = pthread_create(&tid, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	if (ret != 0) {
+		atomic_fetch_sub(&helpers_running, 1);
+		return -ret;
+	}
+	return 0;
+}
+
+/*
+ * The helper's end: mark done and wake the caller.  Returns true when the
+ * caller is gone and the helper must free the shared state itself.
+ */
+static bool helper_finish(struct helper *h)
+{
+	bool abandoned;
+
+	pthread_mutex_lock(&h->lock);
+	h->done = true;
+	abandoned = h->abandoned;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	return abandoned;
+}
+
+/*
+ * Wait for the helper until @deadline (dns_now_ms() time, 0: for ever).
+ * Returns 0 when it finished (the caller frees the shared state) or
+ * -ETIMEDOUT after marking it abandoned (the helper frees it).
+ */
+static int helper_wait(struct helper *h, int64_t deadline)
+{
+	struct timespec ts = {.tv_sec = deadline / 1000,
+			      .tv_nsec = (deadline % 1000) * 1000000};
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->done && ret != ETIMEDOUT) {
+		if (deadline == 0)
+			ret = pthread_cond_wait(&h->cond, &h->lock);
+		else
+			ret = pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+	}
+	if (!h->done)
+		h->abandoned = true;
+	ret = h->done ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
 
 /* What to send: an UPDATE or a query, rebuilt for every attempt. */
 struct msg_spec {
@@ -171,30 +290,187 @@ static int gss_build(void *arg, uint8_t *buf, size_t *len)
 	return msg_build(a->spec, NULL, a->x);
 }
 
+static int exchange_init(struct exchange *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->query = malloc(DNS_MSG_MAX);
+	x->ans = malloc(DNS_MSG_MAX);
+	return x->query != NULL && x->ans != NULL ? 0 : -ENOMEM;
+}
+
+static void exchange_release(struct exchange *x)
+{
+	free(x->query);
+	free(x->ans);
+	explicit_bzero(x->mac, sizeof(x->mac));
+}
+
 /*
- * One attempt at one address: build, sign, send, check; a truncated UDP
- * answer is retried over TCP with a fresh message (RFC 1035 4.2.1,
- * RFC 7766 5).  The outcome is filled except server and detail.
+ * One GSS-TSIG attempt on a helper thread, which owns copies of all it
+ * uses and a reference on the context: the Kerberos library's KDC contact
+ * (AS and TGS requests, SRV lookups) has no deadline of its own.
+ */
+struct gss_job {
+	struct helper h;
+	struct dns_gss_ctx *gss;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	unsigned timeout_ms;
+	struct msg_spec spec;
+	char *zone, *fqdn, *value, *name; /* the spec's strings, copied */
+	struct exchange x;
+	struct dns_outcome o;
+	int ret;
+};
+
+static void gss_job_free(struct gss_job *j)
+{
+	exchange_release(&j->x);
+	free(j->zone);
+	free(j->fqdn);
+	free(j->value);
+	free(j->name);
+	dns_gss_free(j->gss, 0); /* our reference */
+	helper_release(&j->h);
+	free(j);
+}
+
+static void *gss_job_run(void *arg)
+{
+	struct gss_job *j = arg;
+	struct gss_build_arg b = {.spec = &j->spec, .x = &j->x};
+
+	j->ret = dns_gss_attempt(j->gss, (struct sockaddr *)&j->sa, j->salen,
+				 j->timeout_ms, gss_build, &b, j->x.query,
+				 &j->x.qlen, j->x.ans, &j->x.alen, &j->o);
+	if (helper_finish(&j->h))
+		gss_job_free(j);
+	atomic_fetch_sub(&helpers_running, 1);
+	return NULL;
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*fail = true;
+	return d;
+}
+
+/*
+ * dns_gss_attempt() bounded by @timeout, the attempt's share (already cut
+ * to the call's deadline): the Kerberos steps count toward the attempt,
+ * as its TKEY exchange does.  The helper's socket waits end within the
+ * same time, so a helper still running after it waits for the KDC.
+ */
+static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
+			       const struct dns_opts *opts, unsigned timeout,
+			       const struct msg_spec *spec, struct exchange *x,
+			       struct dns_outcome *o)
+{
+	struct gss_build_arg b = {.spec = spec, .x = x};
+	int64_t end = dns_now_ms() + timeout;
+	struct gss_job *j;
+	bool fail = false;
+	uint8_t *tmp;
+	int ret;
+
+	if (opts->deadline_ms == 0)
+		return dns_gss_attempt(opts->gss, sa, salen, timeout, gss_build,
+				       &b, x->query, &x->qlen, x->ans, &x->alen,
+				       o);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return o->code = -ENOMEM;
+	if (helper_init(&j->h) != 0) {
+		free(j);
+		return o->code = -ENOMEM;
+	}
+	dns_gss_hold(opts->gss);
+	j->gss = opts->gss;
+	memcpy(&j->sa, sa, salen);
+	j->salen = salen;
+	j->timeout_ms = timeout;
+	j->spec = *spec;
+	j->spec.zone = j->zone = dup_or_null(spec->zone, &fail);
+	j->spec.fqdn = j->fqdn = dup_or_null(spec->fqdn, &fail);
+	j->spec.value = j->value = dup_or_null(spec->value, &fail);
+	j->spec.name = j->name = dup_or_null(spec->name, &fail);
+	j->o = *o;
+	ret = exchange_init(&j->x);
+	if (ret == 0 && fail)
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = helper_start(gss_job_run, j);
+	if (ret != 0) {
+		gss_job_free(j);
+		if (ret == DNS_EBUSY)
+			snprintf(o->detail, sizeof(o->detail),
+				 "%u name lookups or Kerberos steps are still "
+				 "pending",
+				 HELPERS_MAX);
+		return o->code = ret;
+	}
+	if (helper_wait(&j->h, end + HELPER_GRACE_MS) != 0) {
+		/* The helper frees @j when the Kerberos library returns.  Its
+		 * socket waits end at @end, so it waits for the KDC. */
+		o->gss = true;
+		o->tcp = true;
+		snprintf(o->gss_principal, sizeof(o->gss_principal), "%.127s",
+			 dns_gss_principal(opts->gss));
+		if (end >= opts->deadline_ms) {
+			snprintf(o->detail, sizeof(o->detail),
+				 "while waiting for Kerberos (the KDC, for a "
+				 "ticket to the DNS server)");
+			return o->code = DNS_EDEADLINE;
+		}
+		snprintf(o->detail, sizeof(o->detail),
+			 "no answer from the KDC within the attempt's %u ms",
+			 timeout);
+		return o->code = DNS_EGSS_KDC;
+	}
+	*o = j->o;
+	/* Hand the answer over by swapping buffers. */
+	tmp = x->query;
+	x->query = j->x.query;
+	j->x.query = tmp;
+	tmp = x->ans;
+	x->ans = j->x.ans;
+	j->x.ans = tmp;
+	x->qlen = j->x.qlen;
+	x->alen = j->x.alen;
+	ret = j->ret;
+	gss_job_free(j);
+	return ret;
+}
+
+/*
+ * One attempt at one address within @timeout (an attempt's share of the
+ * call): build, sign, send, check; a truncated UDP answer is retried over
+ * TCP with a fresh message (RFC 1035 4.2.1, RFC 7766 5) within what is
+ * left of the same share and the call.  The outcome is filled except
+ * server and detail.
  */
 static int attempt(const struct sockaddr *sa, socklen_t salen,
-		   const struct dns_opts *opts, const struct msg_spec *spec,
-		   struct exchange *x, struct dns_outcome *o)
+		   const struct dns_opts *opts, unsigned timeout,
+		   const struct msg_spec *spec, struct exchange *x,
+		   struct dns_outcome *o)
 {
-	unsigned timeout =
-	    opts->timeout_ms ? opts->timeout_ms : TIMEOUT_DEFAULT_MS;
 	bool tcp = opts->proto == DNS_PROTO_TCP;
+	bool retry = false;
 	int64_t start = dns_now_ms();
+	int64_t end = start + timeout;
 	int ret;
 
 	o->rcode = -1;
 	if (opts->gss != NULL) {
 		/* RFC 3645: always TCP, on the context's kept connection. */
-		struct gss_build_arg arg = {.spec = spec, .x = x};
-
 		x->qlen = x->alen = 0;
-		ret = dns_gss_attempt(opts->gss, sa, salen, timeout, gss_build,
-				      &arg, x->query, &x->qlen, x->ans,
-				      &x->alen, o);
+		ret = gss_attempt_bounded(sa, salen, opts, timeout, spec, x, o);
 		o->ms = (unsigned)(dns_now_ms() - start);
 		/* The last message signed and its answer, after the fact. */
 		if (opts->trace != NULL && x->qlen > 0)
@@ -206,8 +482,25 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 		return ret;
 	}
 	for (;;) {
-		int64_t deadline = dns_now_ms() + timeout;
+		int64_t now = dns_now_ms();
+		/* The TCP retry gets what is left, never a fresh timeout. */
+		unsigned wait = dns_budget_wait(
+		    now, opts->deadline_ms,
+		    retry ? (end > now ? (unsigned)(end - now) : 0) : timeout);
+		bool cut;
 
+		if (retry && wait < ATTEMPT_FLOOR_MS)
+			wait = dns_budget_wait(now, opts->deadline_ms,
+					       ATTEMPT_FLOOR_MS);
+		if (wait == 0) {
+			ret = DNS_EDEADLINE;
+			snprintf(o->detail, sizeof(o->detail), "%s",
+				 retry ? "before the TCP retry after a "
+					 "truncated UDP answer"
+				       : "before this address was tried");
+			break;
+		}
+		cut = opts->deadline_ms != 0 && now + wait >= opts->deadline_ms;
 		ret = msg_build(spec, opts->key, x);
 		if (ret != 0)
 			break;
@@ -217,9 +510,19 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 				    tcp ? "tcp" : "udp", o->server, x->query,
 				    x->qlen);
 		if (tcp)
-			ret = tcp_exchange(sa, salen, x, deadline);
+			ret = tcp_exchange(sa, salen, x, now + wait);
 		else
-			ret = udp_exchange(sa, salen, x, deadline);
+			ret = udp_exchange(sa, salen, x, now + wait);
+		if (ret == -ETIMEDOUT && cut) {
+			ret = DNS_EDEADLINE;
+			snprintf(o->detail, sizeof(o->detail), "%s",
+				 retry ? "while waiting for an answer over "
+					 "TCP (the retry after a truncated "
+					 "UDP answer)"
+				 : tcp ? "while waiting for an answer over TCP"
+				       : "while waiting for an answer over "
+					 "UDP");
+		}
 		if (ret != 0)
 			break;
 		if (opts->trace != NULL)
@@ -228,6 +531,7 @@ static int attempt(const struct sockaddr *sa, socklen_t salen,
 				    x->alen);
 		if (!tcp && dns_msg_truncated(x->ans, x->alen)) {
 			tcp = true;
+			retry = true;
 			continue;
 		}
 		ret =
@@ -257,8 +561,9 @@ bool dns_outcome_key_rejected(const struct dns_outcome *o)
  * secret had two readings.  The outcome is marked key_alt.
  */
 static int attempt_alt(const struct sockaddr *sa, socklen_t salen,
-		       const struct dns_opts *opts, const struct msg_spec *spec,
-		       struct exchange *x, struct dns_outcome *o)
+		       const struct dns_opts *opts, unsigned timeout,
+		       const struct msg_spec *spec, struct exchange *x,
+		       struct dns_outcome *o)
 {
 	struct dns_opts ao = *opts;
 	struct dns_key alt = *opts->key;
@@ -267,7 +572,7 @@ static int attempt_alt(const struct sockaddr *sa, socklen_t salen,
 	alt.secret = opts->key->alt_secret;
 	alt.secret_len = opts->key->alt_secret_len;
 	ao.key = &alt;
-	ret = attempt(sa, salen, &ao, spec, x, o);
+	ret = attempt(sa, salen, &ao, timeout, spec, x, o);
 	o->key_alt = true;
 	explicit_bzero(&alt, sizeof(alt));
 	return ret;
@@ -307,19 +612,99 @@ static void server_text(char *buf, size_t len, const struct dns_addr *addr,
 		snprintf(buf, len, "%s (%s)", addr->host, text);
 }
 
+/* A getaddrinfo() call on a helper thread. */
+struct lookup {
+	struct helper h;
+	char host[DNS_NAME_LEN];
+	char port[8];
+	struct addrinfo hints;
+	struct addrinfo *res;
+	int ret;
+	int err; /* errno for EAI_SYSTEM */
+};
+
+static void lookup_free(struct lookup *l)
+{
+	if (l->res != NULL)
+		freeaddrinfo(l->res);
+	helper_release(&l->h);
+	free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+	struct lookup *l = arg;
+
+	l->ret = getaddrinfo(l->host, l->port, &l->hints, &l->res);
+	l->err = errno;
+	if (helper_finish(&l->h))
+		lookup_free(l);
+	atomic_fetch_sub(&helpers_running, 1);
+	return NULL;
+}
+
+/*
+ * getaddrinfo() bounded by @deadline: the resolver has no timeout of its
+ * own (resolv.conf's are per query and add up over names and servers).
+ * Returns getaddrinfo()'s code, or EAI_AGAIN with *@cut set when the
+ * deadline passed first, or EAI_SYSTEM with errno set (DNS_EBUSY when too
+ * many lookups are pending).
+ */
+static int lookup_bounded(const char *host, const char *port,
+			  const struct addrinfo *hints, int64_t deadline,
+			  struct addrinfo **res, bool *cut)
+{
+	struct lookup *l;
+	int ret;
+
+	*res = NULL;
+	*cut = false;
+	if (deadline == 0)
+		return getaddrinfo(host, port, hints, res);
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return EAI_MEMORY;
+	if (helper_init(&l->h) != 0) {
+		free(l);
+		return EAI_MEMORY;
+	}
+	snprintf(l->host, sizeof(l->host), "%s", host);
+	snprintf(l->port, sizeof(l->port), "%s", port);
+	l->hints = *hints;
+	ret = helper_start(lookup_run, l);
+	if (ret != 0) {
+		lookup_free(l);
+		errno = ret == DNS_EBUSY ? EBUSY : -ret;
+		return EAI_SYSTEM;
+	}
+	if (helper_wait(&l->h, deadline) != 0) {
+		*cut = true; /* the helper frees @l when getaddrinfo returns */
+		return EAI_AGAIN;
+	}
+	ret = l->ret;
+	errno = l->err;
+	*res = l->res;
+	l->res = NULL;
+	lookup_free(l);
+	return ret;
+}
+
 /*
  * Every address of @addr (A and AAAA for a host name, RFC 1123 6.1.3.4
- * says to try them all).  A resolver failure is DNS_ERESOLVE with the
- * resolver's text in @detail.
+ * says to try them all), looked up within @deadline.  A resolver failure
+ * is DNS_ERESOLVE with the resolver's text in @detail; the deadline
+ * passing first is DNS_EDEADLINE.
  */
-static int addr_resolve(const struct dns_addr *addr, struct addrinfo **res,
-			bool *literal, char *detail, size_t dlen)
+static int addr_resolve(const struct dns_addr *addr, int64_t deadline,
+			struct addrinfo **res, bool *literal, char *detail,
+			size_t dlen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 				 .ai_socktype = SOCK_DGRAM,
 				 .ai_flags = AI_NUMERICSERV};
 	unsigned char probe[sizeof(struct in6_addr)];
 	char port[8];
+	bool cut = false;
 	int ret;
 
 	*literal = inet_pton(AF_INET, addr->host, probe) == 1 ||
@@ -327,30 +712,55 @@ static int addr_resolve(const struct dns_addr *addr, struct addrinfo **res,
 	if (*literal)
 		hints.ai_flags |= AI_NUMERICHOST;
 	snprintf(port, sizeof(port), "%u", addr->port);
-	ret = getaddrinfo(addr->host, port, &hints, res);
+	if (*literal) {
+		ret = getaddrinfo(addr->host, port, &hints, res);
+	} else if (deadline != 0 && dns_now_ms() >= deadline) {
+		snprintf(detail, dlen,
+			 "before the name resolution of %.80s could start",
+			 addr->host);
+		return DNS_EDEADLINE;
+	} else {
+		ret = lookup_bounded(addr->host, port, &hints, deadline, res,
+				     &cut);
+	}
 	if (ret == 0)
 		return 0;
 	*res = NULL;
 	if (ret == EAI_MEMORY)
 		return -ENOMEM;
+	if (cut) {
+		snprintf(detail, dlen,
+			 "while waiting for the name resolution of %.80s",
+			 addr->host);
+		return DNS_EDEADLINE;
+	}
+	if (ret == EAI_SYSTEM && errno == EBUSY) {
+		snprintf(detail, dlen,
+			 "%u name lookups or Kerberos steps are still pending",
+			 HELPERS_MAX);
+		return DNS_EBUSY;
+	}
 	snprintf(detail, dlen, "%s",
 		 ret == EAI_SYSTEM ? dns_strerror(-errno) : gai_strerror(ret));
 	return DNS_ERESOLVE;
 }
 
-static int exchange_init(struct exchange *x)
+/* How many of @ai are tried: DNS_HOST_ADDRS_MAX, with a note past it. */
+static size_t addrs_capped(const struct addrinfo *ai,
+			   const struct dns_addr *addr, char *note,
+			   size_t notelen)
 {
-	memset(x, 0, sizeof(*x));
-	x->query = malloc(DNS_MSG_MAX);
-	x->ans = malloc(DNS_MSG_MAX);
-	return x->query != NULL && x->ans != NULL ? 0 : -ENOMEM;
-}
+	size_t n = 0;
 
-static void exchange_release(struct exchange *x)
-{
-	free(x->query);
-	free(x->ans);
-	explicit_bzero(x->mac, sizeof(x->mac));
+	for (const struct addrinfo *p = ai; p != NULL; p = p->ai_next)
+		n++;
+	if (n <= DNS_HOST_ADDRS_MAX)
+		return n;
+	if (note[0] == '\0')
+		snprintf(note, notelen,
+			 "%s has %zu addresses; only the first %d were tried",
+			 addr->host, n, DNS_HOST_ADDRS_MAX);
+	return DNS_HOST_ADDRS_MAX;
 }
 
 /* The next outcome slot, blank; NULL when the result is full. */
@@ -396,13 +806,16 @@ static int update_run(const struct dns_addr *servers, size_t nservers,
 	}
 
 	for (size_t i = 0; i < nservers; i++) {
-		struct addrinfo *ai = NULL;
+		unsigned timeout =
+		    opts->timeout_ms ? opts->timeout_ms : TIMEOUT_DEFAULT_MS;
+		struct addrinfo *ai = NULL, *p;
 		struct dns_outcome *o;
 		bool literal;
 		char detail[sizeof(o->detail)] = "";
+		size_t n;
 
-		ret = addr_resolve(&servers[i], &ai, &literal, detail,
-				   sizeof(detail));
+		ret = addr_resolve(&servers[i], opts->deadline_ms, &ai,
+				   &literal, detail, sizeof(detail));
 		if (ret != 0) {
 			o = outcome_next(res);
 			if (o == NULL)
@@ -411,17 +824,29 @@ static int update_run(const struct dns_addr *servers, size_t nservers,
 					sizeof(o->server));
 			memcpy(o->detail, detail, sizeof(o->detail));
 			o->code = res->code = ret;
+			if (ret == DNS_EDEADLINE)
+				break;
 			continue;
 		}
-		for (struct addrinfo *p = ai; p != NULL; p = p->ai_next) {
+		n = addrs_capped(ai, &servers[i], res->note, sizeof(res->note));
+		p = ai;
+		for (size_t j = 0; j < n; j++, p = p->ai_next) {
+			/* Each address and each server still to come gets
+			 * its share of what is left of the call. */
+			unsigned share = dns_budget_share(
+			    dns_now_ms(), opts->deadline_ms, timeout,
+			    (unsigned)(n - j + (nservers - i - 1)),
+			    ATTEMPT_FLOOR_MS);
+
 			o = outcome_next(res);
 			if (o == NULL)
 				break;
 			server_text(o->server, sizeof(o->server), &servers[i],
 				    p->ai_addr, literal);
 			res->code = attempt(p->ai_addr, p->ai_addrlen, opts,
-					    spec, &x, o);
-			if (res->code != 0 && alt_wanted(opts, o, false)) {
+					    share, spec, &x, o);
+			if (res->code != 0 && res->code != DNS_EDEADLINE &&
+			    alt_wanted(opts, o, false)) {
 				struct dns_outcome *prev = o;
 
 				o = outcome_next(res);
@@ -431,13 +856,14 @@ static int update_run(const struct dns_addr *servers, size_t nservers,
 				       sizeof(o->server));
 				res->code =
 				    attempt_alt(p->ai_addr, p->ai_addrlen, opts,
-						spec, &x, o);
+						share, spec, &x, o);
 			}
-			if (res->code == 0)
+			if (res->code == 0 || res->code == DNS_EDEADLINE)
 				break;
 		}
 		freeaddrinfo(ai);
-		if (res->code == 0 || res->nattempts == DNS_ATTEMPTS_MAX)
+		if (res->code == 0 || res->code == DNS_EDEADLINE ||
+		    res->nattempts == DNS_ATTEMPTS_MAX)
 			break;
 	}
 out:
@@ -482,9 +908,10 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 {
 	struct msg_spec spec = {.query = true, .name = name, .qtype = qtype};
 	struct dns_outcome *o;
-	struct addrinfo *ai = NULL;
+	struct addrinfo *ai = NULL, *p;
 	struct exchange x;
 	bool literal;
+	size_t n;
 	int ret;
 
 	if (reply == NULL)
@@ -499,8 +926,8 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		ret = dns_msg_query(x.query, &x.qlen, DNS_MSG_MAX, 0, name,
 				    qtype, NULL, 0);
 	if (ret == 0) {
-		ret = addr_resolve(server, &ai, &literal, o->detail,
-				   sizeof(o->detail));
+		ret = addr_resolve(server, opts->deadline_ms, &ai, &literal,
+				   o->detail, sizeof(o->detail));
 		if (ret != 0)
 			dns_addr_format(server, o->server, sizeof(o->server));
 	}
@@ -508,20 +935,30 @@ int dns_query(const struct dns_addr *server, const struct dns_opts *opts,
 		goto out;
 
 	/* The first address that answers at all gives the reply. */
-	for (struct addrinfo *p = ai; p != NULL; p = p->ai_next) {
+	n = addrs_capped(ai, server, reply->note, sizeof(reply->note));
+	p = ai;
+	for (size_t j = 0; j < n; j++, p = p->ai_next) {
+		unsigned share = dns_budget_share(
+		    dns_now_ms(), opts->deadline_ms,
+		    opts->timeout_ms ? opts->timeout_ms : TIMEOUT_DEFAULT_MS,
+		    (unsigned)(n - j), ATTEMPT_FLOOR_MS);
+
+		o->detail[0] = '\0';
 		server_text(o->server, sizeof(o->server), server, p->ai_addr,
 			    literal);
-		ret = attempt(p->ai_addr, p->ai_addrlen, opts, &spec, &x, o);
-		if (ret != 0 && alt_wanted(opts, o, true)) {
+		ret = attempt(p->ai_addr, p->ai_addrlen, opts, share, &spec, &x,
+			      o);
+		if (ret != 0 && ret != DNS_EDEADLINE &&
+		    alt_wanted(opts, o, true)) {
 			char text[sizeof(o->server)];
 
 			memcpy(text, o->server, sizeof(text));
 			memset(o, 0, sizeof(*o));
 			memcpy(o->server, text, sizeof(o->server));
 			ret = attempt_alt(p->ai_addr, p->ai_addrlen, opts,
-					  &spec, &x, o);
+					  share, &spec, &x, o);
 		}
-		if (o->answered)
+		if (o->answered || ret == DNS_EDEADLINE)
 			break;
 	}
 	/* NXDOMAIN is an answer to a query, not a failure (RFC 2308). */

@@ -49,6 +49,33 @@ struct k8s_resp {
 	long status;
 };
 
+/* The deadline of the request this thread serves, 0: none. */
+static _Thread_local uint64_t k8s_deadline;
+
+void k8s_deadline_set(uint64_t deadline_ms)
+{
+	k8s_deadline = deadline_ms;
+}
+
+/*
+ * What this call may wait: the client's timeout cut to the thread's
+ * deadline; 0 when the deadline has passed.
+ */
+static unsigned k8s_wait_ms(const struct k8s_client *c)
+{
+	struct timespec now;
+	uint64_t ms;
+
+	if (k8s_deadline == 0)
+		return c->timeout_ms;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	if (ms >= k8s_deadline)
+		return 0;
+	return k8s_deadline - ms < c->timeout_ms ? (unsigned)(k8s_deadline - ms)
+						 : c->timeout_ms;
+}
+
 static pthread_once_t k8s_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode k8s_curl_init_ret = CURLE_FAILED_INIT;
 
@@ -447,10 +474,19 @@ static int k8s_call(struct k8s_client *c, const char *method, const char *path,
 	CURL *h = NULL;
 	CURLcode rc;
 	struct timespec start;
+	unsigned wait = k8s_wait_ms(c);
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (wait == 0) {
+		snprintf(err, errlen,
+			 "%s: the call's deadline passed before the Kubernetes "
+			 "API was asked",
+			 what);
+		ret = K8S_ETRANSPORT;
+		goto out;
+	}
 	if (asprintf(&url, "%s%s", c->cfg.server, path) < 0) {
 		url = NULL;
 		ret = -ENOMEM;
@@ -477,8 +513,8 @@ static int k8s_call(struct k8s_client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* we run in threads */
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)wait);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)wait);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 			 (curl_off_t)K8S_MAX_BODY);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, k8s_write_cb);
@@ -508,8 +544,9 @@ static int k8s_call(struct k8s_client *c, const char *method, const char *path,
 		goto out;
 	}
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(err, errlen, "%s: %s %s: no answer within %u ms", what,
-			 method, url, c->timeout_ms);
+		snprintf(err, errlen, "%s: %s %s: no answer within %u ms%s",
+			 what, method, url, wait,
+			 wait < c->timeout_ms ? " (the call's deadline)" : "");
 		ret = K8S_ETRANSPORT;
 		goto out;
 	}
@@ -697,7 +734,7 @@ static int k8s_dir_secret_get(struct k8s_client *c, const char *ns,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = k8s_file_read(file, K8S_MAX_BODY, value, len);
+	ret = k8s_file_read_regular(file, K8S_MAX_BODY, value, len);
 	switch (ret) {
 	case 0:
 		break;
@@ -712,6 +749,13 @@ static int k8s_dir_secret_get(struct k8s_client *c, const char *ns,
 		snprintf(err, errlen,
 			 "Secret %s/%s key '%s': %s is larger than %d bytes",
 			 ns, name, key, file, K8S_MAX_BODY);
+		break;
+	case K8S_ENOTREG:
+		snprintf(err, errlen,
+			 "Secret %s/%s key '%s': %s is not a regular file (a "
+			 "FIFO, socket or device); store the value in a "
+			 "regular file",
+			 ns, name, key, file);
 		break;
 	case -EACCES:
 	case -EPERM:

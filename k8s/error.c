@@ -15,7 +15,12 @@ static const char *const k8s_errors[] = {
     [6] = "malformed Kubernetes API response",
     [7] = "Kubernetes API response too big",
     [8] = "cannot reach the Kubernetes API",
+    [9] = "not a regular file",
 };
+
+_Static_assert(sizeof(k8s_errors) / sizeof(k8s_errors[0]) ==
+		   K8S_ELAST - K8S_ECONFIG,
+	       "every K8S_E* code needs a text");
 
 const char *k8s_strerror(int code)
 {

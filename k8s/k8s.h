@@ -27,6 +27,7 @@ enum {
 	K8S_ERESPONSE,	   /* the response is not what the API returns */
 	K8S_ETOOBIG,	   /* the response exceeds the size cap */
 	K8S_ETRANSPORT,	   /* connection, TLS or timeout failure */
+	K8S_ENOTREG,	   /* a file to read is not a regular file (FIFO) */
 	K8S_ELAST
 };
 
@@ -56,6 +57,15 @@ int k8s_client_new_dir(struct k8s_client **client, const char *dir, char *err,
 
 /* Free a client.  NULL-safe. */
 void k8s_client_free(struct k8s_client *client);
+
+/*
+ * Bound every call this thread makes from now on by @deadline_ms
+ * (CLOCK_MONOTONIC milliseconds; 0: only the client's own timeout), the
+ * deadline of the request the thread serves (STYLE.md 16): a call gets
+ * what is left (CURLOPT_TIMEOUT_MS) and fails at once, naming what it was
+ * about to ask, when nothing is left.
+ */
+void k8s_deadline_set(uint64_t deadline_ms);
 
 /* What one API call did, reported to the client's observer. */
 struct k8s_call_info {

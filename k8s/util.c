@@ -98,7 +98,13 @@ int k8s_base64_decode(const char *in, size_t inlen, uint8_t **out,
 	return 0;
 }
 
-int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+/*
+ * Read @path; with @regular_only, open without blocking and refuse
+ * anything but a regular file (a FIFO planted among Secrets must not hold
+ * a worker until someone writes to it).
+ */
+static int file_read(const char *path, size_t max, bool regular_only,
+		     uint8_t **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
@@ -109,7 +115,8 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+			    (regular_only ? O_NONBLOCK : 0));
 	if (fd < 0) {
 		return -errno;
 	}
@@ -119,6 +126,10 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		ret = -EISDIR;
+		goto out;
+	}
+	if (regular_only && !S_ISREG(st.st_mode)) {
+		ret = K8S_ENOTREG;
 		goto out;
 	}
 	/*
@@ -179,4 +190,15 @@ out:
 	k8s_wipe_free(buf, cap);
 	close(fd);
 	return ret;
+}
+
+int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	return file_read(path, max, false, out, len);
+}
+
+int k8s_file_read_regular(const char *path, size_t max, uint8_t **out,
+			  size_t *len)
+{
+	return file_read(path, max, true, out, len);
 }

@@ -492,6 +492,10 @@ void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 	dopts->gss = o->gss;
 	if (o->gss != NULL)
 		dopts->proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
+	dopts->deadline_ms =
+	    dns_clock_ms() + (o->timeout_ms > CLI_DEADLINE_DEFAULT_MS
+				  ? o->timeout_ms
+				  : CLI_DEADLINE_DEFAULT_MS);
 }
 
 char *cli_quote(const char *value, char *buf, size_t len)
@@ -634,6 +638,20 @@ static void hint_update_policy(const struct cli_opts *opts,
 
 static void hint_reach(const struct dns_outcome *o, const struct cli_opts *opts)
 {
+	if (o->code == DNS_EDEADLINE) {
+		/* STYLE.md 16: the command's budget, not one attempt's. */
+		fprintf(stderr,
+			"hint: the whole command may take %u ms (the "
+			"webhook's 25 s, or --timeout when longer); a "
+			"nameserver that does not answer within it is down "
+			"or filtered: 'dig @<address> -p <port> %s SOA' must "
+			"answer\n",
+			opts->timeout_ms > CLI_DEADLINE_DEFAULT_MS
+			    ? opts->timeout_ms
+			    : CLI_DEADLINE_DEFAULT_MS,
+			opts->zone);
+		return;
+	}
 	fprintf(stderr,
 		"hint: check the nameserver address and port (%s), that the "
 		"server runs and that no firewall drops DNS over UDP and "

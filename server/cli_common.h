@@ -19,6 +19,9 @@
 #define CLI_SERVERS_MAX	       8
 #define CLI_TTL_DEFAULT	       60
 #define CLI_TIMEOUT_DEFAULT_MS 5000
+/* One command's (check: one server's) whole budget, as the webhook's
+ * call; a longer --timeout stretches it to one full attempt. */
+#define CLI_DEADLINE_DEFAULT_MS 25000
 
 /* Exit statuses of every command. */
 enum {
@@ -83,7 +86,11 @@ int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
  */
 int cli_key_load(struct cli_opts *o, struct dns_key *key, bool *signed_out);
 
-/* The dns_opts for a loaded key (@key NULL when unsigned) or o->gss. */
+/*
+ * The dns_opts for a loaded key (@key NULL when unsigned) or o->gss, with
+ * the deadline starting now: CLI_DEADLINE_DEFAULT_MS, or --timeout when
+ * longer (STYLE.md 16).
+ */
 void cli_dns_opts(const struct cli_opts *o, const struct dns_key *key,
 		  struct dns_opts *dopts);
 

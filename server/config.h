@@ -63,6 +63,47 @@ struct solver_config {
 int solver_config_parse(struct solver_config *cfg, const json_t *config,
 			char *err, size_t errlen);
 
+/* ------------------------------------------------ allowed nameservers */
+
+#define SOLVER_ALLOW_MAX 64
+
+/* One entry of --allowed-nameservers: a host name or a CIDR. */
+struct solver_allow_entry {
+	bool is_name;
+	char name[DNS_NAME_LEN]; /* lower case, no final dot */
+	int family;		 /* AF_INET or AF_INET6 */
+	uint8_t addr[16];	 /* network address, host bits cleared */
+	unsigned prefix;	 /* 0-32 or 0-128 */
+};
+
+/*
+ * The operator's limit on where tenants may aim updates and probes
+ * (`serve --allowed-nameservers`).  Plain data; nothing to release.
+ */
+struct solver_allow {
+	size_t n;
+	struct solver_allow_entry e[SOLVER_ALLOW_MAX];
+	char text[1024]; /* the list as given, for messages */
+};
+
+/*
+ * Parse a comma-separated list of CIDRs ("10.0.0.0/8", "2001:db8::/32"),
+ * single addresses ("10.0.0.53", the same as /32 or /128) and host names
+ * ("ns1.example.com").  Returns 0, or -EINVAL with the bad entry and why
+ * in @err.  No name is resolved.
+ */
+int solver_allow_parse(struct solver_allow *allow, const char *list, char *err,
+		       size_t errlen);
+
+/*
+ * True when @server may be used: an IP literal must fall inside one of the
+ * CIDRs (an IPv4-mapped IPv6 address counts as IPv4); a host name must be
+ * named by the list (case and a final dot do not matter), and then every
+ * address it resolves to is used.  Pure: no DNS traffic.
+ */
+bool solver_allow_match(const struct solver_allow *allow,
+			const struct dns_addr *server);
+
 /* What a duration may be beyond "<digits><unit>", repeated (see below). */
 enum duration_forms {
 	DURATION_FRACTION = 1,	   /* "2.5s" */

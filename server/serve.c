@@ -89,9 +89,12 @@ static const char serve_usage[] =
     "                                  KRB5_CONFIG; default: the system's krb5.conf)\n"
     "\n"
     "other:\n"
-    "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s)\n"
+    "  --dns-timeout DURATION          per-attempt DNS timeout, e.g. 5s (default 5s);\n"
+    "                                  a call never exceeds its 25s deadline\n"
     "  --allowed-zones LIST            only names inside these zones (comma-separated)\n"
     "                                  are updated; others fail before any Secret read\n"
+    "  --allowed-nameservers LIST      CIDRs and host names tenants may send to\n"
+    "                                  (e.g. 10.0.0.0/8,ns1.example.com; default: any)\n"
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
@@ -137,6 +140,7 @@ enum {
 	OPT_METRICS,
 	OPT_ALLOWED_ZONES,
 	OPT_COALESCE,
+	OPT_ALLOWED_NS,
 	OPT_HELP,
 };
 
@@ -169,6 +173,7 @@ static const struct option serve_options[] = {
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
     {"allowed-zones", required_argument, NULL, OPT_ALLOWED_ZONES},
     {"coalesce-window", required_argument, NULL, OPT_COALESCE},
+    {"allowed-nameservers", required_argument, NULL, OPT_ALLOWED_NS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -190,6 +195,7 @@ struct serve_config {
 	unsigned rh_reload_ms, read_timeout_ms;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
+	struct solver_allow allow; /* --allowed-nameservers; n 0: any */
 };
 
 static int usage_error(const char *fmt, const char *a, const char *b)
@@ -375,6 +381,14 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    "(e.g. 10ms) or 0",
 				    optarg, NULL);
 			break;
+		case OPT_ALLOWED_NS: {
+			char err[512];
+
+			if (solver_allow_parse(&c->allow, optarg, err,
+					       sizeof(err)) < 0)
+				return usage_error("%s%s", err, "");
+			break;
+		}
 		case OPT_DNS_TIMEOUT:
 			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
 				return usage_error(
@@ -633,6 +647,7 @@ int serve_main(int argc, char **argv)
 				    .allowed_zones = c.allowed_zones,
 				    .coalesce_window_ms = c.coalesce_ms,
 				    .no_coalesce = c.coalesce_ms == 0,
+				    .allow = c.allow.n > 0 ? &c.allow : NULL,
 				}) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");
 		goto out;

@@ -676,8 +676,10 @@ static void attempts_count(const struct dns_addr *server,
 	for (size_t k = 0; k < one->nattempts; k++) {
 		const struct dns_outcome *o = &one->attempts[k];
 
-		/* A name that does not resolve never reached a server. */
-		if (o->code == DNS_ERESOLVE)
+		/* A name that does not resolve never reached a server; a
+		 * call out of budget is the call's, not the server's. */
+		if (o->code == DNS_ERESOLVE || o->code == DNS_EDEADLINE ||
+		    o->code == DNS_EBUSY)
 			continue;
 		metrics_dns_update(text, o->answered ? o->rcode : -1,
 				   o->tsig_present ? o->tsig_error : -1,
@@ -729,11 +731,17 @@ static int update_send(const struct solver_config *cfg,
 			    dns_update_many(&cfg->servers[i], 1, &o, zone,
 					    changes, nchanges, cfg->ttl, &one);
 		attempts_count(&cfg->servers[i], &one);
+		if (res->note[0] == '\0')
+			memcpy(res->note, one.note, sizeof(res->note));
 		for (size_t k = 0;
 		     k < one.nattempts && res->nattempts < DNS_ATTEMPTS_MAX;
 		     k++)
 			res->attempts[res->nattempts++] = one.attempts[k];
 		res->code = ret;
+		if (ret == DNS_EDEADLINE) {
+			i++; /* tried, cut short: the rest is untried */
+			break;
+		}
 		if (ret == 0 || one.nattempts == 0) {
 			/* Done, or the request itself is wrong (a name outside
 			 * the zone): no other server would take it either. */
@@ -791,9 +799,8 @@ static void group_id(const struct solver_config *cfg,
  */
 static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 			    const struct solver_config *cfg,
-			    const struct dns_key *key,
-			    const struct dns_result *res, int ret,
-			    const char *rid)
+			    struct dns_key *key, const struct dns_result *res,
+			    int ret, const char *rid)
 {
 	const char *ns = ch->resource_namespace;
 	const struct dns_outcome *last;
@@ -808,13 +815,65 @@ static void key_alt_outcome(struct solver *s, const struct challenge *ch,
 		log_info("TSIG secret accepted as nsupdate -y reads it again",
 			 "namespace", ns, "secret", cfg->secret_name, "key",
 			 cfg->secret_key, "request_id", rid);
-		return;
+	} else {
+		key_note(s, "alt", ns, cfg, key, NOTE_ADD);
+		log_warn("TSIG secret accepted only in its second reading",
+			 "namespace", ns, "secret", cfg->secret_name, "key",
+			 cfg->secret_key, "reading", key->alt_desc, "warning",
+			 key->alt_warning, "request_id", rid);
 	}
-	key_note(s, "alt", ns, cfg, key, NOTE_ADD);
-	log_warn("TSIG secret accepted only in its second reading", "namespace",
-		 ns, "secret", cfg->secret_name, "key", cfg->secret_key,
-		 "reading", key->alt_desc, "warning", key->alt_warning,
-		 "request_id", rid);
+	/* The rest of this call (verification, a zone retry) signs with it. */
+	dns_key_alt_swap(key);
+}
+
+/*
+ * --allowed-nameservers: refuse, before any DNS traffic, a config that
+ * aims at a nameserver the operator did not allow, naming the list.
+ */
+static bool servers_allowed(const struct solver *s,
+			    const struct solver_config *cfg, char *msg,
+			    size_t msglen)
+{
+	char text[DNS_NAME_LEN + 16];
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		if (solver_allow_match(s->opts.allow, &cfg->servers[i]))
+			continue;
+		dns_addr_format(&cfg->servers[i], text, sizeof(text));
+		snprintf(msg, msglen,
+			 "nameserver %s is not allowed: this webhook only "
+			 "sends to the nameservers its operator allowed "
+			 "(--allowed-nameservers %s); use one of those, or "
+			 "ask the operator to add it",
+			 text, s->opts.allow->text);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * What a tenant reads about a nameserver that did not answer: one text
+ * whether the port refused, reset or stayed silent, so that the message
+ * cannot map a cluster's internal ports (the operator's log keeps the
+ * detail).  Answers and the call's deadline are left as they are.
+ */
+static void result_for_tenant(struct dns_result *res)
+{
+	for (size_t i = 0; i < res->nattempts; i++) {
+		struct dns_outcome *o = &res->attempts[i];
+
+		if (o->answered || o->code == 0 || o->code == -ENOMEM)
+			continue;
+		/* A negated errno (refused, reset, timed out, unreachable),
+		 * or something that does not speak DNS.  Answers with
+		 * another ID stay: they show spoofing, not a port. */
+		if ((o->code < 0 &&
+		     (o->code < DNS_EKEY_SYNTAX || o->code >= DNS_ELAST)) ||
+		    o->code == DNS_EFORMAT) {
+			o->code = DNS_ENOREPLY;
+			o->detail[0] = '\0';
+		}
+	}
 }
 
 /* RFC 1123 label, as Kubernetes requires of a namespace name. */
@@ -835,8 +894,11 @@ static bool namespace_valid(const char *ns)
 static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			    const char *rid, uint64_t start,
 			    struct solver_config *cfg, const char **zone,
-			    struct trace_ctx *tc, char *msg, size_t msglen)
+			    struct trace_ctx *tc, char *msg, size_t msglen,
+			    char *cause, size_t causelen)
 {
+	/* STYLE.md 16: one deadline, every step gets what is left. */
+	uint64_t deadline = start + s->opts.deadline_ms;
 	struct dns_key key;
 	struct dns_opts opts;
 	struct dns_result res;
@@ -855,6 +917,7 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	char *found = cfg->found_zone; /* outlives the call: the log's */
 
 	memset(&key, 0, sizeof(key));
+	k8s_deadline_set(deadline);
 	*zone = ch->resolved_zone;
 	*tc = (struct trace_ctx){
 	    .request_id = rid,
@@ -898,6 +961,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 ch->resource_namespace);
 		goto out;
 	}
+	if (!servers_allowed(s, cfg, msg, msglen))
+		goto out;
 
 	if (cfg->has_gss) {
 		if (gss_get(s, ch, cfg, &gss, msg, msglen) < 0)
@@ -924,14 +989,13 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	if (opts.gss != NULL)
 		opts.proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
 	opts.trace = trace_dns;
+	opts.deadline_ms = (int64_t)deadline;
 	change = (struct dns_change){
 	    .fqdn = ch->resolved_fqdn,
 	    .action = ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
 	    .value = ch->key};
-	sctx = (struct send_ctx){.cfg = cfg,
-				 .opts = &opts,
-				 .zone = *zone,
-				 .deadline = start + s->opts.deadline_ms};
+	sctx = (struct send_ctx){
+	    .cfg = cfg, .opts = &opts, .zone = *zone, .deadline = deadline};
 	group_id(cfg, ch, *zone, group, sizeof(group));
 	/* GSS-TSIG contexts are per caller's principal: never shared. */
 	ret = coalesce_update(gss != NULL ? NULL : s->coalesce, group, &change,
@@ -943,6 +1007,10 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		log_debug(1, "update sent in a batch", "records", records,
 			  "request_id", rid, "zone", *zone);
 	}
+	if (res.note[0] != '\0')
+		log_info("nameserver addresses capped", "note", res.note,
+			 "namespace", ch->resource_namespace, "request_id",
+			 rid);
 	if (opts.key != NULL && key.alt_secret != NULL)
 		key_alt_outcome(s, ch, cfg, &key, &res, ret, rid);
 	/* Said once per server and principal: dns/ flags the attempt. */
@@ -957,8 +1025,7 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	if (ret == 0 && !cfg->no_verify)
 		ret = solver_verify_write(
 		    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
-		    ch->action != CHALLENGE_CLEANUP,
-		    start + s->opts.deadline_ms, msg, msglen);
+		    ch->action != CHALLENGE_CLEANUP, deadline, msg, msglen);
 	/*
 	 * NOTAUTH, or a NOERROR that is not served, with cert-manager's
 	 * zone: the server may serve another zone for the name.
@@ -976,13 +1043,13 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 tc->action, "nameserver", cfg->servers_text);
 		*zone = found;
 		tc->zone = *zone;
-		ret = update_send(cfg, &opts, *zone, &change, 1,
-				  start + s->opts.deadline_ms, &res, &untried);
+		ret = update_send(cfg, &opts, *zone, &change, 1, deadline, &res,
+				  &untried);
 		if (ret == 0 && !cfg->no_verify)
 			ret = solver_verify_write(
 			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
-			    ch->action != CHALLENGE_CLEANUP,
-			    start + s->opts.deadline_ms, msg, msglen);
+			    ch->action != CHALLENGE_CLEANUP, deadline, msg,
+			    msglen);
 	}
 	if (ret == 0) {
 		ok = true;
@@ -990,6 +1057,10 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	}
 	if (ret == DNS_EVERIFY || msg[0] != '\0')
 		goto out;
+	/* The operator's log gets the whole story, the tenant less. */
+	dns_result_explain(&res, "update", opts.key, *zone, ch->resolved_fqdn,
+			   cause, causelen);
+	result_for_tenant(&res);
 	if (res.nattempts == 0 && ret == -ETIMEDOUT)
 		snprintf(msg, msglen,
 			 "update of %s in zone %s not sent: the solver's "
@@ -1030,12 +1101,16 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		 dns_outcome_key_rejected(&res.attempts[res.nattempts - 1]))
 		snprintf(msg + used, msglen - used, "; note: %s", key.warning);
 	used = strlen(msg);
+	if (res.note[0] != '\0')
+		snprintf(msg + used, msglen - used, "; %s", res.note);
+	used = strlen(msg);
 	if (opts.key == NULL && opts.gss == NULL)
 		snprintf(msg + used, msglen - used,
 			 "; the update was unsigned because config has no "
 			 "tsigSecretSecretRef (reference a Secret with the "
 			 "TSIG key if the server requires one)");
 out:
+	k8s_deadline_set(0);
 	dns_key_release(&key);
 	gss_put(s, gss);
 	return ok;
@@ -1055,6 +1130,7 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 	struct solver_config cfg;
 	struct challenge ch;
 	char msg[MESSAGE_MAX] = "";
+	char cause[MESSAGE_MAX] = "";
 	char detail[512] = "";
 	char ms[32];
 	const char *zone = "";
@@ -1079,7 +1155,7 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 	}
 
 	ok = challenge_solve(solver, &ch, request_id, start, &cfg, &zone, &tc,
-			     msg, sizeof(msg));
+			     msg, sizeof(msg), cause, sizeof(cause));
 	trace_ctx_set(NULL);
 	metrics_request(
 	    ch.action == CHALLENGE_CLEANUP ? METRICS_CLEANUP : METRICS_PRESENT,
@@ -1094,12 +1170,16 @@ int solver_handle(struct solver *solver, const char *body, size_t len,
 			 "outcome", "success", "ms", ms, "uid", ch.uid,
 			 "request_id", request_id);
 	else
-		log_info("challenge", "action",
-			 challenge_action_text(ch.action), "fqdn",
-			 ch.resolved_fqdn, "zone", zone, "nameserver",
-			 cfg.servers_text, "namespace", ch.resource_namespace,
-			 "outcome", "failure", "ms", ms, "uid", ch.uid,
-			 "request_id", request_id, "error", msg);
+		log_info(
+		    "challenge", "action", challenge_action_text(ch.action),
+		    "fqdn", ch.resolved_fqdn, "zone", zone, "nameserver",
+		    cfg.servers_text, "namespace", ch.resource_namespace,
+		    "outcome", "failure", "ms", ms, "uid", ch.uid, "request_id",
+		    request_id, "error", msg,
+		    /* the detail the tenant's text leaves out, if any
+		     * (a NULL key ends the list) */
+		    strncmp(cause, msg, strlen(cause)) != 0 ? "cause" : NULL,
+		    cause);
 
 	status = 201;
 	if (challenge_encode(&ch, ok, msg, out, outlen) < 0)

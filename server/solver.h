@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 struct k8s_client;
+struct solver_allow;
 
 struct solver_opts {
 	struct k8s_client *secrets; /* API or --secrets-dir client; borrowed */
@@ -25,6 +26,11 @@ struct solver_opts {
 	 * waits for the update in flight; 0: COALESCE_WINDOW_MS. */
 	unsigned coalesce_window_ms;
 	bool no_coalesce; /* each challenge alone */
+	/*
+	 * --allowed-nameservers (borrowed), NULL: any.  A config naming
+	 * another nameserver is refused before any DNS traffic.
+	 */
+	const struct solver_allow *allow;
 };
 
 struct solver;

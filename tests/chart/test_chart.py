@@ -38,6 +38,7 @@ SERVE_FLAGS = {
     "requestheader-client-ca-file", "requestheader-allowed-names",
     "authorization-mode", "v", "logging-format", "dns-timeout",
     "metrics-bind-address", "shutdown-grace-period", "allowed-zones",
+    "allowed-nameservers",
 }
 
 # What the built-in roles the chart may bind grant (Kubernetes' bootstrap
@@ -449,6 +450,13 @@ MATRIX = [
      {"allowedZones": ["example.com", "team-a.example.org."]}, {},
      lambda r: r.flags()["allowed-zones"] == "example.com,team-a.example.org."
      or pytest.fail(str(r.flags()))),
+    ("allowed-nameservers",
+     {"webhook": {"allowedNameservers": ["10.0.0.0/8", "ns1.example.com", "2001:db8::/32"]}},
+     {},
+     lambda r: r.flags().get("allowed-nameservers") == "10.0.0.0/8,ns1.example.com,2001:db8::/32"
+     or pytest.fail(str(r.flags()))),
+    ("allowed-nameservers-default", {}, {},
+     lambda r: "allowed-nameservers" not in r.flags() or pytest.fail(str(r.flags()))),
     ("labels-annotations-scheduling",
      {"commonLabels": {"team": "dns"}, "podLabels": {"tier": "infra"},
       "podAnnotations": {"example.com/note": "x"}, "priorityClassName": "system-cluster-critical",
@@ -502,6 +510,10 @@ BAD = [
     ("dns-timeout-words", {"webhook": {"dnsTimeout": "five"}}, "webhook.dnsTimeout"),
     ("allowed-zones-not-a-name", {"allowedZones": ["example.com/x"]}, "allowedZones.0"),
     ("allowed-zones-string", {"allowedZones": "example.com"}, "allowedZones"),
+    ("allowed-nameservers-blank", {"webhook": {"allowedNameservers": ["10.0.0.0/8, ns1"]}},
+     "webhook.allowedNameservers"),
+    ("allowed-nameservers-string", {"webhook": {"allowedNameservers": "10.0.0.0/8"}},
+     "webhook.allowedNameservers"),
     ("service-type", {"service": {"type": "LoadBalancer"}}, "service.type"),
     ("ecdsa-2048", {"pki": {"privateKeySize": 2048}}, "pki"),
     ("rsa-256", {"pki": {"privateKeyAlgorithm": "RSA"}}, "pki"),
