@@ -10,6 +10,23 @@
  * pool of workers, which resume it with the answer.  One slow nameserver
  * then holds one worker per call to it, and the others go on.
  *
+ * Isolation (a tenant who may create Issuers controls where solver calls
+ * go, and how slowly they end): health and discovery are answered on the
+ * polling threads; authorization reviews have a pool of their own, so a
+ * discovery from kube-apiserver never waits behind DNS work; and solver
+ * calls of one namespace (request.resourceNamespace) run on at most
+ * namespace_share workers, 4 times as many wait, and further ones are
+ * answered at once with a failure naming the namespace.  A client that
+ * hangs up while a worker holds its request is seen by the watchdog
+ * (POLLRDHUP on the suspended socket); the solver stops at its next step
+ * (trace_cancelled()) and the connection is closed.
+ *
+ * Connections: at most max_per_client from one address (MHD counts them),
+ * and a new connection must finish its TLS handshake within
+ * handshake_timeout_ms and send its first request's headers within
+ * first_request_timeout_ms of the accept, so idle sockets cannot hold the
+ * connection limit for the 30 s idle timeout.
+ *
  * Why not a thread per connection: GnuTLS 3.7 keeps every thread's random
  * generator state on a global list until gnutls_global_deinit(), so a
  * fresh thread per connection grows the process by a few hundred bytes per
@@ -23,6 +40,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -41,6 +59,7 @@
 #include <microhttpd.h>
 
 #include "server/auth.h"
+#include "server/codec.h"
 #include "server/http.h"
 #include "server/listen.h"
 #include "server/log.h"
@@ -62,6 +81,17 @@
 #define HTTP_DISCARD_MAX (1024 * 1024)
 /* Polling threads: TLS and parsing only, so a few are plenty. */
 #define HTTP_POLL_THREADS 2
+/* The watchdog looks at deadlines and hung-up clients this often at most. */
+#define HTTP_WATCHDOG_TICK_MS 200
+/* A namespace name is a DNS label (RFC 1123), at most 63 bytes. */
+#define HTTP_NAMESPACE_MAX 64
+/* A namespace at its share may have this many times as many waiting. */
+#define HTTP_NAMESPACE_WAITING 4
+/*
+ * A solver call that waited this long for a worker is refused instead:
+ * its own 25 s deadline would end past cert-manager's 34 s.
+ */
+#define HTTP_QUEUE_WAIT_MS 9000
 
 enum route {
 	ROUTE_NONE = 0,
@@ -86,19 +116,8 @@ struct http_server {
 	char address[64];	       /* what it listens on, for the log */
 	char read_timeout_text[24];
 
-	/*
-	 * The workers and their queue of suspended requests.  Idle workers
-	 * wait on their own condition variable, on a stack: a request wakes
-	 * the one that went idle last, whose stack and data are still in
-	 * the CPU's caches (a FIFO would hand each request to the coldest).
-	 */
-	struct worker *workers;
-	unsigned nworkers;
-	pthread_mutex_t qlock;
-	struct worker *idle; /* under qlock: top of the idle stack */
-	struct req *qhead, *qtail;
-	unsigned queued;
-	bool stopping; /* under qlock: workers finish and leave */
+	struct pool *reviews; /* authorization reviews */
+	struct pool *solves;  /* solver calls, shared out by namespace */
 
 	/*
 	 * The slow-client watchdog: every connection is on this list, with
@@ -110,6 +129,16 @@ struct http_server {
 	pthread_t watchdog;
 	bool watchdog_on, watchdog_stop;
 	bool trim; /* a connection closed since the watchdog's last tick */
+	struct pollfd *pfds; /* the watchdog's: suspended sockets */
+	struct conn **pconns;
+	size_t npmax;
+};
+
+/* Which deadline a connection is under. */
+enum {
+	CONN_HANDSHAKE = 0, /* --tls-handshake-timeout */
+	CONN_FIRST_REQUEST, /* --first-request-timeout */
+	CONN_REQUEST,	    /* --request-read-timeout */
 };
 
 /* Per connection (MHD's socket context). */
@@ -123,6 +152,11 @@ struct conn {
 	 * most.
 	 */
 	_Atomic uint64_t deadline_ms;
+	uint64_t accepted_ms;	/* monotonic ms of the accept */
+	bool requested;		/* polling thread: a request came in on it */
+	_Atomic unsigned stage; /* CONN_*: the deadline it is under */
+	atomic_bool held;	/* a worker holds its request (suspended) */
+	atomic_bool gone;	/* the client hung up while it was held */
 	int fd;
 	struct conn *prev, *next; /* on http_server.conns */
 	struct tls_creds *creds;  /* what the handshake served; one reference */
@@ -150,6 +184,9 @@ struct req {
 	struct MHD_Connection *mc;
 	struct conn *conn; /* its connection's context (may be NULL) */
 	struct req *next;  /* in the queue */
+	char ns[HTTP_NAMESPACE_MAX]; /* request.resourceNamespace, or "" */
+	uint64_t queued_ms;	     /* monotonic ms it was queued */
+	struct nsload *load;	     /* its namespace's share, in the pool */
 	enum {
 		JOB_NONE = 0,
 		JOB_QUEUED,
@@ -220,20 +257,147 @@ static void conn_deadline_renew(struct http_server *srv, struct conn *c)
 			     monotonic_ms() + srv->opts.read_timeout_ms);
 }
 
+struct pool;
+static void pool_kick(struct pool *p);
+
+static unsigned min_ms(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * Move a connection's deadline to @ms, unless the watchdog already shut it
+ * down (0): a late handshake must not revive it.
+ */
+static void conn_deadline_move(struct conn *c, uint64_t ms)
+{
+	uint64_t d = atomic_load(&c->deadline_ms);
+
+	while (d != 0 && !atomic_compare_exchange_weak(&c->deadline_ms, &d, ms))
+		;
+}
+
+/*
+ * gnutls_handshake_set_hook_function: the client's Finished came in, so
+ * the handshake is done (RFC 8446 4.4.4: it is the last message of a TLS
+ * 1.3 handshake; in a full TLS 1.2 one, RFC 5246 7.3, ours follows at
+ * once): from now on, the first request's own deadline.
+ */
+static int handshake_done(gnutls_session_t session, unsigned int htype,
+			  unsigned when, unsigned int incoming,
+			  const gnutls_datum_t *msg)
+{
+	struct MHD_Connection *mc = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	(void)htype;
+	(void)when;
+	(void)msg;
+	if (!incoming || the_server == NULL || mc == NULL)
+		return 0;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci != NULL ? ci->socket_context : NULL;
+	if (c == NULL || c->requested)
+		return 0;
+	atomic_store(&c->stage, CONN_FIRST_REQUEST);
+	conn_deadline_move(c,
+			   c->accepted_ms +
+			       min_ms(the_server->opts.first_request_timeout_ms,
+				      the_server->opts.read_timeout_ms));
+	return 0;
+}
+
+/*
+ * Mark held requests whose client hung up: their socket, which MHD does
+ * not poll while the connection is suspended, reads end-of-file or an
+ * error.  The caller holds srv->clock.  Returns how many were marked.
+ */
+static size_t watchdog_hangups(struct http_server *srv)
+{
+	size_t n = 0, marked = 0;
+
+	for (struct conn *c = srv->conns; c != NULL && n < srv->npmax;
+	     c = c->next) {
+		if (c->fd < 0 || !atomic_load(&c->held) ||
+		    atomic_load(&c->gone))
+			continue;
+		srv->pfds[n] =
+		    (struct pollfd){.fd = c->fd, .events = POLLRDHUP};
+		srv->pconns[n++] = c;
+	}
+	if (n == 0 || poll(srv->pfds, n, 0) <= 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((srv->pfds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) ==
+		    0)
+			continue;
+		atomic_store(&srv->pconns[i]->gone, true);
+		marked++;
+		metrics_connection_dropped(METRICS_DROP_CLIENT_GONE);
+		log_debug(2, "client hung up while its request was being "
+			     "served: abandoning it at its next step");
+	}
+	return marked;
+}
+
+/* Which deadline a connection missed, at --v 2. */
+static void watchdog_log(struct http_server *srv, unsigned stage)
+{
+	char ms[24];
+
+	if (stage == CONN_HANDSHAKE) {
+		snprintf(ms, sizeof(ms), "%u",
+			 min_ms(srv->opts.handshake_timeout_ms,
+				srv->opts.read_timeout_ms));
+		log_debug(2,
+			  "connection closed: the TLS handshake was not done "
+			  "in time",
+			  "limit_ms", ms, "flag", "--tls-handshake-timeout");
+	} else if (stage == CONN_FIRST_REQUEST) {
+		snprintf(ms, sizeof(ms), "%u",
+			 min_ms(srv->opts.first_request_timeout_ms,
+				srv->opts.read_timeout_ms));
+		log_debug(2,
+			  "connection closed: no request arrived in time after "
+			  "the handshake",
+			  "limit_ms", ms, "flag", "--first-request-timeout");
+	} else {
+		log_debug(2,
+			  "connection closed: the request did not arrive in "
+			  "time",
+			  "limit_ms", srv->read_timeout_text, "flag",
+			  "--request-read-timeout");
+	}
+}
+
 /* The watchdog: shut down connections past their deadline. */
 static void *watchdog_main(void *arg)
 {
 	struct http_server *srv = arg;
-	unsigned tick_ms = srv->opts.read_timeout_ms / 4;
+	unsigned tick_ms =
+	    min_ms(srv->opts.read_timeout_ms, srv->opts.handshake_timeout_ms) /
+	    4;
 	struct timespec until;
 
-	if (tick_ms > 1000)
-		tick_ms = 1000;
+	if (tick_ms > HTTP_WATCHDOG_TICK_MS)
+		tick_ms = HTTP_WATCHDOG_TICK_MS;
 	if (tick_ms < 20)
 		tick_ms = 20;
 	pthread_mutex_lock(&srv->clock);
 	while (!srv->watchdog_stop) {
 		uint64_t now = monotonic_ms();
+		if (watchdog_hangups(srv) > 0) {
+			/*
+			 * A request that waits for its namespace's share is
+			 * now free to go (pool_take): wake a worker for it.
+			 * Outside the list lock, which pools never take.
+			 */
+			pthread_mutex_unlock(&srv->clock);
+			pool_kick(srv->solves);
+			pool_kick(srv->reviews);
+			pthread_mutex_lock(&srv->clock);
+		}
 		for (struct conn *c = srv->conns; c != NULL; c = c->next) {
 			uint64_t d = atomic_load(&c->deadline_ms);
 			if (d == 0 || d > now || c->fd < 0)
@@ -246,10 +410,8 @@ static void *watchdog_main(void *arg)
 			 */
 			atomic_store(&c->deadline_ms, 0);
 			shutdown(c->fd, SHUT_RDWR);
-			log_debug(1,
-				  "connection closed: the request did not "
-				  "arrive in time",
-				  "limit_ms", srv->read_timeout_text);
+			metrics_connection_dropped(METRICS_DROP_DEADLINE);
+			watchdog_log(srv, atomic_load(&c->stage));
 		}
 		if (srv->trim) {
 			/*
@@ -290,7 +452,12 @@ static void notify_connection(void *cls, struct MHD_Connection *mc,
 			    MHD_get_connection_info(
 				mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 			c->fd = fi != NULL ? fi->connect_fd : -1;
-			conn_deadline_renew(srv, c);
+			/* First the handshake's deadline (handshake_done). */
+			c->accepted_ms = monotonic_ms();
+			atomic_store(&c->deadline_ms,
+				     c->accepted_ms +
+					 min_ms(srv->opts.handshake_timeout_ms,
+						srv->opts.read_timeout_ms));
 			pthread_mutex_lock(&srv->clock);
 			c->next = srv->conns;
 			if (srv->conns != NULL)
@@ -306,9 +473,13 @@ static void notify_connection(void *cls, struct MHD_Connection *mc,
 		 */
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		    mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		if (ci != NULL && ci->tls_session != NULL)
+		if (ci != NULL && ci->tls_session != NULL) {
 			gnutls_certificate_server_set_request(
 			    ci->tls_session, GNUTLS_CERT_REQUEST);
+			gnutls_handshake_set_hook_function(
+			    ci->tls_session, GNUTLS_HANDSHAKE_FINISHED,
+			    GNUTLS_HOOK_POST, handshake_done);
+		}
 		return;
 	}
 	if (c != NULL) {
@@ -345,7 +516,12 @@ static long elapsed_ms(const struct timespec *start)
 		      (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
-/* One line per request: solver calls at --v 0, others with more -v. */
+/*
+ * One line per request: solver calls at --v 0, others with more -v; a
+ * refusal (403) at --v 0, but an unauthenticated request (401) only from
+ * --v 2: anyone who reaches the port can make those, as many as they like
+ * (authentication_denials_total counts them at any level).
+ */
 static void log_request(const struct req *r, int code,
 			enum MHD_RequestTerminationCode toe)
 {
@@ -360,7 +536,11 @@ static void log_request(const struct req *r, int code,
 		: "connection ended before the answer was sent";
 	const char *error =
 	    code >= 400 && r->message[0] != '\0' ? r->message : outcome;
-	if ((v == 0 || code == 401 || code == 403) && error != NULL)
+	if (code == 401)
+		v = 2;
+	else if (code == 403)
+		v = 0;
+	if (v == 0 && error != NULL)
 		log_info("request", "request_id", r->id, "method", r->method,
 			 "path", r->path, "user", r->user.name, "status",
 			 status, "ms", ms, "error", error);
@@ -368,6 +548,10 @@ static void log_request(const struct req *r, int code,
 		log_info("request", "request_id", r->id, "method", r->method,
 			 "path", r->path, "user", r->user.name, "status",
 			 status, "ms", ms);
+	else if (error != NULL)
+		log_debug(v, "request", "request_id", r->id, "method",
+			  r->method, "path", r->path, "user", r->user.name,
+			  "status", status, "ms", ms, "error", error);
 	else
 		log_debug(v, "request", "request_id", r->id, "method",
 			  r->method, "path", r->path, "user", r->user.name,
@@ -511,7 +695,7 @@ static bool authenticate(struct http_server *srv, struct MHD_Connection *mc,
 		return true;
 	metrics_authn_denial(ret);
 	/* The client reads only "Unauthorized", as from Kubernetes. */
-	log_debug(1, "authentication failed", "request_id", r->id, "path",
+	log_debug(2, "authentication failed", "request_id", r->id, "path",
 		  r->path, "reason", auth_strerror(ret), "detail", why);
 	snprintf(r->message, sizeof(r->message), "%s%s%s", auth_strerror(ret),
 		 why[0] != '\0' ? ": " : "", why);
@@ -792,11 +976,97 @@ static void request_check_body_headers(struct http_server *srv,
 
 struct worker {
 	pthread_t thread;
-	struct http_server *srv;
+	struct pool *pool;
 	pthread_cond_t cond;
 	struct worker *next_idle;
-	bool woken; /* under qlock: taken off the idle stack */
+	bool woken; /* under the pool's lock: taken off the idle stack */
 };
+
+/* The solver calls of one namespace in a pool: running and waiting. */
+struct nsload {
+	char ns[HTTP_NAMESPACE_MAX];
+	unsigned running, waiting;
+	struct nsload *next;
+};
+
+/*
+ * A pool of workers and its queue of suspended requests.  Idle workers
+ * wait on their own condition variable, on a stack: a request wakes the
+ * one that went idle last, whose stack and data are still in the CPU's
+ * caches (a FIFO would hand each request to the coldest).
+ */
+struct pool {
+	struct http_server *srv;
+	struct worker *workers;
+	unsigned nworkers;
+	pthread_mutex_t lock;
+	struct worker *idle; /* under lock: top of the idle stack */
+	struct req *qhead, *qtail;
+	unsigned queued, max_queued;
+	bool stopping; /* under lock: workers finish and leave */
+	/*
+	 * 0: first come, first served.  Else a namespace runs at most this
+	 * many requests at once and has at most HTTP_NAMESPACE_WAITING times
+	 * as many waiting.
+	 */
+	unsigned share;
+	struct nsload *loads; /* under lock: namespaces with requests */
+};
+
+/*
+ * The answer to a solver call of a namespace over its share: a
+ * ChallengePayload whose response is a failure naming the namespace, so
+ * that cert-manager shows it on the Challenge and calls again later.
+ * @waited_ms: how long it waited for a worker (0: refused on arrival).
+ * Returns the HTTP status; *@out is NULL when even that failed.
+ */
+static int throttled_answer(struct http_server *srv, struct req *r,
+			    uint64_t waited_ms, char **out, size_t *outlen)
+{
+	struct challenge ch;
+	char msg[512], detail[256], share[16];
+
+	*out = NULL;
+	*outlen = 0;
+	snprintf(share, sizeof(share), "%u", srv->opts.namespace_share);
+	log_info("challenge refused: too many concurrent challenges from its "
+		 "namespace",
+		 "namespace", r->ns, "share", share, "request_id", r->id);
+	metrics_namespace_throttled();
+	if (challenge_decode(&ch, r->body != NULL ? r->body : "", r->len,
+			     detail, sizeof(detail)) < 0) {
+		/* Not a ChallengePayload: the solver's 400 would say why. */
+		snprintf(detail, sizeof(detail),
+			 "too many concurrent challenges from namespace %s",
+			 r->ns);
+		return codec_status_encode(MHD_HTTP_TOO_MANY_REQUESTS, detail,
+					   out, outlen) < 0
+			   ? MHD_HTTP_INTERNAL_SERVER_ERROR
+			   : MHD_HTTP_TOO_MANY_REQUESTS;
+	}
+	if (waited_ms > 0)
+		snprintf(msg, sizeof(msg),
+			 "too many concurrent challenges: this one waited "
+			 "%llu ms for a worker, too long to finish before "
+			 "cert-manager gives up (namespace %s may run %s at "
+			 "once; those running may be waiting for a nameserver "
+			 "that does not answer); cert-manager will retry it",
+			 (unsigned long long)waited_ms, r->ns, share);
+	else
+		snprintf(msg, sizeof(msg),
+			 "too many concurrent challenges from namespace %s: "
+			 "%s run at once and %u more wait already (they may "
+			 "be waiting for a nameserver that does not answer); "
+			 "cert-manager will retry this one",
+			 r->ns, share,
+			 HTTP_NAMESPACE_WAITING * srv->opts.namespace_share);
+	metrics_request(ch.action == CHALLENGE_CLEANUP ? METRICS_CLEANUP
+						       : METRICS_PRESENT,
+			METRICS_FAILURE, waited_ms * 1000);
+	int ret = challenge_encode(&ch, false, msg, out, outlen);
+	challenge_release(&ch);
+	return ret < 0 ? MHD_HTTP_INTERNAL_SERVER_ERROR : 201;
+}
 
 /* Do the request's blocking part and store the outcome in it. */
 static void job_run(struct http_server *srv, struct req *r, bool stopping)
@@ -811,6 +1081,13 @@ static void job_run(struct http_server *srv, struct req *r, bool stopping)
 			 "the server is shutting down");
 		return;
 	}
+	if (r->conn != NULL && atomic_load(&r->conn->gone)) {
+		/* Its client hung up while it waited: nobody to answer. */
+		r->code = MHD_HTTP_SERVICE_UNAVAILABLE;
+		snprintf(r->message, sizeof(r->message),
+			 "the client hung up before a worker was free");
+		return;
+	}
 	if (r->kind == JOB_AUTHZ) {
 		/* Before the body: the authorization review. */
 		struct trace_ctx tc = {.request_id = r->id};
@@ -823,9 +1100,20 @@ static void job_run(struct http_server *srv, struct req *r, bool stopping)
 		trace_ctx_set(NULL);
 		return;
 	}
+	uint64_t waited = monotonic_ms() - r->queued_ms;
+	if (waited > HTTP_QUEUE_WAIT_MS) {
+		/* What is left of cert-manager's 34 s is not enough. */
+		r->answer_code = throttled_answer(srv, r, waited, &r->answer,
+						  &r->answer_len);
+		return;
+	}
+	trace_cancel_set(r->conn != NULL ? &r->conn->gone : NULL);
+	metrics_tenant_set(r->ns);
 	r->answer_code =
 	    solver_handle(srv->opts.solver, r->body != NULL ? r->body : "",
 			  r->len, r->id, &r->answer, &r->answer_len);
+	metrics_tenant_set(NULL);
+	trace_cancel_set(NULL);
 	if (r->answer == NULL) {
 		r->code = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		snprintf(r->message, sizeof(r->message),
@@ -833,115 +1121,252 @@ static void job_run(struct http_server *srv, struct req *r, bool stopping)
 	}
 }
 
+static struct nsload *nsload_find(struct pool *p, const char *ns)
+{
+	for (struct nsload *l = p->loads; l != NULL; l = l->next)
+		if (strcmp(l->ns, ns) == 0)
+			return l;
+	return NULL;
+}
+
+/* Forget @l once nothing of its namespace is left; the caller locks. */
+static void nsload_drop_idle(struct pool *p, struct nsload *l)
+{
+	if (l == NULL || l->running > 0 || l->waiting > 0)
+		return;
+	for (struct nsload **pp = &p->loads; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			free(l);
+			return;
+		}
+	}
+}
+
+/*
+ * The next request a worker may take: the oldest whose namespace is
+ * below its share (any, when stopping, or for a client that is gone).
+ * The caller holds the lock.
+ */
+static struct req *pool_take(struct pool *p)
+{
+	struct req *prev = NULL, *r;
+
+	for (r = p->qhead; r != NULL; prev = r, r = r->next) {
+		if (p->stopping || r->load == NULL ||
+		    r->load->running < p->share ||
+		    (r->conn != NULL && atomic_load(&r->conn->gone)))
+			break;
+	}
+	if (r == NULL)
+		return NULL;
+	if (prev != NULL)
+		prev->next = r->next;
+	else
+		p->qhead = r->next;
+	if (p->qtail == r)
+		p->qtail = prev;
+	p->queued--;
+	if (r->load != NULL) {
+		r->load->waiting--;
+		r->load->running++;
+	}
+	return r;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *self = arg;
-	struct http_server *srv = self->srv;
+	struct pool *p = self->pool;
+	struct http_server *srv = p->srv;
+	struct req *r;
 
-	pthread_mutex_lock(&srv->qlock);
+	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (srv->qhead == NULL && !srv->stopping) {
+		while ((r = pool_take(p)) == NULL && !p->stopping) {
 			self->woken = false;
-			self->next_idle = srv->idle;
-			srv->idle = self;
-			while (!self->woken && !srv->stopping)
-				pthread_cond_wait(&self->cond, &srv->qlock);
+			self->next_idle = p->idle;
+			p->idle = self;
+			while (!self->woken && !p->stopping)
+				pthread_cond_wait(&self->cond, &p->lock);
 		}
-		struct req *r = srv->qhead;
 		if (r == NULL)
 			break; /* stopping and nothing left */
-		srv->qhead = r->next;
-		if (srv->qhead == NULL)
-			srv->qtail = NULL;
-		srv->queued--;
-		bool stopping = srv->stopping;
-		pthread_mutex_unlock(&srv->qlock);
+		bool stopping = p->stopping;
+		pthread_mutex_unlock(&p->lock);
 
 		struct MHD_Connection *mc = r->mc;
 		job_run(srv, r, stopping);
 		r->job = JOB_DONE;
+		if (r->conn != NULL && atomic_load(&r->conn->gone))
+			log_debug(2, "request abandoned: the client hung up",
+				  "request_id", r->id, "path", r->path);
+
+		pthread_mutex_lock(&p->lock);
+		if (r->load != NULL) {
+			r->load->running--;
+			nsload_drop_idle(p, r->load);
+			r->load = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (r->conn != NULL)
+			atomic_store(&r->conn->held, false);
 		/* Back to the client's pace: the rest must come in time. */
 		conn_deadline_renew(srv, r->conn);
 		/* The last touch: from here the request is MHD's again. */
 		MHD_resume_connection(mc);
 
-		pthread_mutex_lock(&srv->qlock);
+		pthread_mutex_lock(&p->lock);
 	}
-	pthread_mutex_unlock(&srv->qlock);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
 /*
- * Suspend the connection and queue its request for a worker; false when
- * the queue is full (the caller answers 429 instead).
+ * Suspend the connection and queue its request for a worker of @p.
+ * Returns 0, -EAGAIN when the queue is full or the pool stopping (the
+ * caller answers 429 or 503), -EBUSY when the request's namespace has its
+ * share running and as many waiting.
  */
-static bool job_submit(struct http_server *srv, struct MHD_Connection *mc,
-		       struct req *r, int kind)
+static int job_submit(struct pool *p, struct MHD_Connection *mc, struct req *r,
+		      int kind)
 {
-	pthread_mutex_lock(&srv->qlock);
-	if (srv->queued >= srv->opts.max_queued || srv->stopping) {
-		pthread_mutex_unlock(&srv->qlock);
-		return false;
+	struct nsload *l = NULL;
+	int ret = -EAGAIN;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->queued >= p->max_queued || p->stopping)
+		goto out;
+	if (p->share > 0) {
+		l = nsload_find(p, r->ns);
+		if (l != NULL &&
+		    l->waiting >= HTTP_NAMESPACE_WAITING * p->share) {
+			ret = -EBUSY;
+			goto out;
+		}
+		if (l == NULL) {
+			l = calloc(1, sizeof(*l));
+			if (l == NULL)
+				goto out;
+			snprintf(l->ns, sizeof(l->ns), "%s", r->ns);
+			l->next = p->loads;
+			p->loads = l;
+		}
+		l->waiting++;
 	}
 	/* Suspended before any worker can see it, so resume follows it. */
+	r->load = l;
+	r->queued_ms = monotonic_ms();
 	r->mc = mc;
 	r->kind = kind;
 	r->job = JOB_QUEUED;
 	r->next = NULL;
-	if (r->conn != NULL)
+	if (r->conn != NULL) {
 		atomic_store(&r->conn->deadline_ms, 0);
+		atomic_store(&r->conn->held, true);
+	}
 	MHD_suspend_connection(mc);
-	if (srv->qtail != NULL)
-		srv->qtail->next = r;
+	if (p->qtail != NULL)
+		p->qtail->next = r;
 	else
-		srv->qhead = r;
-	srv->qtail = r;
-	srv->queued++;
-	struct worker *w = srv->idle;
+		p->qhead = r;
+	p->qtail = r;
+	p->queued++;
+	struct worker *w = p->idle;
 	if (w != NULL) {
-		srv->idle = w->next_idle;
+		p->idle = w->next_idle;
 		w->woken = true;
 		pthread_cond_signal(&w->cond);
 	}
-	pthread_mutex_unlock(&srv->qlock);
-	return true;
+	ret = 0;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+/* Wake an idle worker of @p if requests wait.  NULL-safe. */
+static void pool_kick(struct pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	struct worker *w = p->qhead != NULL ? p->idle : NULL;
+	if (w != NULL) {
+		p->idle = w->next_idle;
+		w->woken = true;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* Stop the workers once the queue is empty; queued work is refused. */
-static void workers_stop(struct http_server *srv)
+static void pool_stop(struct pool *p)
 {
-	pthread_mutex_lock(&srv->qlock);
-	srv->stopping = true;
-	for (unsigned i = 0; i < srv->nworkers; i++)
-		pthread_cond_signal(&srv->workers[i].cond);
-	pthread_mutex_unlock(&srv->qlock);
-	for (unsigned i = 0; i < srv->nworkers; i++) {
-		pthread_join(srv->workers[i].thread, NULL);
-		pthread_cond_destroy(&srv->workers[i].cond);
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	for (unsigned i = 0; i < p->nworkers; i++)
+		pthread_cond_signal(&p->workers[i].cond);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		pthread_join(p->workers[i].thread, NULL);
+		pthread_cond_destroy(&p->workers[i].cond);
 	}
-	srv->nworkers = 0;
-	srv->idle = NULL;
+	p->nworkers = 0;
+	p->idle = NULL;
 }
 
-static int workers_start(struct http_server *srv, unsigned n)
+/* Stop (if running) and free a pool.  NULL-safe. */
+static void pool_free(struct pool *p)
 {
-	srv->workers = calloc(n, sizeof(*srv->workers));
-	if (srv->workers == NULL)
-		return -ENOMEM;
-	for (; srv->nworkers < n; srv->nworkers++) {
-		struct worker *w = &srv->workers[srv->nworkers];
-		int ret;
+	if (p == NULL)
+		return;
+	pool_stop(p);
+	while (p->loads != NULL) {
+		struct nsload *l = p->loads;
+		p->loads = l->next;
+		free(l);
+	}
+	free(p->workers);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
 
-		w->srv = srv;
+static int pool_new(struct pool **out, struct http_server *srv, unsigned n,
+		    unsigned share)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	if (p == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	p->srv = srv;
+	p->max_queued = srv->opts.max_queued;
+	p->share = share;
+	p->workers = calloc(n, sizeof(*p->workers));
+	if (p->workers == NULL)
+		goto out;
+	for (; p->nworkers < n; p->nworkers++) {
+		struct worker *w = &p->workers[p->nworkers];
+
+		w->pool = p;
 		pthread_cond_init(&w->cond, NULL);
 		ret = pthread_create(&w->thread, NULL, worker_main, w);
 		if (ret != 0) {
 			pthread_cond_destroy(&w->cond);
-			workers_stop(srv);
-			return -ret;
+			ret = -ret;
+			goto out;
 		}
 	}
-	return 0;
+	*out = p;
+	p = NULL;
+	ret = 0;
+out:
+	pool_free(p);
+	return ret;
 }
 
 static enum MHD_Result respond_busy(struct http_server *srv,
@@ -955,6 +1380,65 @@ static enum MHD_Result respond_busy(struct http_server *srv,
 	snprintf(r->message, sizeof(r->message),
 		 "too many requests in flight, please try again later");
 	return respond_status(srv, mc, r, MHD_HTTP_TOO_MANY_REQUESTS);
+}
+
+/* Expect: 100-continue (RFC 9110 10.1.1): the client waits for a go. */
+static bool expects_continue(struct MHD_Connection *mc)
+{
+	const char *e = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_EXPECT);
+
+	return e != NULL && strcasecmp(e, "100-continue") == 0;
+}
+
+/*
+ * Answer before the body: MHD sends "100 Continue" to a client that asks
+ * for it once the header phase ends without an answer, which would invite
+ * the body of a request already refused (unauthenticated, forbidden, too
+ * large).  Answering now sends no 100 and closes the connection after the
+ * answer (RFC 9110 10.1.1 allows either).
+ */
+static enum MHD_Result respond_early(struct http_server *srv,
+				     struct MHD_Connection *mc, struct req *r)
+{
+	if (r->code == MHD_HTTP_TOO_MANY_REQUESTS)
+		return respond_busy(srv, mc, r);
+	return respond_status(srv, mc, r, r->code);
+}
+
+/*
+ * request.resourceNamespace of a solver body into r->ns, "" when it has
+ * none (the solver then answers 400): the key of the namespace's share.
+ */
+static void body_namespace(struct req *r)
+{
+	json_t *root, *ns;
+
+	r->ns[0] = '\0';
+	if (r->body == NULL)
+		return;
+	root = json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, NULL);
+	ns = json_object_get(json_object_get(root, "request"),
+			     "resourceNamespace");
+	if (json_is_string(ns) && json_string_length(ns) < sizeof(r->ns))
+		snprintf(r->ns, sizeof(r->ns), "%s", json_string_value(ns));
+	json_decref(root);
+}
+
+/*
+ * A namespace over its share: answered at once with a failure naming it.
+ */
+static enum MHD_Result respond_throttled(struct http_server *srv,
+					 struct MHD_Connection *mc,
+					 struct req *r)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int code = throttled_answer(srv, r, 0, &body, &len);
+
+	if (body == NULL)
+		return respond_busy(srv, mc, r);
+	return respond(srv, mc, r, code, body, len, "application/json");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
@@ -983,6 +1467,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		    mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		r->conn = ci != NULL ? ci->socket_context : NULL;
+		if (r->conn != NULL && !r->conn->requested) {
+			/* The headers are in: the body has what is left of
+			 * the read timeout, counted from the accept. */
+			r->conn->requested = true;
+			atomic_store(&r->conn->stage, CONN_REQUEST);
+			conn_deadline_move(r->conn,
+					   r->conn->accepted_ms +
+					       srv->opts.read_timeout_ms);
+		}
 		request_id(mc, r->id, sizeof(r->id));
 		log_debug(5, "request started", "request_id", r->id, "method",
 			  r->method, "path", r->path);
@@ -997,19 +1490,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 			int ret = authz_peek(srv->opts.authz, &r->user, &attrs,
 					     reason, sizeof(reason));
 			if (ret == -EWOULDBLOCK) {
-				if (!job_submit(srv, mc, r, JOB_AUTHZ))
+				if (job_submit(srv->reviews, mc, r, JOB_AUTHZ) <
+				    0)
 					r->code = MHD_HTTP_TOO_MANY_REQUESTS;
 				return MHD_YES;
 			}
 			authz_apply(r, &attrs, ret, reason);
 		}
 		request_check_body_headers(srv, mc, r);
+		if (r->code != 0 && expects_continue(mc))
+			return respond_early(srv, mc, r);
 		return MHD_YES;
 	}
 	if (r->job == JOB_DONE && r->kind == JOB_AUTHZ) {
 		/* Back from the authorization review. */
 		r->job = JOB_NONE;
 		request_check_body_headers(srv, mc, r);
+		if (r->code != 0 && expects_continue(mc) &&
+		    *upload_data_size == 0)
+			return respond_early(srv, mc, r);
 		/*
 		 * Resumed from the first call, MHD calls again before reading
 		 * the body: that call ends the header phase.  Answering now
@@ -1068,7 +1567,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *mc,
 	}
 	case ROUTE_SOLVER:
 		if (r->job == JOB_NONE) {
-			if (!job_submit(srv, mc, r, JOB_SOLVE))
+			body_namespace(r);
+			int ret = job_submit(srv->solves, mc, r, JOB_SOLVE);
+			if (ret == -EBUSY)
+				return respond_throttled(srv, mc, r);
+			if (ret < 0)
 				return respond_busy(srv, mc, r);
 			return MHD_YES;
 		}
@@ -1134,6 +1637,7 @@ static struct MHD_Daemon *daemon_start(struct http_server *srv,
 	    MHD_OPTION_HTTPS_PRIORITIES, srv->opts.tls_priorities,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_POLL_THREADS,
 	    MHD_OPTION_CONNECTION_LIMIT, srv->opts.max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->opts.max_per_client,
 	    MHD_OPTION_CONNECTION_TIMEOUT, srv->opts.connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    /* RFC 9112 3.2: an HTTP/1.1 request without Host is a 400. */
@@ -1164,20 +1668,32 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	if (srv->opts.tls_priorities == NULL)
 		srv->opts.tls_priorities = HTTP_TLS_PRIORITIES;
 	if (srv->opts.max_connections == 0)
-		srv->opts.max_connections = 256;
+		srv->opts.max_connections = HTTP_MAX_CONNECTIONS;
+	if (srv->opts.max_per_client == 0)
+		srv->opts.max_per_client = HTTP_MAX_PER_CLIENT;
+	if (srv->opts.max_per_client > srv->opts.max_connections)
+		srv->opts.max_per_client = srv->opts.max_connections;
 	if (srv->opts.connection_timeout_s == 0)
 		srv->opts.connection_timeout_s = 30;
 	if (srv->opts.read_timeout_ms == 0)
 		srv->opts.read_timeout_ms = 30000;
+	if (srv->opts.handshake_timeout_ms == 0)
+		srv->opts.handshake_timeout_ms = HTTP_HANDSHAKE_TIMEOUT_MS;
+	if (srv->opts.first_request_timeout_ms == 0)
+		srv->opts.first_request_timeout_ms =
+		    HTTP_FIRST_REQUEST_TIMEOUT_MS;
 	snprintf(srv->read_timeout_text, sizeof(srv->read_timeout_text), "%u",
 		 srv->opts.read_timeout_ms);
 	if (srv->opts.body_max == 0)
 		srv->opts.body_max = 64 * 1024;
 	if (srv->opts.workers == 0)
 		srv->opts.workers = 16;
+	if (srv->opts.review_workers == 0)
+		srv->opts.review_workers = 4;
 	if (srv->opts.max_queued == 0)
 		srv->opts.max_queued = 256;
-	pthread_mutex_init(&srv->qlock, NULL);
+	if (srv->opts.namespace_share == 0)
+		srv->opts.namespace_share = HTTP_NAMESPACE_SHARE;
 	pthread_mutex_init(&srv->clock, NULL);
 	/*
 	 * The watchdog's deadlines are CLOCK_MONOTONIC; a condition variable
@@ -1189,6 +1705,15 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&srv->ccond, &cattr);
 	pthread_condattr_destroy(&cattr);
+	/* The watchdog polls at most every connection at once. */
+	srv->npmax = srv->opts.max_connections + 16;
+	srv->pfds = calloc(srv->npmax, sizeof(*srv->pfds));
+	srv->pconns = calloc(srv->npmax, sizeof(*srv->pconns));
+	if (srv->pfds == NULL || srv->pconns == NULL) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
 	if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
 		snprintf(err, errlen, "cannot start the watchdog thread");
 		ret = -EAGAIN;
@@ -1214,7 +1739,10 @@ int http_server_start(struct http_server **out, const struct http_opts *opts,
 		goto out;
 	}
 	gnutls_priority_deinit(prio);
-	ret = workers_start(srv, srv->opts.workers);
+	ret = pool_new(&srv->reviews, srv, srv->opts.review_workers, 0);
+	if (ret == 0)
+		ret = pool_new(&srv->solves, srv, srv->opts.workers,
+			       srv->opts.namespace_share);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot start worker threads: %s",
 			 strerror(-ret));
@@ -1299,7 +1827,8 @@ void http_server_stop(struct http_server *server)
 	if (server == NULL)
 		return;
 	/* Every suspended connection is resumed before MHD stops. */
-	workers_stop(server);
+	pool_stop(server->reviews);
+	pool_stop(server->solves);
 	if (server->watchdog_on) {
 		pthread_mutex_lock(&server->clock);
 		server->watchdog_stop = true;
@@ -1313,8 +1842,10 @@ void http_server_stop(struct http_server *server)
 		close(server->quiesced_fd);
 	if (the_server == server)
 		the_server = NULL;
-	free(server->workers);
-	pthread_mutex_destroy(&server->qlock);
+	pool_free(server->reviews);
+	pool_free(server->solves);
+	free(server->pfds);
+	free(server->pconns);
 	pthread_cond_destroy(&server->ccond);
 	pthread_mutex_destroy(&server->clock);
 	free(server->discovery);

@@ -37,19 +37,37 @@ struct http_opts {
 	struct solver *solver;	  /* borrowed */
 	const char *tls_priorities;    /* NULL: HTTP_TLS_PRIORITIES */
 	unsigned max_connections;      /* 0: 256 */
+	unsigned max_per_client;       /* from one client address; 0: 64 */
 	unsigned connection_timeout_s; /* idle timeout; 0: 30 */
-	unsigned read_timeout_ms;      /* a request (from the accept or the last
-					  answer) must be in by then; 0: 30000 */
-	size_t body_max;	       /* 0: 64 KiB */
-	unsigned workers;    /* threads for solver calls and reviews; 0: 16 */
-	unsigned max_queued; /* requests waiting for a worker; 0: 256 */
+	unsigned handshake_timeout_ms; /* TLS handshake done by then after the
+					  accept; 0: 5000 */
+	unsigned first_request_timeout_ms; /* first request's headers in by
+					      then after the accept; 0: 10000 */
+	unsigned read_timeout_ms;	   /* a request (from the accept or the
+					      last answer) must be in by then;
+					      0: 30000 */
+	size_t body_max;		   /* 0: 64 KiB */
+	unsigned workers;		   /* threads for solver calls; 0: 16 */
+	unsigned review_workers;  /* threads for authorization reviews; 0: 4 */
+	unsigned max_queued;	  /* requests waiting for a worker; 0: 256 */
+	unsigned namespace_share; /* solver calls of one namespace running at
+				     once (4 times as many may wait); 0: 4 */
 };
+
+/* Defaults of the limits above, for the flags' help. */
+#define HTTP_MAX_CONNECTIONS	      256
+#define HTTP_MAX_PER_CLIENT	      64
+#define HTTP_HANDSHAKE_TIMEOUT_MS     5000
+#define HTTP_FIRST_REQUEST_TIMEOUT_MS 10000
+#define HTTP_NAMESPACE_SHARE	      4
 
 struct http_server;
 
 /*
- * Start serving: a few polling threads for TLS and HTTP, and a pool of
- * workers for what blocks (solver calls, authorization reviews).  The
+ * Start serving: a few polling threads for TLS, HTTP and what answers at
+ * once (health, discovery), a pool of workers for authorization reviews
+ * and another for solver calls, so that neither waits behind the other;
+ * one namespace's solver calls get at most @namespace_share of them.  The
  * options' borrowed objects must outlive the server.  Errors name the
  * address and the cause.  Returns 0 or a negative code.
  */

@@ -1,8 +1,11 @@
 /*
  * main.c - rfc2136-webhook: dispatch to the command named first.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "server/server.h"
 
@@ -22,8 +25,37 @@ static const char usage[] =
     "\n"
     "'rfc2136-webhook COMMAND --help' describes each command.\n";
 
+int process_core_dumps(bool allow)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_CORE, &rl) != 0)
+		return -errno;
+	if (allow) {
+		/* Back up to the hard limit, which was left alone. */
+		rl.rlim_cur = rl.rlim_max;
+	} else {
+		rl.rlim_cur = 0;
+	}
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return -errno;
+	if (prctl(PR_SET_DUMPABLE, allow ? 1 : 0, 0, 0, 0) != 0)
+		return -errno;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	/*
+	 * Before any secret is read: a TSIG key, a keytab or the serving key
+	 * must not end up in a core file.
+	 */
+	int ret = process_core_dumps(false);
+	if (ret < 0)
+		fprintf(stderr,
+			"rfc2136-webhook: warning: cannot turn core "
+			"dumps off: %s\n",
+			strerror(-ret));
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

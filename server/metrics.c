@@ -1,11 +1,19 @@
 /*
  * metrics.c - the registry and its exposition (see metrics.h).
  *
- * Every value is an _Atomic uint64_t updated with relaxed fetch-adds:
- * a scrape may see one metric a moment ahead of another, which the
- * Prometheus data model allows, and recording stays lock-free.  A
- * histogram keeps per-bucket counts (made cumulative when rendered) and
+ * Every fixed-label value is an _Atomic uint64_t updated with relaxed
+ * fetch-adds: a scrape may see one metric a moment ahead of another,
+ * which the Prometheus data model allows, and recording stays lock-free.
+ * A histogram keeps per-bucket counts (made cumulative when rendered) and
  * its sum in microseconds, so that adding is an integer fetch-add.
+ *
+ * Free-form label sets (the nameserver, whose name a tenant chooses) are
+ * a bounded table under one lock per family: at most
+ * METRICS_LABELSETS_PER_TENANT of them made while serving one namespace,
+ * so one tenant cannot fill it; a set not counted for the label TTL is
+ * dropped (its series ends) when room is needed and at each scrape.
+ * Those are counted at most a few times per solver call, so the lock costs
+ * nothing worth avoiding.
  *
  * Text format 0.0.4:
  * https://prometheus.io/docs/instrumenting/exposition_formats/ (HELP and TYPE
@@ -13,10 +21,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -49,23 +59,37 @@ struct histogram {
 #define LABEL_VALUE_MAX 128
 
 /*
- * A counter with free-form labels: label sets are appended under the lock
- * and published by storing the new count (release); readers scan the
- * published ones without the lock.  The last slot is the overflow set.
+ * A counter with free-form labels, all under the family's lock.  The
+ * overflow set ("other" everywhere) takes what finds no room.
  */
 struct labelset {
 	char key[3 * LABEL_VALUE_MAX]; /* values joined by '\n', to compare */
 	char labels[4 * LABEL_VALUE_MAX + 64]; /* rendered: a="x",b="y" */
-	_Atomic uint64_t value;
+	uint64_t value;
+	uint64_t used_ms; /* monotonic ms of its last count */
+	char tenant[64];  /* namespace it was made for, or "" */
 };
 
 struct family {
 	pthread_mutex_t lock;
-	_Atomic size_t n;
+	size_t n;
 	struct labelset sets[METRICS_LABELSETS_MAX];
 	struct labelset overflow;
 	const char *const *names; /* label names, NULL-terminated */
 };
+
+/* The namespace whose solver call the calling thread serves, or NULL. */
+static _Thread_local const char *tenant;
+/* How long an unused label set is kept, ms. */
+static _Atomic uint64_t label_ttl_ms = METRICS_LABEL_TTL_MS;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static const char *const action_names[METRICS_NACTIONS] = {"Present", "CleanUp",
 							   "unknown"};
@@ -86,6 +110,9 @@ static const char *const authn_reasons[] = {
 
 static const char *const authz_reasons[] = {"denied", "review_failed"};
 
+static const char *const drop_reasons[METRICS_NDROPS] = {"deadline",
+							 "client_gone"};
+
 static const char *const dns_labels[] = {"server", "rcode", "tsig_error", NULL};
 static const char *const k8s_error_labels[] = {"call", "status", NULL};
 
@@ -98,6 +125,8 @@ static struct {
 	struct family k8s_errors;
 	_Atomic uint64_t authn_denials[NAUTHN];
 	_Atomic uint64_t authz_denials[2];
+	_Atomic uint64_t drops[METRICS_NDROPS];
+	_Atomic uint64_t throttled;
 	_Atomic uint64_t tls_reloads[2]; /* success, failure */
 	_Atomic int64_t cert_expiry;
 	_Atomic uint64_t verifications[METRICS_NVERIFY];
@@ -176,43 +205,72 @@ static void labelset_fill(struct labelset *ls, const char *const *names,
 
 static struct labelset *family_find(struct family *f, const char *key)
 {
-	size_t n = atomic_load_explicit(&f->n, memory_order_acquire);
-
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->sets[i].key, key) == 0)
 			return &f->sets[i];
 	return NULL;
 }
 
-/* The label set of @values, made on first sight; "other" when full. */
-static struct labelset *family_get(struct family *f, const char *const *values)
+/* Drop the label sets not counted for the TTL; the caller locks. */
+static void family_expire(struct family *f, uint64_t now)
+{
+	uint64_t ttl = atomic_load(&label_ttl_ms);
+	size_t kept = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->sets[i].used_ms + ttl <= now)
+			continue;
+		if (kept != i)
+			f->sets[kept] = f->sets[i];
+		kept++;
+	}
+	f->n = kept;
+}
+
+/* How many label sets were made for namespace @ns; the caller locks. */
+static size_t family_tenant_sets(const struct family *f, const char *ns)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++)
+		n += strcmp(f->sets[i].tenant, ns) == 0;
+	return n;
+}
+
+/*
+ * Count @n under the label set of @values, made on first sight; "other"
+ * when the table, or the calling thread's namespace's part of it, is full.
+ */
+static void family_add(struct family *f, const char *const *values, uint64_t n)
 {
 	struct labelset probe;
 	struct labelset *ls;
+	const char *ns = tenant != NULL ? tenant : "";
+	uint64_t now = now_ms();
 
 	labelset_fill(&probe, f->names, values);
-	ls = family_find(f, probe.key);
-	if (ls != NULL)
-		return ls;
 	pthread_mutex_lock(&f->lock);
-	ls = family_find(f, probe.key); /* another thread may have made it */
+	ls = family_find(f, probe.key);
 	if (ls == NULL) {
-		size_t n = atomic_load_explicit(&f->n, memory_order_relaxed);
-
-		if (n < METRICS_LABELSETS_MAX) {
-			ls = &f->sets[n];
+		if (f->n >= METRICS_LABELSETS_MAX)
+			family_expire(f, now);
+		/* Outside a namespace's call (no tenant) only the table's
+		 * size bounds it: the operator's own configuration. */
+		if (f->n < METRICS_LABELSETS_MAX &&
+		    (ns[0] == '\0' || family_tenant_sets(f, ns) <
+					  METRICS_LABELSETS_PER_TENANT)) {
+			ls = &f->sets[f->n++];
 			memcpy(ls->key, probe.key, sizeof(ls->key));
 			memcpy(ls->labels, probe.labels, sizeof(ls->labels));
-			atomic_store_explicit(&ls->value, 0,
-					      memory_order_relaxed);
-			atomic_store_explicit(&f->n, n + 1,
-					      memory_order_release);
+			snprintf(ls->tenant, sizeof(ls->tenant), "%s", ns);
+			ls->value = 0;
 		} else {
 			ls = &f->overflow;
 		}
 	}
+	ls->value += n;
+	ls->used_ms = now;
 	pthread_mutex_unlock(&f->lock);
-	return ls;
 }
 
 static void family_reset(struct family *f)
@@ -220,12 +278,20 @@ static void family_reset(struct family *f)
 	const char *other[4] = {"other", "other", "other", "other"};
 
 	pthread_mutex_lock(&f->lock);
-	atomic_store(&f->n, 0);
-	for (size_t i = 0; i < METRICS_LABELSETS_MAX; i++)
-		atomic_store(&f->sets[i].value, 0);
+	f->n = 0;
 	labelset_fill(&f->overflow, f->names, other);
-	atomic_store(&f->overflow.value, 0);
+	f->overflow.value = 0;
 	pthread_mutex_unlock(&f->lock);
+}
+
+void metrics_tenant_set(const char *ns)
+{
+	tenant = ns;
+}
+
+void metrics_label_ttl_set(unsigned ms)
+{
+	atomic_store(&label_ttl_ms, ms > 0 ? ms : METRICS_LABEL_TTL_MS);
 }
 
 void metrics_request(enum metrics_action action, enum metrics_result result,
@@ -239,8 +305,12 @@ void metrics_request(enum metrics_action action, enum metrics_result result,
 	histogram_observe(&reg.request_seconds[action], usec);
 }
 
-/* RCODE and TSIG error mnemonics (RFC 6895 2.3); numbers beyond. */
-static const char *rcode_text(int rcode, char *buf, size_t len)
+/*
+ * RCODE and TSIG error mnemonics (RFC 6895 2.3).  Any other value is
+ * "other": the answering server (a tenant may run it) chooses the number,
+ * and each distinct one would be a label set of its own.
+ */
+static const char *rcode_text(int rcode)
 {
 	static const char *const names[] = {
 	    "NOERROR", "FORMERR",  "SERVFAIL", "NXDOMAIN", "NOTIMP",
@@ -254,21 +324,19 @@ static const char *rcode_text(int rcode, char *buf, size_t len)
 	if ((size_t)rcode < sizeof(names) / sizeof(names[0]) &&
 	    names[rcode] != NULL)
 		return names[rcode];
-	snprintf(buf, len, "%d", rcode);
-	return buf;
+	return "other";
 }
 
 void metrics_dns_update(const char *server, int rcode, int tsig_error,
 			uint64_t usec)
 {
-	char rbuf[16], tbuf[16];
 	const char *values[3] = {
 	    server != NULL ? server : "",
-	    rcode_text(rcode, rbuf, sizeof(rbuf)),
-	    rcode_text(tsig_error, tbuf, sizeof(tbuf)),
+	    rcode_text(rcode),
+	    rcode_text(tsig_error),
 	};
 
-	add(&family_get(&reg.dns_updates, values)->value, 1);
+	family_add(&reg.dns_updates, values, 1);
 	histogram_observe(&reg.dns_seconds, usec);
 }
 
@@ -288,7 +356,7 @@ void metrics_k8s_call(const char *call, long status, uint64_t usec)
 	else
 		snprintf(sbuf, sizeof(sbuf), "none");
 	const char *values[2] = {call_names[i], sbuf};
-	add(&family_get(&reg.k8s_errors, values)->value, 1);
+	family_add(&reg.k8s_errors, values, 1);
 }
 
 void metrics_verify(enum metrics_verify result, uint64_t usec)
@@ -322,6 +390,17 @@ void metrics_authn_denial(int code)
 void metrics_authz_denial(bool error)
 {
 	add(&reg.authz_denials[error ? 1 : 0], 1);
+}
+
+void metrics_connection_dropped(enum metrics_drop why)
+{
+	if ((unsigned)why < METRICS_NDROPS)
+		add(&reg.drops[why], 1);
+}
+
+void metrics_namespace_throttled(void)
+{
+	add(&reg.throttled, 1);
 }
 
 void metrics_tls_reload(bool ok)
@@ -360,6 +439,8 @@ void metrics_reset(void)
 	family_reset(&reg.k8s_errors);
 	zero(reg.authn_denials, NAUTHN);
 	zero(reg.authz_denials, 2);
+	zero(reg.drops, METRICS_NDROPS);
+	atomic_store(&reg.throttled, 0);
 	zero(reg.tls_reloads, 2);
 	atomic_store(&reg.cert_expiry, 0);
 	zero(reg.verifications, METRICS_NVERIFY);
@@ -403,16 +484,17 @@ static void histogram_put(FILE *f, const char *name, const char *labels,
 
 static void family_put(FILE *f, const char *name, struct family *fam)
 {
-	size_t n = atomic_load_explicit(&fam->n, memory_order_acquire);
-
-	for (size_t i = 0; i < n; i++)
+	pthread_mutex_lock(&fam->lock);
+	family_expire(fam, now_ms());
+	for (size_t i = 0; i < fam->n; i++)
 		fprintf(f, METRICS_PREFIX "%s{%s} %llu\n", name,
 			fam->sets[i].labels,
-			(unsigned long long)get(&fam->sets[i].value));
-	if (get(&fam->overflow.value) > 0)
+			(unsigned long long)fam->sets[i].value);
+	if (fam->overflow.value > 0)
 		fprintf(f, METRICS_PREFIX "%s{%s} %llu\n", name,
 			fam->overflow.labels,
-			(unsigned long long)get(&fam->overflow.value));
+			(unsigned long long)fam->overflow.value);
+	pthread_mutex_unlock(&fam->lock);
 }
 
 static pthread_once_t overflow_once = PTHREAD_ONCE_INIT;
@@ -462,7 +544,9 @@ int metrics_render(char **out, size_t *len)
 
 	head(f, "dns_updates_total", "counter",
 	     "DNS UPDATE exchanges by nameserver (as configured), RCODE and "
-	     "TSIG error of the answer (none: no answer, or no TSIG).");
+	     "TSIG error of the answer (none: no answer, or no TSIG; other: "
+	     "a code outside the registered ones, or, for every label, a "
+	     "label set beyond the table or its namespace's part of it).");
 	family_put(f, "dns_updates_total", &reg.dns_updates);
 
 	head(f, "dns_exchange_duration_seconds", "histogram",
@@ -500,6 +584,24 @@ int metrics_render(char **out, size_t *len)
 			"authorization_denials_total{reason=\"%s\"} %llu\n",
 			authz_reasons[i],
 			(unsigned long long)get(&reg.authz_denials[i]));
+
+	head(f, "connections_dropped_total", "counter",
+	     "Connections closed by the server: deadline (no handshake or "
+	     "request in time) or client_gone (the client hung up while its "
+	     "request was being served; the request was abandoned).");
+	for (size_t i = 0; i < METRICS_NDROPS; i++)
+		fprintf(f,
+			METRICS_PREFIX
+			"connections_dropped_total{reason=\"%s\"} %llu\n",
+			drop_reasons[i],
+			(unsigned long long)get(&reg.drops[i]));
+
+	head(f, "namespace_throttled_total", "counter",
+	     "Solver calls answered at once with a failure because their "
+	     "namespace had its share of the workers busy and as many "
+	     "calls waiting.");
+	fprintf(f, METRICS_PREFIX "namespace_throttled_total %llu\n",
+		(unsigned long long)get(&reg.throttled));
 
 	head(f, "tls_certificate_reloads_total", "counter",
 	     "Serving certificate reloads, by result.");

@@ -2,12 +2,15 @@
  * metrics.h - Prometheus metrics of the webhook (internal to server/).
  *
  * One process-wide registry: counters and histograms are C11 atomics, so
- * recording never takes a lock and never allocates.  Labels have bounded
- * values: fixed sets (action, result, reason, call kind), or, for the
+ * recording never allocates.  Labels have bounded values that a caller
+ * cannot forge: fixed sets (action, result, reason, call kind, RCODE and
+ * TSIG error mnemonics, any other number being "other"), or, for the
  * nameserver and the Kubernetes API status, a table of at most
- * METRICS_LABELSETS_MAX label sets per metric, after which new ones are
- * counted under the label values "other" (the first sight of a new label
- * set takes a mutex, once).
+ * METRICS_LABELSETS_MAX label sets per metric under a mutex.  While a
+ * thread serves one namespace's call (metrics_tenant_set), at most
+ * METRICS_LABELSETS_PER_TENANT sets are made for that namespace; a set
+ * not counted for the label TTL is dropped; what finds no room is counted
+ * under the label values "other".
  *
  * metrics_render() writes the text exposition format 0.0.4; the metrics
  * server serves it on GET /metrics over plain HTTP on its own port
@@ -26,7 +29,11 @@
 #define METRICS_PREFIX "rfc2136_webhook_"
 
 /* Distinct label sets kept per metric with free-form labels. */
-#define METRICS_LABELSETS_MAX 32
+#define METRICS_LABELSETS_MAX 64
+/* Of those, made while serving one namespace. */
+#define METRICS_LABELSETS_PER_TENANT 8
+/* An unused label set is dropped after this long (ms) by default. */
+#define METRICS_LABEL_TTL_MS (15 * 60 * 1000)
 
 enum metrics_action {
 	METRICS_PRESENT = 0,
@@ -61,6 +68,28 @@ void metrics_dns_update(const char *server, int rcode, int tsig_error,
  * by @status (0: no HTTP answer at all).
  */
 void metrics_k8s_call(const char *call, long status, uint64_t usec);
+
+/*
+ * The calling thread serves a solver call of namespace @ns (NULL: none,
+ * as outside a call); label sets made meanwhile count against its part.
+ * @ns is borrowed until the next call.
+ */
+void metrics_tenant_set(const char *ns);
+
+/* Drop label sets unused for @ms (0: METRICS_LABEL_TTL_MS). */
+void metrics_label_ttl_set(unsigned ms);
+
+enum metrics_drop {
+	METRICS_DROP_DEADLINE = 0, /* no handshake or request in time */
+	METRICS_DROP_CLIENT_GONE,  /* hung up while its request was served */
+	METRICS_NDROPS
+};
+
+/* A connection closed by the server, or abandoned by its client. */
+void metrics_connection_dropped(enum metrics_drop why);
+
+/* A solver call refused because its namespace had its share busy. */
+void metrics_namespace_throttled(void);
 
 /* A request refused (401) for the auth.h code @code (AUTH_E*). */
 void metrics_authn_denial(int code);

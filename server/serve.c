@@ -64,6 +64,23 @@ static const char serve_usage[] =
     "  --group-name GROUP              API group of the solver (required; or env GROUP_NAME)\n"
     "  --solver-name NAME              solver name in the Issuer (default rfc2136)\n"
     "\n"
+    "limits (see the README's security section):\n"
+    "  --max-connections N             open connections at most (default 256)\n"
+    "  --max-connections-per-client N  from one client address at most (default 64);\n"
+    "                                  keep it well below --max-connections, so that\n"
+    "                                  one address cannot keep kubelet's probes and\n"
+    "                                  kube-apiserver out\n"
+    "  --tls-handshake-timeout DURATION  a new connection must finish its TLS\n"
+    "                                  handshake within this of the accept (default 5s)\n"
+    "  --first-request-timeout DURATION  ... and send its first request's headers\n"
+    "                                  within this of the accept (default 10s)\n"
+    "  --max-challenges-per-namespace N  solver calls of one namespace run at once\n"
+    "                                  (default 4; 4 times as many wait, 9 s at most;\n"
+    "                                  further ones are answered at once with a\n"
+    "                                  failure naming the namespace)\n"
+    "  --allow-core-dumps              let a crash write a core file (off by default:\n"
+    "                                  it would hold TSIG keys and the serving key)\n"
+    "\n"
     "authentication and authorization:\n"
     "  --requestheader-client-ca-file FILE  CA of the front proxy's client certificate;\n"
     "                                  without it the request-header settings come from\n"
@@ -109,7 +126,10 @@ static const char serve_usage[] =
     "                                  [::] means every address family (as for\n"
     "                                  --bind-address), 127.0.0.1 or [::1] that\n"
     "                                  address only (default: off; 0 turns it off)\n"
-    "  --v N                           log verbosity (0: one line per challenge)\n"
+    "  --metrics-label-ttl DURATION    forget a nameserver's metric series unused\n"
+    "                                  this long (default 15m)\n"
+    "  --v N                           log verbosity (0: one line per challenge;\n"
+    "                                  2: also unauthenticated requests)\n"
     "  --logging-format FORMAT         text (default) or json\n"
     "  --help                          this text\n";
 
@@ -141,6 +161,13 @@ enum {
 	OPT_ALLOWED_ZONES,
 	OPT_COALESCE,
 	OPT_ALLOWED_NS,
+	OPT_MAX_CONNS,
+	OPT_MAX_PER_CLIENT,
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_FIRST_REQUEST_TIMEOUT,
+	OPT_NS_SHARE,
+	OPT_CORE_DUMPS,
+	OPT_LABEL_TTL,
 	OPT_HELP,
 };
 
@@ -174,6 +201,14 @@ static const struct option serve_options[] = {
     {"allowed-zones", required_argument, NULL, OPT_ALLOWED_ZONES},
     {"coalesce-window", required_argument, NULL, OPT_COALESCE},
     {"allowed-nameservers", required_argument, NULL, OPT_ALLOWED_NS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-connections-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT},
+    {"tls-handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+    {"first-request-timeout", required_argument, NULL,
+     OPT_FIRST_REQUEST_TIMEOUT},
+    {"max-challenges-per-namespace", required_argument, NULL, OPT_NS_SHARE},
+    {"allow-core-dumps", no_argument, NULL, OPT_CORE_DUMPS},
+    {"metrics-label-ttl", required_argument, NULL, OPT_LABEL_TTL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -193,6 +228,9 @@ struct serve_config {
 	const char *allowed_zones;   /* NULL: every zone */
 	unsigned coalesce_ms;	     /* --coalesce-window; 0: off */
 	unsigned rh_reload_ms, read_timeout_ms;
+	unsigned max_connections, max_per_client, namespace_share;
+	unsigned handshake_timeout_ms, first_request_timeout_ms, label_ttl_ms;
+	bool allow_core_dumps;
 	const char *tls_min_version, *tls_cipher_suites;
 	char tls_priorities[1024];
 	struct solver_allow allow; /* --allowed-nameservers; n 0: any */
@@ -262,6 +300,12 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 	c->grace_ms = SHUTDOWN_GRACE_MS;
 	c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
 	c->rh_reload_ms = 60000;
+	c->max_connections = HTTP_MAX_CONNECTIONS;
+	c->max_per_client = HTTP_MAX_PER_CLIENT;
+	c->namespace_share = HTTP_NAMESPACE_SHARE;
+	c->handshake_timeout_ms = HTTP_HANDSHAKE_TIMEOUT_MS;
+	c->first_request_timeout_ms = HTTP_FIRST_REQUEST_TIMEOUT_MS;
+	c->label_ttl_ms = METRICS_LABEL_TTL_MS;
 
 	optind = 1;
 	opterr = 0;
@@ -424,6 +468,56 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			c->metrics_address = off ? NULL : optarg;
 			break;
 		}
+		case OPT_MAX_CONNS:
+			if (number_parse(optarg, 4, 100000, &n) < 0)
+				return usage_error(
+				    "--max-connections: '%s' is not a number "
+				    "from 4 to 100000%s",
+				    optarg, "");
+			c->max_connections = (unsigned)n;
+			break;
+		case OPT_MAX_PER_CLIENT:
+			if (number_parse(optarg, 1, 100000, &n) < 0)
+				return usage_error(
+				    "--max-connections-per-client: '%s' is not "
+				    "a positive number%s",
+				    optarg, "");
+			c->max_per_client = (unsigned)n;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (duration_flag_parse(optarg,
+						&c->handshake_timeout_ms) < 0)
+				return usage_error(
+				    "--tls-handshake-timeout: '%s' is not a "
+				    "duration (e.g. 5s)%s",
+				    optarg, "");
+			break;
+		case OPT_FIRST_REQUEST_TIMEOUT:
+			if (duration_flag_parse(
+				optarg, &c->first_request_timeout_ms) < 0)
+				return usage_error(
+				    "--first-request-timeout: '%s' is not a "
+				    "duration (e.g. 10s)%s",
+				    optarg, "");
+			break;
+		case OPT_NS_SHARE:
+			if (number_parse(optarg, 1, 16, &n) < 0)
+				return usage_error(
+				    "--max-challenges-per-namespace: '%s' is "
+				    "not a number from 1 to 16 (the workers)%s",
+				    optarg, "");
+			c->namespace_share = (unsigned)n;
+			break;
+		case OPT_CORE_DUMPS:
+			c->allow_core_dumps = true;
+			break;
+		case OPT_LABEL_TTL:
+			if (duration_flag_parse(optarg, &c->label_ttl_ms) < 0)
+				return usage_error(
+				    "--metrics-label-ttl: '%s' is not a "
+				    "duration (e.g. 15m)%s",
+				    optarg, "");
+			break;
 		case OPT_HELP:
 			fputs(serve_usage, stdout);
 			return -1;
@@ -441,6 +535,19 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 	if (c->cert_file == NULL || c->key_file == NULL)
 		return usage_error(
 		    "--tls-cert-file and --tls-private-key-file are required%s%s",
+		    "", "");
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%u", c->max_connections);
+	if (c->max_per_client >= c->max_connections)
+		return usage_error(
+		    "--max-connections-per-client must be below "
+		    "--max-connections (%s)%s, or one client address can take "
+		    "every connection",
+		    limit, "");
+	if (c->first_request_timeout_ms < c->handshake_timeout_ms)
+		return usage_error(
+		    "--first-request-timeout must not be shorter than "
+		    "--tls-handshake-timeout%s%s",
 		    "", "");
 	if (c->group == NULL || c->group[0] == '\0')
 		return usage_error(
@@ -607,6 +714,18 @@ int serve_main(int argc, char **argv)
 		return ret < 0 ? 0 : ret;
 	log_init(c.log_format);
 	atomic_store(&log_verbosity, c.verbosity);
+	metrics_label_ttl_set(c.label_ttl_ms);
+	if (c.allow_core_dumps) {
+		ret = process_core_dumps(true);
+		if (ret < 0)
+			log_warn("--allow-core-dumps: cannot turn core dumps "
+				 "on",
+				 "error", strerror(-ret));
+		else
+			log_warn("core dumps are on (--allow-core-dumps): a "
+				 "core file holds the serving key and TSIG "
+				 "keys in use; keep it as secret as they are");
+	}
 
 	/*
 	 * Signals go to the main thread only: block them before any thread
@@ -685,20 +804,26 @@ int serve_main(int argc, char **argv)
 			 metrics_server_address(msrv), "port", port, "path",
 			 "/metrics");
 	}
-	if (http_server_start(&srv,
-			      &(struct http_opts){
-				  .bind_address = c.bind_address,
-				  .port = c.port,
-				  .group = c.group,
-				  .solver_name = c.solver_name,
-				  .tls = tls,
-				  .authn = authn,
-				  .authz = authz,
-				  .solver = solver,
-				  .tls_priorities = c.tls_priorities,
-				  .read_timeout_ms = c.read_timeout_ms,
-			      },
-			      err, sizeof(err)) < 0) {
+	if (http_server_start(
+		&srv,
+		&(struct http_opts){
+		    .bind_address = c.bind_address,
+		    .port = c.port,
+		    .group = c.group,
+		    .solver_name = c.solver_name,
+		    .tls = tls,
+		    .authn = authn,
+		    .authz = authz,
+		    .solver = solver,
+		    .tls_priorities = c.tls_priorities,
+		    .read_timeout_ms = c.read_timeout_ms,
+		    .max_connections = c.max_connections,
+		    .max_per_client = c.max_per_client,
+		    .handshake_timeout_ms = c.handshake_timeout_ms,
+		    .first_request_timeout_ms = c.first_request_timeout_ms,
+		    .namespace_share = c.namespace_share,
+		},
+		err, sizeof(err)) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: %s\n", err);
 		goto out;
 	}

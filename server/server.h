@@ -7,6 +7,8 @@
 #ifndef RFC2136_SERVER_H
 #define RFC2136_SERVER_H
 
+#include <stdbool.h>
+
 /* present / cleanup: add or delete one TXT value (cli.c). */
 int cli_present_main(int argc, char **argv);
 int cli_cleanup_main(int argc, char **argv);
@@ -16,5 +18,14 @@ int cli_check_main(int argc, char **argv);
 
 /* serve: the cert-manager webhook (serve.c). */
 int serve_main(int argc, char **argv);
+
+/*
+ * Keep secrets out of core dumps (main.c): RLIMIT_CORE 0 and
+ * PR_SET_DUMPABLE 0, which also keeps other processes of the same user
+ * from reading this one's memory through ptrace or /proc/PID/mem.  Every
+ * command runs so; `serve --allow-core-dumps` undoes it.  Returns 0 or a
+ * negative errno.
+ */
+int process_core_dumps(bool allow);
 
 #endif /* RFC2136_SERVER_H */

@@ -712,7 +712,7 @@ static int update_send(const struct solver_config *cfg,
 		unsigned guess = 0;
 		uint64_t left;
 
-		if (now + ATTEMPT_MIN_MS > deadline)
+		if (now + ATTEMPT_MIN_MS > deadline || trace_cancelled())
 			break;
 		left = deadline - now;
 		for (size_t j = i; j < cfg->nservers; j++)
@@ -980,6 +980,11 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 cfg->servers_text);
 	}
 
+	if (trace_cancelled()) {
+		/* The client hung up while the secret was read: stop here. */
+		snprintf(msg, msglen, "abandoned: the client hung up");
+		goto out;
+	}
 	memset(&opts, 0, sizeof(opts));
 	opts.proto = cfg->proto;
 	opts.timeout_ms =

@@ -26,6 +26,18 @@ const struct trace_ctx *trace_ctx_get(void)
 	return current != NULL ? current : &none;
 }
 
+static _Thread_local const atomic_bool *cancel;
+
+void trace_cancel_set(const atomic_bool *gone)
+{
+	cancel = gone;
+}
+
+bool trace_cancelled(void)
+{
+	return cancel != NULL && atomic_load(cancel);
+}
+
 void trace_dns(void *arg, const char *event, const char *proto,
 	       const char *server, const uint8_t *wire, size_t len)
 {

@@ -11,6 +11,8 @@
 #ifndef RFC2136_TRACE_H
 #define RFC2136_TRACE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +35,19 @@ void trace_ctx_set(const struct trace_ctx *ctx);
 
 /* The calling thread's context; never NULL (all members NULL if none). */
 const struct trace_ctx *trace_ctx_get(void);
+
+/*
+ * Make @gone (borrowed, NULL for none) the calling thread's sign that the
+ * client of the request being served hung up: http.c sets it when the
+ * connection closes while a worker holds the request.
+ */
+void trace_cancel_set(const atomic_bool *gone);
+
+/*
+ * Whether the request being served on this thread was abandoned by its
+ * client: the solver then stops at its next step, freeing the worker.
+ */
+bool trace_cancelled(void);
 
 /*
  * dns_opts.trace: at --v 4 and above, one debug line per DNS message

@@ -39,7 +39,23 @@ SERVE_FLAGS = {
     "authorization-mode", "v", "logging-format", "dns-timeout",
     "metrics-bind-address", "shutdown-grace-period", "allowed-zones",
     "allowed-nameservers",
+    # issue 15: the limits
+    "max-connections", "max-connections-per-client", "tls-handshake-timeout",
+    "first-request-timeout", "max-challenges-per-namespace",
+    "allow-core-dumps",
 }
+
+# The limit flags the chart always sets, with their default values.
+LIMIT_FLAGS = {
+    "max-connections": "256", "max-connections-per-client": "64",
+    "tls-handshake-timeout": "5s", "first-request-timeout": "10s",
+    "max-challenges-per-namespace": "4",
+}
+
+
+def metrics_exposed(v):
+    return v["metrics"]["enabled"] and \
+        v["metrics"]["bindAddress"].strip("[]") not in ("127.0.0.1", "::1")
 
 # What the built-in roles the chart may bind grant (Kubernetes' bootstrap
 # policy, plugin/pkg/auth/authorizer/rbac/bootstrappolicy).
@@ -278,7 +294,7 @@ def check_invariants(r):
         assert np["spec"]["podSelector"]["matchLabels"] == selector
         allowed = {p["port"] for rule in np["spec"]["ingress"] for p in rule["ports"]}
         expect = {int(flags["secure-port"])}
-        if v["metrics"]["enabled"]:
+        if metrics_exposed(v):
             expect.add(v["metrics"]["port"])
         assert allowed == expect
 
@@ -293,7 +309,6 @@ def test_default_render(chart):
         "ClusterRoleBinding", "RoleBinding",           # auth-delegator, auth reader
         "ClusterRole", "ClusterRoleBinding",           # domain solver
         "Role", "RoleBinding",                         # secrets in cert-manager
-        "Service",                                     # metrics
     ])
     d = r.deployment
     assert d["spec"]["replicas"] == 2
@@ -310,12 +325,16 @@ def test_default_render(chart):
     assert b["subjects"] == [{"kind": "ServiceAccount", "name": "cert-manager",
                               "namespace": "cert-manager"}]
     assert r.flags()["authorization-mode"] == "SubjectAccessReview"
-    # Metrics are on: the flag, the container port and the Service agree.
-    assert r.flags()["metrics-bind-address"] == ":9402"
-    msvc = r.one("Service", d["metadata"]["name"] + "-metrics")
-    assert msvc["spec"]["ports"][0]["targetPort"] == "http-metrics"
-    assert {"name": "http-metrics", "containerPort": 9402,
-            "protocol": "TCP"} in r.container["ports"]
+    # Metrics are on, on the pod's loopback only (they name every
+    # tenant's nameservers and need no login): no Service, no port.
+    assert r.flags()["metrics-bind-address"] == "127.0.0.1:9402"
+    assert [s["metadata"]["name"] for s in r.all("Service")] == \
+        [d["metadata"]["name"]]
+    assert all(p["name"] != "http-metrics" for p in r.container["ports"])
+    # The limits (issue 15), with their safe defaults; no core dumps.
+    flags = r.flags()
+    assert {k: flags.get(k) for k in LIMIT_FLAGS} == LIMIT_FLAGS
+    assert "allow-core-dumps" not in flags
 
 
 def test_app_version_is_the_project_version():
@@ -326,6 +345,16 @@ def test_app_version_is_the_project_version():
 def tsc_has_tpl(r):
     [t] = r.deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert t["labelSelector"]["matchLabels"] == r.deployment["spec"]["selector"]["matchLabels"]
+
+
+def metrics_service_and_port(flag):
+    def check(r):
+        assert r.flags()["metrics-bind-address"] == flag
+        msvc = r.one("Service", r.deployment["metadata"]["name"] + "-metrics")
+        assert msvc["spec"]["ports"][0]["targetPort"] == "http-metrics"
+        assert {"name": "http-metrics", "containerPort": 9402,
+                "protocol": "TCP"} in r.container["ports"]
+    return check
 
 
 def only_metrics_service_selected(r):
@@ -400,7 +429,7 @@ MATRIX = [
     ("network-policy-and-metrics",
      {"networkPolicy": {"enabled": True, "ingressFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}],
                         "egress": [{"ports": [{"port": 53, "protocol": "UDP"}]}]},
-      "metrics": {"enabled": True}}, {},
+      "metrics": {"enabled": True, "bindAddress": ""}}, {},
      lambda r: r.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress", "Egress"]
      or pytest.fail("egress policy type")),
     ("metrics-off", {"metrics": {"enabled": False}}, {},
@@ -411,9 +440,28 @@ MATRIX = [
      lambda r: r.one("NetworkPolicy")["spec"]["policyTypes"] == ["Ingress"]
      or pytest.fail("ingress only")),
     ("service-monitor",
-     {"metrics": {"enabled": True, "serviceMonitor": {"enabled": True,
-                                                      "labels": {"release": "prom"}}}}, {},
+     {"metrics": {"enabled": True, "bindAddress": "",
+                  "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}, {},
      only_metrics_service_selected),
+    ("metrics-every-address",
+     {"metrics": {"bindAddress": ""}}, {}, metrics_service_and_port(":9402")),
+    ("metrics-ipv6-pod-address",
+     {"metrics": {"bindAddress": "fd00::5"}}, {},
+     metrics_service_and_port("[fd00::5]:9402")),
+    ("metrics-ipv6-loopback",
+     {"metrics": {"bindAddress": "::1"}}, {},
+     lambda r: (r.flags()["metrics-bind-address"] == "[::1]:9402" and
+                len(r.all("Service")) == 1) or pytest.fail("::1")),
+    ("limits-and-core-dumps",
+     {"webhook": {"limits": {"maxConnections": 512, "maxConnectionsPerClient": 16,
+                             "tlsHandshakeTimeout": "3s", "firstRequestTimeout": "8s",
+                             "maxChallengesPerNamespace": 2},
+                  "allowCoreDumps": True}}, {},
+     lambda r: ({k: r.flags().get(k) for k in LIMIT_FLAGS} == {
+         "max-connections": "512", "max-connections-per-client": "16",
+         "tls-handshake-timeout": "3s", "first-request-timeout": "8s",
+         "max-challenges-per-namespace": "2"} and "--allow-core-dumps" in r.container["args"])
+     or pytest.fail(str(r.flags()))),
     ("pdb-min-available", {"podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": None}},
      {}, lambda r: r.one("PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
      or pytest.fail("minAvailable")),
@@ -444,7 +492,8 @@ MATRIX = [
          "group-name": "acme.rfc2136-webhook.example", "solver-name": "rfc2136",
          "authorization-mode": "AllowAuthenticated", "v": "3", "logging-format": "json",
          "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client",
-         "shutdown-grace-period": "25s", "metrics-bind-address": ":9402"}
+         "shutdown-grace-period": "25s", "metrics-bind-address": "127.0.0.1:9402",
+         **LIMIT_FLAGS}
      or pytest.fail(str(r.flags()))),
     ("allowed-zones",
      {"allowedZones": ["example.com", "team-a.example.org."]}, {},
@@ -528,7 +577,12 @@ BAD = [
      "serviceAccountName is required"),
     ("labels-not-strings", {"commonLabels": {"n": 1}}, "commonLabels.n"),
     ("fullname-invalid", {"fullnameOverride": "Web_Hook"}, "fullnameOverride"),
-    # The templates' own checks.
+    ("limit-per-namespace-too-high",
+     {"webhook": {"limits": {"maxChallengesPerNamespace": 17}}},
+     "maxChallengesPerNamespace"),
+    ("limit-timeout-not-a-duration",
+     {"webhook": {"limits": {"tlsHandshakeTimeout": "soon"}}}, "tlsHandshakeTimeout"),
+    # The templates' own checks (the last TEMPLATE_CHECKS rows).
     ("pdb-both", {"podDisruptionBudget": {"minAvailable": 1}}, "only one of"),
     ("pdb-neither", {"podDisruptionBudget": {"maxUnavailable": None}},
      "set maxUnavailable or minAvailable"),
@@ -536,7 +590,13 @@ BAD = [
     ("monitor-needs-metrics", {"metrics": {"enabled": False,
                                            "serviceMonitor": {"enabled": True}}},
      "needs metrics.enabled"),
+    ("monitor-needs-reachable-metrics", {"metrics": {"serviceMonitor": {"enabled": True}}},
+     "needs metrics.bindAddress other than the loopback"),
+
 ]
+
+
+TEMPLATE_CHECKS = 5
 
 
 @pytest.mark.parametrize("values,expect", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
@@ -564,7 +624,8 @@ def test_schema_accepts_per_reference_validator(values):
     assert jsonschema_errors(values) == []
 
 
-@pytest.mark.parametrize("values", [b[1] for b in BAD[:-4]], ids=[b[0] for b in BAD[:-4]])
+@pytest.mark.parametrize("values", [b[1] for b in BAD[:-TEMPLATE_CHECKS]],
+                         ids=[b[0] for b in BAD[:-TEMPLATE_CHECKS]])
 def test_schema_rejects_per_reference_validator(values):
     assert jsonschema_errors(values) != []
 

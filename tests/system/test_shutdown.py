@@ -75,7 +75,9 @@ def wait_for(cond, timeout=20):
 def test_signal_drains_requests_in_flight(tmp_path, pki, knot, proxy_dns,
                                          sig):
     slow = slow_proxy(proxy_dns, knot)
-    wh = start_for(tmp_path, pki, knot)
+    # All 16 workers for the one namespace (its default share is 4).
+    wh = start_for(tmp_path, pki, knot,
+                   ["--max-challenges-per-namespace", "16"])
     cfg = config(knot, slow.addr)
     calls = [(unique_fqdn("drain"), "value-%d" % i) for i in range(IN_FLIGHT)]
     with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:

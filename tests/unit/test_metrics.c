@@ -1,8 +1,9 @@
 /*
  * test_metrics.c - the metrics registry from tables: events in, the exact
  * exposition lines out (text format 0.0.4), histogram bucket edges and
- * sums, label escaping, the cap on label sets, exact counts under
- * concurrent writers, and the --metrics-bind-address syntax.
+ * sums, label escaping, the cap on label sets (per namespace too) and
+ * their expiry, numbers a server chooses mapped to "other", exact counts
+ * under concurrent writers, and the --metrics-bind-address syntax.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -180,7 +182,7 @@ static const struct event_case event_cases[] = {
     {"dns escapes and numbers",
      rec_dns_odd,
      {P "dns_updates_total{server=\"odd\\\"name\\\\with\\nnewline\","
-	"rcode=\"BADCOOKIE\",tsig_error=\"99\"} 1"}},
+	"rcode=\"BADCOOKIE\",tsig_error=\"other\"} 1"}},
     {"k8s ok: no error",
      rec_k8s_ok,
      {P "kubernetes_request_duration_seconds_count{call=\"get_secret\"} 1",
@@ -367,6 +369,54 @@ static void test_labelset_cap(void **state)
 	free(text);
 }
 
+/*
+ * One namespace makes at most METRICS_LABELSETS_PER_TENANT label sets,
+ * with any RCODE or TSIG error its server forges; another namespace still
+ * gets its own; the flood's sets expire once unused for the TTL.
+ */
+static void test_labelset_tenant_cap_and_expiry(void **state)
+{
+	char server[32], line[256];
+
+	(void)state;
+	metrics_reset();
+	metrics_label_ttl_set(200);
+	metrics_tenant_set("attacker");
+	for (int i = 0; i < 3 * METRICS_LABELSETS_MAX; i++) {
+		snprintf(server, sizeof(server), "10.9.%d.1:53", i);
+		/* rcode 28160 and tsig 99: no such codes, "other". */
+		metrics_dns_update(server, i % 2 ? 28160 : 5, 99, 1);
+	}
+	metrics_tenant_set("victim");
+	metrics_dns_update("ns.victim.example:53", 0, 0, 1);
+	metrics_tenant_set(NULL);
+	char *text = render();
+	assert_line(text, P "dns_updates_total{server=\"ns.victim.example:53\","
+			    "rcode=\"NOERROR\",tsig_error=\"NOERROR\"} 1");
+	assert_null(strstr(text, "28160"));
+	assert_null(strstr(text, "\"99\""));
+	int flood = 0;
+	for (const char *p = text; (p = strstr(p, "server=\"10.9.")) != NULL;
+	     p++)
+		flood++;
+	assert_int_equal(flood, METRICS_LABELSETS_PER_TENANT);
+	snprintf(line, sizeof(line),
+		 P "dns_updates_total{server=\"other\",rcode=\"other\","
+		   "tsig_error=\"other\"} %d",
+		 3 * METRICS_LABELSETS_MAX - METRICS_LABELSETS_PER_TENANT);
+	assert_line(text, line);
+	free(text);
+
+	/* Unused past the TTL: gone from the exposition. */
+	struct timespec wait = {0, 300 * 1000 * 1000};
+	nanosleep(&wait, NULL);
+	text = render();
+	assert_null(strstr(text, "server=\"10.9."));
+	assert_null(strstr(text, "ns.victim.example"));
+	free(text);
+	metrics_label_ttl_set(0);
+}
+
 #define THREADS	   4
 #define PER_THREAD 50000
 
@@ -461,6 +511,7 @@ int main(void)
 	    cmocka_unit_test(test_families),
 	    cmocka_unit_test(test_bucket_edges),
 	    cmocka_unit_test(test_labelset_cap),
+	    cmocka_unit_test(test_labelset_tenant_cap_and_expiry),
 	    cmocka_unit_test(test_concurrent_counts),
 	    cmocka_unit_test(test_address_check),
 	};

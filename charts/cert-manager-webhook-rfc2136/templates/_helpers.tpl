@@ -95,3 +95,26 @@ privateKey:
   size: {{ .Values.pki.privateKeySize }}
   rotationPolicy: Always
 {{- end }}
+
+{{/*
+The --metrics-bind-address value: HOST:PORT, an IPv6 host in brackets,
+an empty host for every address family.
+*/}}
+{{- define "rfc2136.metricsAddress" -}}
+{{- $host := .Values.metrics.bindAddress | default "" }}
+{{- if and (contains ":" $host) (not (hasPrefix "[" $host)) }}
+{{- $host = printf "[%s]" $host }}
+{{- end }}
+{{- printf "%s:%v" $host .Values.metrics.port }}
+{{- end }}
+
+{{/*
+"true" when metrics are served beyond the pod's loopback, so a Service,
+a container port and a NetworkPolicy rule make sense for them.
+*/}}
+{{- define "rfc2136.metricsExposed" -}}
+{{- $host := trimAll "[]" (.Values.metrics.bindAddress | default "") }}
+{{- if and .Values.metrics.enabled (not (has $host (list "127.0.0.1" "::1" "localhost"))) -}}
+true
+{{- end }}
+{{- end }}
