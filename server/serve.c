@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,16 +697,6 @@ int serve_main(int argc, char **argv)
 	char err[512], desc[512], port[8];
 	sigset_t set;
 	int ret;
-
-	/*
-	 * Two malloc arenas, not glibc's eight per core: every thread that
-	 * allocates (2 polling threads, 16 workers, libcurl's) would get its
-	 * own, each keeping its free memory.  At 64 clients this holds the
-	 * peak 1.2-1.3 MB lower at the same calls per second (make bench,
-	 * issue 18).  MALLOC_ARENA_MAX in the environment still wins.
-	 */
-	if (getenv("MALLOC_ARENA_MAX") == NULL)
-		mallopt(M_ARENA_MAX, 2);
 
 	ret = serve_parse(argc, argv, &c);
 	if (ret != 0)
