@@ -113,6 +113,10 @@ static const char *const authz_reasons[] = {"denied", "review_failed"};
 static const char *const drop_reasons[METRICS_NDROPS] = {"deadline",
 							 "client_gone"};
 
+/* tls_reloads[] and discoveries[], in that order. */
+static const char *const reload_results[2] = {"success", "failure"};
+static const char *const discovery_results[2] = {"found", "failed"};
+
 static const char *const dns_labels[] = {"server", "rcode", "tsig_error", NULL};
 static const char *const k8s_error_labels[] = {"call", "status", NULL};
 
@@ -457,6 +461,16 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 	fprintf(f, "# TYPE " METRICS_PREFIX "%s %s\n", name, type);
 }
 
+/* @n counters, one series each: name{@label="@values[i]"} @counters[i]. */
+static void counters_put(FILE *f, const char *name, const char *label,
+			 const char *const *values, _Atomic uint64_t *counters,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, METRICS_PREFIX "%s{%s=\"%s\"} %llu\n", name, label,
+			values[i], (unsigned long long)get(&counters[i]));
+}
+
 /* One histogram's series; @labels is "" or 'a="x",' (comma included). */
 static void histogram_put(FILE *f, const char *name, const char *labels,
 			  struct histogram *h)
@@ -568,33 +582,21 @@ int metrics_render(char **out, size_t *len)
 
 	head(f, "authentication_denials_total", "counter",
 	     "Requests refused as unauthenticated (401), by reason.");
-	for (size_t i = 0; i < NAUTHN; i++)
-		fprintf(f,
-			METRICS_PREFIX
-			"authentication_denials_total{reason=\"%s\"} %llu\n",
-			authn_reasons[i],
-			(unsigned long long)get(&reg.authn_denials[i]));
+	counters_put(f, "authentication_denials_total", "reason", authn_reasons,
+		     reg.authn_denials, NAUTHN);
 
 	head(f, "authorization_denials_total", "counter",
 	     "Requests refused by authorization: denied (403) or "
 	     "review_failed (500).");
-	for (size_t i = 0; i < 2; i++)
-		fprintf(f,
-			METRICS_PREFIX
-			"authorization_denials_total{reason=\"%s\"} %llu\n",
-			authz_reasons[i],
-			(unsigned long long)get(&reg.authz_denials[i]));
+	counters_put(f, "authorization_denials_total", "reason", authz_reasons,
+		     reg.authz_denials, 2);
 
 	head(f, "connections_dropped_total", "counter",
 	     "Connections closed by the server: deadline (no handshake or "
 	     "request in time) or client_gone (the client hung up while its "
 	     "request was being served; the request was abandoned).");
-	for (size_t i = 0; i < METRICS_NDROPS; i++)
-		fprintf(f,
-			METRICS_PREFIX
-			"connections_dropped_total{reason=\"%s\"} %llu\n",
-			drop_reasons[i],
-			(unsigned long long)get(&reg.drops[i]));
+	counters_put(f, "connections_dropped_total", "reason", drop_reasons,
+		     reg.drops, METRICS_NDROPS);
 
 	head(f, "namespace_throttled_total", "counter",
 	     "Solver calls answered at once with a failure because their "
@@ -605,14 +607,8 @@ int metrics_render(char **out, size_t *len)
 
 	head(f, "tls_certificate_reloads_total", "counter",
 	     "Serving certificate reloads, by result.");
-	fprintf(f,
-		METRICS_PREFIX
-		"tls_certificate_reloads_total{result=\"success\"} %llu\n",
-		(unsigned long long)get(&reg.tls_reloads[0]));
-	fprintf(f,
-		METRICS_PREFIX
-		"tls_certificate_reloads_total{result=\"failure\"} %llu\n",
-		(unsigned long long)get(&reg.tls_reloads[1]));
+	counters_put(f, "tls_certificate_reloads_total", "result",
+		     reload_results, reg.tls_reloads, 2);
 
 	head(f, "tls_certificate_expiry_timestamp_seconds", "gauge",
 	     "Expiry time (notAfter) of the serving certificate in use, "
@@ -626,25 +622,16 @@ int metrics_render(char **out, size_t *len)
 	head(f, "verifications_total", "counter",
 	     "Checks after a write that the server serves what the update "
 	     "said: served, not_served (NOERROR but dropped), error.");
-	for (size_t i = 0; i < METRICS_NVERIFY; i++)
-		fprintf(f,
-			METRICS_PREFIX
-			"verifications_total{result=\"%s\"} %llu\n",
-			verify_results[i],
-			(unsigned long long)get(&reg.verifications[i]));
+	counters_put(f, "verifications_total", "result", verify_results,
+		     reg.verifications, METRICS_NVERIFY);
 	head(f, "verification_duration_seconds", "histogram",
 	     "Time the checks after a write took, all queries.");
 	histogram_put(f, "verification_duration_seconds", "",
 		      &reg.verify_seconds);
 	head(f, "zone_discoveries_total", "counter",
 	     "Zones looked up at the server after NOTAUTH: found or failed.");
-	fprintf(
-	    f, METRICS_PREFIX "zone_discoveries_total{result=\"found\"} %llu\n",
-	    (unsigned long long)get(&reg.discoveries[0]));
-	fprintf(f,
-		METRICS_PREFIX
-		"zone_discoveries_total{result=\"failed\"} %llu\n",
-		(unsigned long long)get(&reg.discoveries[1]));
+	counters_put(f, "zone_discoveries_total", "result", discovery_results,
+		     reg.discoveries, 2);
 	head(f, "allowed_zones_refusals_total", "counter",
 	     "Challenges refused because the name is outside --allowed-zones.");
 	fprintf(f, METRICS_PREFIX "allowed_zones_refusals_total %llu\n",

@@ -19,7 +19,7 @@ import yaml
 from chartlib import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
-from dnsservers import free_port  # noqa: E402  (the system tests' own)
+from dnsservers import free_port, knot_head  # noqa: E402  (the system tests' own)
 
 DEPLOY = os.path.join(ROOT, "deploy")
 ZONE = "example.com"
@@ -133,16 +133,7 @@ def knot(tmp_path_factory):
     snippet = os.path.join(DEPLOY, "knot", "knot.conf")
     conf = os.path.join(d, "knot.conf")
     with open(conf, "w") as fh:
-        fh.write(f"""server:
-    rundir: "{d}/run"
-    listen: 127.0.0.1@{port}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "{d}/db"
-control:
-    listen: "{d}/run/knot.sock"
+        fh.write(knot_head(d, port, listen="127.0.0.1@%d" % port) + f"""\
 template:
   - id: default
     storage: "{d}"

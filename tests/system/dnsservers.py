@@ -273,6 +273,19 @@ def unique_fqdn(prefix="t"):
 
 # ---------------------------------------------------------------- servers
 
+def stop_process(proc, grace=STOP_GRACE):
+    """SIGTERM to @proc (a Popen, or None), SIGKILL if it has not exited
+    after @grace seconds; returns once it is reaped."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port():
     """A port free for UDP and TCP on both 127.0.0.1 and ::1."""
     for _ in range(100):
@@ -414,13 +427,7 @@ class DnsServer:
         """SIGTERM by PID, SIGKILL after STOP_GRACE; keep the log."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log = self.log()
         self.proc = None
 
@@ -430,6 +437,26 @@ class DnsServer:
 
     def __repr__(self):
         return "<%s %s>" % (self.kind, self.addr if self.port else "-")
+
+
+def knot_head(d, port, server="", listen=None):
+    """knot.conf's server, log, database and control sections as every
+    test's knotd has them: files in @d (its run/ and db/ must exist),
+    @port on 127.0.0.1 and ::1 (or @listen, the listen value), logs to
+    stderr; @server (whole lines) goes into the server section."""
+    if listen is None:
+        listen = "[ 127.0.0.1@%d, ::1@%d ]" % (port, port)
+    return f"""server:
+    rundir: "{d}/run"
+    listen: {listen}
+{server}log:
+  - target: stderr
+    any: info
+database:
+    storage: "{d}/db"
+control:
+    listen: "{d}/run/knot.sock"
+"""
 
 
 class KnotServer(DnsServer):
@@ -444,19 +471,9 @@ class KnotServer(DnsServer):
         keys = "\n".join("  - id: %s\n    algorithm: %s\n    secret: %s"
                          % (x.name, x.algorithm, x.secret)
                          for x in k.values())
-        self.write("knot.conf", f"""server:
-    rundir: "{d}/run"
-    listen: [ 127.0.0.1@{self.port}, ::1@{self.port} ]
-    udp-workers: 2
-    tcp-workers: 2
-    background-workers: 1
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "{d}/db"
-control:
-    listen: "{d}/run/knot.sock"
+        workers = ("    udp-workers: 2\n    tcp-workers: 2\n"
+                   "    background-workers: 1\n")
+        self.write("knot.conf", knot_head(d, self.port, workers) + f"""\
 key:
 {keys}
 acl:
@@ -481,6 +498,25 @@ zone:
         return ["knotd", "-c", self.path("knot.conf")]
 
 
+def named_options(d, port, extra=""):
+    """named.conf's options and controls statements as every test's named
+    has them: files in @d, @port on 127.0.0.1 and ::1, authoritative only,
+    no NOTIFY, no rndc; @extra (whole lines) goes inside options."""
+    return f"""options {{
+    directory "{d}";
+    pid-file "{d}/named.pid";
+    session-keyfile "{d}/session.key";
+    managed-keys-directory "{d}";
+    listen-on port {port} {{ 127.0.0.1; }};
+    listen-on-v6 port {port} {{ ::1; }};
+    recursion no;
+    dnssec-validation no;
+    notify no;
+{extra}}};
+controls {{ }};
+"""
+
+
 class BindServer(DnsServer):
     kind = "bind"
 
@@ -495,18 +531,7 @@ class BindServer(DnsServer):
                        for k in self.keys.values())
         grants = "\n        ".join("grant %s zonesub TXT;" % n
                                     for n in self.keys if n != "restricted")
-        self.write("named.conf", keys + f"""options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {self.port} {{ 127.0.0.1; }};
-    listen-on-v6 port {self.port} {{ ::1; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-}};
-controls {{ }};
+        self.write("named.conf", keys + named_options(d, self.port) + f"""\
 zone "example.test" {{
     type primary;
     file "example.test.zone";

@@ -37,14 +37,14 @@ SERVICE_HOST = "ns1.example.test"; PRINCIPAL = "acme@EXAMPLE.TEST".
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 import pytest
 
-from dnsservers import (ZONE, ZONE_FILE, DnsServer, dns_query, free_port)
+from dnsservers import (ZONE, ZONE_FILE, DnsServer, dns_query, free_port,
+                        named_options, stop_process)
 
 __all__ = ["REALM", "SERVICE_HOST", "PRINCIPAL", "OTHER", "Kdc", "GssBind",
            "kdc", "gss_bind", "krb_env"]
@@ -63,17 +63,6 @@ def krb_env(kdc_obj, base=None):
     env = dict(os.environ if base is None else base)
     env.update(kdc_obj.env)
     return env
-
-
-def _stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class Kdc:
@@ -222,7 +211,7 @@ class Kdc:
         return self.proc.pid if self.proc else None
 
     def stop(self):
-        _stop(self.proc)
+        stop_process(self.proc, STOP_GRACE)
         self.proc = None
 
     def log(self):
@@ -256,19 +245,8 @@ class GssBind(DnsServer):
         if not os.path.exists(self.path("example.test.zone")):
             self.write("example.test.zone", ZONE_FILE)
         policy = "\n        ".join(self.policy)
-        self.write("named.conf", f"""options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {self.port} {{ 127.0.0.1; }};
-    listen-on-v6 port {self.port} {{ ::1; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-    tkey-gssapi-keytab "{self.server_keytab}";
-}};
-controls {{ }};
+        keytab = '    tkey-gssapi-keytab "%s";\n' % self.server_keytab
+        self.write("named.conf", named_options(d, self.port, keytab) + f"""\
 logging {{
     channel everything {{ stderr; severity debug 3; print-category yes; }};
     category default {{ everything; }};

@@ -47,7 +47,8 @@ import time
 
 import pytest
 
-from dnsservers import dns_query
+from dnsservers import dns_query, stop_process
+from krb import krb_env
 
 __all__ = ["HOST", "REALM", "ZONE", "DC_HOST", "PRINCIPAL", "OTHER",
            "ACME_PASSWORD", "OTHER_PASSWORD", "SambaDc", "samba",
@@ -67,11 +68,8 @@ READY_TIMEOUT = 30.0
 STOP_GRACE = 10.0
 
 
-def samba_env(dc, base=None):
-    """os.environ (or @base) plus the client Kerberos configuration."""
-    env = dict(os.environ if base is None else base)
-    env.update(dc.env)
-    return env
+# os.environ (or base) plus the DC's client Kerberos configuration (dc.env).
+samba_env = krb_env
 
 
 def samba_fqdn(prefix="t"):
@@ -287,13 +285,7 @@ class SambaDc:
         if self.proc is None:
             return
         tree = _descendants(self.proc.pid)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, STOP_GRACE)
         deadline = time.monotonic() + STOP_GRACE
         for pid, start in tree:
             while _proc_start(pid) == start and time.monotonic() < deadline:

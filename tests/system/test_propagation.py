@@ -14,7 +14,7 @@ import os
 import pytest
 
 from dnsservers import (ZONE_FILE, BindServer, KnotServer, free_port,
-                        unique_fqdn)
+                        knot_head, named_options, unique_fqdn)
 from test_cli import key_args, run
 
 
@@ -62,16 +62,7 @@ class KnotSecondary(FixedPort, KnotServer):
         d = self.tmpdir
         for sub in ("run", "db", "zones"):
             os.makedirs(self.path(sub), exist_ok=True)
-        self.write("knot.conf", f"""server:
-    rundir: "{d}/run"
-    listen: [ 127.0.0.1@{self.port}, ::1@{self.port} ]
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "{d}/db"
-control:
-    listen: "{d}/run/knot.sock"
+        self.write("knot.conf", knot_head(d, self.port) + f"""\
 remote:
   - id: primary
     address: 127.0.0.1@{self.primary_port}
@@ -95,18 +86,7 @@ class LaggingBind(FixedPort, BindServer):
 
     def configure(self):
         d = self.tmpdir
-        self.write("named.conf", f"""options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {self.port} {{ 127.0.0.1; }};
-    listen-on-v6 port {self.port} {{ ::1; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-}};
-controls {{ }};
+        self.write("named.conf", named_options(d, self.port) + f"""\
 zone "example.test" {{
     type secondary;
     primaries {{ 127.0.0.1 port {self.primary_port}; }};

@@ -54,17 +54,19 @@ def secrets_dir(tmp_path, files):
     return str(root)
 
 
-def start_dir(tmp_path, pki, files):
-    """The webhook reading secrets from a directory."""
+def start_dir(tmp_path, pki, files, args=()):
+    """The webhook reading secrets from a directory; @args: more flags."""
     return start_webhook(tmp_path, pki, args=[
         "--secrets-dir", secrets_dir(tmp_path, files),
-        "--authorization-mode", "AllowAuthenticated"])
+        "--authorization-mode", "AllowAuthenticated", *args])
 
 
-def start_for(tmp_path, pki, srv, key_name="acme256"):
-    """The webhook with @srv's key @key_name as a bare secret in a dir."""
+def start_for(tmp_path, pki, srv, key_name="acme256", args=()):
+    """The webhook with @srv's key @key_name as a bare secret in a dir;
+    @args: more flags."""
     return start_dir(tmp_path, pki, {
-        (NS, SECRET_NAME, SECRET_KEY): srv.keys[key_name].secret + "\n"})
+        (NS, SECRET_NAME, SECRET_KEY): srv.keys[key_name].secret + "\n"},
+        args)
 
 
 def solver_path(wh):

@@ -126,12 +126,7 @@ def test_verify_counted_in_metrics(tmp_path, pki, luapdns):
     import urllib.request
     srv = luapdns
     port = free_port()
-    d = tmp_path / "s" / NS / SECRET_NAME
-    d.mkdir(parents=True)
-    (d / SECRET_KEY).write_text(srv.keys["acme256"].secret)
-    wh = start_webhook(tmp_path, pki, args=[
-        "--secrets-dir", str(tmp_path / "s"),
-        "--authorization-mode", "AllowAuthenticated",
+    wh = start_for(tmp_path, pki, srv, args=[
         "--metrics-bind-address", "127.0.0.1:%d" % port])
     kept = "_acme-challenge.kept-%s.example.test." % os.urandom(4).hex()
     lost = "_acme-challenge.%s-%s.example.test." % (DROPPED,
@@ -177,13 +172,8 @@ def test_allowed_zones_bad_list_is_usage(tmp_path, pki):
 
 
 def test_allowed_zones_lets_listed_zone_through(tmp_path, pki, zbind):
-    d = tmp_path / "s" / NS / SECRET_NAME
-    d.mkdir(parents=True)
-    (d / SECRET_KEY).write_text(zbind.keys["acme256"].secret)
-    wh = start_webhook(tmp_path, pki, args=[
-        "--secrets-dir", str(tmp_path / "s"),
-        "--authorization-mode", "AllowAuthenticated",
-        "--allowed-zones", "other.test"])
+    wh = start_for(tmp_path, pki, zbind, args=["--allowed-zones",
+                                               "other.test"])
     fqdn = "_acme-challenge.%s.other.test." % os.urandom(4).hex()
     ok(wh, "Present", fqdn, "in", signed_config(zbind), zone="other.test.")
     assert zbind.query(fqdn, "TXT").txt == ["in"]

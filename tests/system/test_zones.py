@@ -15,7 +15,7 @@ import re
 import pytest
 
 from dnsservers import (BindServer, KnotServer, PdnsServer, free_port,
-                        unique_fqdn)
+                        named_options, unique_fqdn)
 from test_cli import TIMEOUT, key_args, run
 
 ZONES = {
@@ -61,19 +61,7 @@ class MultiZoneBind(BindServer):
         keys = "".join('key "%s" { algorithm %s; secret "%s"; };\n'
                        % (k.name, k.algorithm, k.secret)
                        for k in self.keys.values())
-        self.write("named.conf", keys + f"""options {{
-    directory "{d}";
-    pid-file "{d}/named.pid";
-    session-keyfile "{d}/session.key";
-    managed-keys-directory "{d}";
-    listen-on port {self.port} {{ 127.0.0.1; }};
-    listen-on-v6 port {self.port} {{ ::1; }};
-    recursion no;
-    dnssec-validation no;
-    notify no;
-}};
-controls {{ }};
-""" + zones)
+        self.write("named.conf", keys + named_options(d, self.port) + zones)
         return ["named", "-g", "-n", "1", "-c", self.path("named.conf")]
 
 
