@@ -74,7 +74,7 @@ static const char serve_usage[] =
     "  --first-request-timeout DURATION  ... and send its first request's headers\n"
     "                                  within this of the accept (default 10s)\n"
     "  --max-challenges-per-namespace N  solver calls of one namespace run at once\n"
-    "                                  (default 4; 4 times as many wait, 9 s at most;\n"
+    "                                  (default 12 of 16; 4 times as many wait, 9 s at most;\n"
     "                                  further ones are answered at once with a\n"
     "                                  failure naming the namespace)\n"
     "  --allow-core-dumps              let a crash write a core file (off by default:\n"

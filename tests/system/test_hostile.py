@@ -320,7 +320,8 @@ def test_silent_presents_from_one_namespace(tmp_path, pki, kube,
     w = start_webhook(tmp_path, pki, args=[
         "--kubeconfig", kube.kubeconfig(tmp_path / "kubeconfig"),
         "--authorization-mode", "SubjectAccessReview", "--v", "2",
-        "--coalesce-window", "0"] + FD_READABLE)
+        "--coalesce-window", "0", "--max-challenges-per-namespace", "4"] +
+        FD_READABLE)
     # A fake that answers NOERROR and serves nothing: verify: False.
     working = rcode_dns(0)
     # Reviews of the cert-manager user are cached from here on.
