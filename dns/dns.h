@@ -315,6 +315,31 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 	       enum dns_action action, const char *value, uint32_t ttl,
 	       struct dns_result *res);
 
+/* One record of a batched UPDATE. */
+struct dns_change {
+	const char *fqdn;
+	enum dns_action action;
+	const char *value;
+};
+
+/*
+ * Larger UPDATEs go over TCP whatever opts->proto says: PowerDNS drops UDP
+ * updates above 1-2 KB without an answer, and 1232 bytes is the size DNS
+ * Flag Day 2020 settled on as safe over UDP.
+ */
+#define DNS_UDP_UPDATE_MAX 1232
+
+/*
+ * dns_update() for @nchanges records of one zone in one message: the
+ * server applies all or none of them (RFC 2136 3.4), and bumps the zone's
+ * serial once.  A message over DNS_UDP_UPDATE_MAX goes over TCP.  Every
+ * record is checked before anything is sent (DNS_ENOTSUB, DNS_EVALUE).
+ */
+int dns_update_many(const struct dns_addr *servers, size_t nservers,
+		    const struct dns_opts *opts, const char *zone,
+		    const struct dns_change *changes, size_t nchanges,
+		    uint32_t ttl, struct dns_result *res);
+
 #define DNS_REPLY_TXT_MAX 32
 
 /* An answer to a query. */
@@ -483,6 +508,12 @@ bool dns_outcome_key_rejected(const struct dns_outcome *o);
 int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		   const char *zone, const char *fqdn, enum dns_action action,
 		   const char *value, uint32_t ttl, char *err, size_t errlen);
+
+/* The same with @nchanges records (see dns_update_many()). */
+int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+			const char *zone, const struct dns_change *changes,
+			size_t nchanges, uint32_t ttl, char *err,
+			size_t errlen);
 
 /* Build an unsigned query with RD clear. */
 int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,

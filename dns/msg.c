@@ -143,39 +143,28 @@ static int pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
 	return 0;
 }
 
-int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-		   const char *zone, const char *fqdn, enum dns_action action,
-		   const char *value, uint32_t ttl, char *err, size_t errlen)
+/* Check one change against the zone; its owner name into @owner. */
+static int change_check(const uint8_t *lzone, const char *zone,
+			const struct dns_change *c, uint8_t *owner, char *err,
+			size_t errlen)
 {
-	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
-	uint8_t lzone[KNOT_DNAME_MAXLEN], lowner[KNOT_DNAME_MAXLEN];
-	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
-	knot_pkt_t *pkt = NULL;
-	knot_rrset_t rr;
+	uint8_t lowner[KNOT_DNAME_MAXLEN];
 	size_t vlen;
 	int ret;
 
-	knot_rrset_init_empty(&rr);
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (buf == NULL || len == NULL ||
-	    (action != DNS_ADD && action != DNS_DELETE))
+	if (c->action != DNS_ADD && c->action != DNS_DELETE)
 		return -EINVAL;
-	ret = name_parse(zname, zone, "zone", err, errlen);
-	if (ret != 0)
-		return ret;
-	ret = name_parse(owner, fqdn, "record name", err, errlen);
+	ret = name_parse(owner, c->fqdn, "record name", err, errlen);
 	if (ret != 0)
 		return ret;
 	/* Names compare case-insensitively (RFC 4343). */
-	knot_dname_copy_lower(lzone, zname);
 	knot_dname_copy_lower(lowner, owner);
 	if (knot_dname_in_bailiwick(lowner, lzone) < 0) {
 		msg_err(err, errlen, "record name '%s' is not in zone '%s'",
-			fqdn, zone);
+			c->fqdn, zone);
 		return DNS_ENOTSUB;
 	}
-	vlen = value != NULL ? strlen(value) : 0;
+	vlen = c->value != NULL ? strlen(c->value) : 0;
 	if (vlen == 0) {
 		msg_err(err, errlen, "empty TXT value%s%s", "", "");
 		return DNS_EVALUE;
@@ -184,6 +173,35 @@ int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		msg_err(err, errlen, "TXT value longer than %s bytes%s", "4096",
 			"");
 		return DNS_EVALUE;
+	}
+	return 0;
+}
+
+int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+			const char *zone, const struct dns_change *changes,
+			size_t nchanges, uint32_t ttl, char *err, size_t errlen)
+{
+	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
+	uint8_t lzone[KNOT_DNAME_MAXLEN];
+	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
+	knot_pkt_t *pkt = NULL;
+	knot_rrset_t rr;
+	int ret;
+
+	knot_rrset_init_empty(&rr);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (buf == NULL || len == NULL || changes == NULL || nchanges == 0)
+		return -EINVAL;
+	ret = name_parse(zname, zone, "zone", err, errlen);
+	if (ret != 0)
+		return ret;
+	knot_dname_copy_lower(lzone, zname);
+	for (size_t i = 0; i < nchanges; i++) {
+		ret =
+		    change_check(lzone, zone, &changes[i], owner, err, errlen);
+		if (ret != 0)
+			return ret;
 	}
 
 	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
@@ -204,17 +222,31 @@ int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 	 * RFC 2136 2.5.4: delete one RR from an RRset, class NONE, TTL 0,
 	 * the RDATA naming the value; never 2.5.2 (class ANY, the whole
 	 * RRset), which would remove other challenges at the same name.
+	 * RFC 2136 3.4.2: the server applies the records of one message in
+	 * order and all or none of them; one RR per record, so that a
+	 * record's position is its own.
 	 */
-	knot_rrset_init(&rr, owner, KNOT_RRTYPE_TXT,
-			action == DNS_ADD ? KNOT_CLASS_IN : KNOT_CLASS_NONE,
-			action == DNS_ADD ? ttl : 0);
-	ret = knot_rrset_add_rdata(&rr, rdata, txt_rdata(rdata, value, vlen),
-				   NULL);
-	if (ret == KNOT_EOK)
-		ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &rr,
-				   KNOT_PF_NOTRUNC);
-	if (ret != KNOT_EOK)
-		goto out;
+	for (size_t i = 0; i < nchanges; i++) {
+		const struct dns_change *c = &changes[i];
+		size_t vlen = strlen(c->value);
+
+		ret = name_parse(owner, c->fqdn, "record name", NULL, 0);
+		if (ret != 0)
+			goto done;
+		knot_rrset_init(&rr, owner, KNOT_RRTYPE_TXT,
+				c->action == DNS_ADD ? KNOT_CLASS_IN
+						     : KNOT_CLASS_NONE,
+				c->action == DNS_ADD ? ttl : 0);
+		ret = knot_rrset_add_rdata(
+		    &rr, rdata, txt_rdata(rdata, c->value, vlen), NULL);
+		if (ret == KNOT_EOK)
+			ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &rr,
+					   KNOT_PF_NOTRUNC);
+		knot_rdataset_clear(&rr.rrs, NULL);
+		knot_rrset_init_empty(&rr);
+		if (ret != KNOT_EOK)
+			goto out;
+	}
 	ret = pkt_export(pkt, buf, len, max);
 	goto done;
 out:
@@ -223,6 +255,22 @@ done:
 	knot_pkt_free(pkt);
 	knot_rdataset_clear(&rr.rrs, NULL);
 	return ret;
+}
+
+int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+		   const char *zone, const char *fqdn, enum dns_action action,
+		   const char *value, uint32_t ttl, char *err, size_t errlen)
+{
+	struct dns_change c = {.fqdn = fqdn, .action = action, .value = value};
+
+	if (buf == NULL || len == NULL ||
+	    (action != DNS_ADD && action != DNS_DELETE)) {
+		if (err != NULL && errlen > 0)
+			err[0] = '\0';
+		return -EINVAL;
+	}
+	return dns_msg_update_many(buf, len, max, id, zone, &c, 1, ttl, err,
+				   errlen);
 }
 
 int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,

@@ -155,6 +155,8 @@ struct msg_spec {
 	enum dns_action action;
 	const char *value;
 	uint32_t ttl;
+	const struct dns_change *changes; /* a batch, instead of fqdn... */
+	size_t nchanges;
 	const char *name; /* query */
 	uint16_t qtype;
 };
@@ -192,6 +194,10 @@ static int msg_build(const struct msg_spec *spec, const struct dns_key *key,
 	if (spec->query)
 		ret = dns_msg_query(x->query, &x->qlen, DNS_MSG_MAX, id,
 				    spec->name, spec->qtype, NULL, 0);
+	else if (spec->nchanges > 0)
+		ret = dns_msg_update_many(x->query, &x->qlen, DNS_MSG_MAX, id,
+					  spec->zone, spec->changes,
+					  spec->nchanges, spec->ttl, NULL, 0);
 	else
 		ret = dns_msg_update(x->query, &x->qlen, DNS_MSG_MAX, id,
 				     spec->zone, spec->fqdn, spec->action,
@@ -770,16 +776,12 @@ static struct dns_outcome *outcome_next(struct dns_result *res)
 	return o;
 }
 
-int dns_update(const struct dns_addr *servers, size_t nservers,
-	       const struct dns_opts *opts, const char *zone, const char *fqdn,
-	       enum dns_action action, const char *value, uint32_t ttl,
-	       struct dns_result *res)
+/* dns_update() and dns_update_many(): @spec to each server in turn. */
+static int update_run(const struct dns_addr *servers, size_t nservers,
+		      const struct dns_opts *opts, const struct msg_spec *spec,
+		      struct dns_result *res)
 {
-	struct msg_spec spec = {.zone = zone,
-				.fqdn = fqdn,
-				.action = action,
-				.value = value,
-				.ttl = ttl};
+	struct dns_opts big;
 	struct exchange x;
 	int ret;
 
@@ -792,12 +794,16 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 	ret = exchange_init(&x);
 	if (ret == 0) {
 		/* A message we cannot build fails before any server. */
-		ret = dns_msg_update(x.query, &x.qlen, DNS_MSG_MAX, 0, zone,
-				     fqdn, action, value, ttl, NULL, 0);
+		ret = msg_build(spec, NULL, &x);
 	}
 	res->code = ret;
 	if (ret != 0)
 		goto out;
+	if (x.qlen > DNS_UDP_UPDATE_MAX && opts->proto != DNS_PROTO_TCP) {
+		big = *opts;
+		big.proto = DNS_PROTO_TCP;
+		opts = &big;
+	}
 
 	for (size_t i = 0; i < nservers; i++) {
 		unsigned timeout =
@@ -838,7 +844,7 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 			server_text(o->server, sizeof(o->server), &servers[i],
 				    p->ai_addr, literal);
 			res->code = attempt(p->ai_addr, p->ai_addrlen, opts,
-					    share, &spec, &x, o);
+					    share, spec, &x, o);
 			if (res->code != 0 && res->code != DNS_EDEADLINE &&
 			    alt_wanted(opts, o, false)) {
 				struct dns_outcome *prev = o;
@@ -850,7 +856,7 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 				       sizeof(o->server));
 				res->code =
 				    attempt_alt(p->ai_addr, p->ai_addrlen, opts,
-						share, &spec, &x, o);
+						share, spec, &x, o);
 			}
 			if (res->code == 0 || res->code == DNS_EDEADLINE)
 				break;
@@ -863,6 +869,38 @@ int dns_update(const struct dns_addr *servers, size_t nservers,
 out:
 	exchange_release(&x);
 	return res->code;
+}
+
+int dns_update(const struct dns_addr *servers, size_t nservers,
+	       const struct dns_opts *opts, const char *zone, const char *fqdn,
+	       enum dns_action action, const char *value, uint32_t ttl,
+	       struct dns_result *res)
+{
+	struct msg_spec spec = {.zone = zone,
+				.fqdn = fqdn,
+				.action = action,
+				.value = value,
+				.ttl = ttl};
+
+	return update_run(servers, nservers, opts, &spec, res);
+}
+
+int dns_update_many(const struct dns_addr *servers, size_t nservers,
+		    const struct dns_opts *opts, const char *zone,
+		    const struct dns_change *changes, size_t nchanges,
+		    uint32_t ttl, struct dns_result *res)
+{
+	struct msg_spec spec = {
+	    .zone = zone, .changes = changes, .nchanges = nchanges, .ttl = ttl};
+
+	if (changes == NULL || nchanges == 0) {
+		if (res != NULL) {
+			memset(res, 0, sizeof(*res));
+			res->code = -EINVAL;
+		}
+		return -EINVAL;
+	}
+	return update_run(servers, nservers, opts, &spec, res);
 }
 
 int dns_query(const struct dns_addr *server, const struct dns_opts *opts,

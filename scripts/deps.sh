@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what a group of make targets needs on Debian 12, only what is
-# missing.  Usage: scripts/deps.sh build|test|demo|image|image-cross|chart|fuzz|lint ...
+# missing.  Usage: scripts/deps.sh build|test|bench|demo|image|image-cross|chart|fuzz|lint ...
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 
@@ -22,6 +22,8 @@ pkgs_image="podman buildah debootstrap"
 pkgs_image_cross="qemu-user-static"
 pkgs_chart="golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint
 python3-jsonschema"
+# make bench: its Go webhook (bench/gowebhook).
+pkgs_bench="golang-go golang-github-miekg-dns-dev"
 pkgs_fuzz="clang libclang-rt-14-dev"
 pkgs_lint="clang-format"
 

@@ -830,14 +830,23 @@ struct verdict {
 	char reason[256];
 };
 
+#define AUTHZ_PENDING_MAX 8
+
 struct authz {
 	enum authz_mode mode;
 	struct k8s_client *api;
 	unsigned ttl_ms;
-	pthread_mutex_t lock; /* guards the cache */
+	pthread_mutex_t lock; /* guards the cache and pending */
 	struct verdict *cache;
 	size_t ncache;
 	atomic_ulong reviews;
+	/* Reviews in flight (copies of their cache keys): a call that
+	 * misses the cache for one of them waits for it instead. */
+	struct {
+		char *key;
+		size_t len;
+	} pending[AUTHZ_PENDING_MAX];
+	pthread_cond_t reviewed; /* one of them is done */
 };
 
 static uint64_t now_ms(void)
@@ -862,6 +871,7 @@ int authz_new(struct authz **out, enum authz_mode mode, struct k8s_client *api,
 	z->api = api;
 	z->ttl_ms = ttl_ms != 0 ? ttl_ms : 10000;
 	pthread_mutex_init(&z->lock, NULL);
+	pthread_cond_init(&z->reviewed, NULL);
 	*out = z;
 	return 0;
 }
@@ -880,6 +890,7 @@ void authz_free(struct authz *authz)
 	if (authz == NULL)
 		return;
 	cache_clear(authz);
+	pthread_cond_destroy(&authz->reviewed);
 	pthread_mutex_destroy(&authz->lock);
 	free(authz);
 }
@@ -1006,6 +1017,63 @@ static const char *review_hint(int code)
  * The verdict for @user and @attrs; with @may_block false, -EWOULDBLOCK
  * when it takes a review (a call to the API).
  */
+/*
+ * One review per question at a time: when a verdict expires under load,
+ * every request in flight misses it at once and each would ask the API
+ * server (16 workers: 16 reviews).  The first asks; the others wait for
+ * its verdict.  Returns the slot to release with review_end() (-1: none
+ * free, ask anyway), or -2 after waiting (look in the cache again).
+ */
+static int review_begin(struct authz *z, const char *key, size_t len)
+{
+	bool waited = false;
+	int slot = -1;
+
+	pthread_mutex_lock(&z->lock);
+	for (;;) {
+		bool busy = false;
+
+		slot = -1;
+		for (int i = 0; i < AUTHZ_PENDING_MAX; i++) {
+			if (z->pending[i].key == NULL) {
+				if (slot < 0)
+					slot = i;
+			} else if (z->pending[i].len == len &&
+				   memcmp(z->pending[i].key, key, len) == 0) {
+				busy = true;
+			}
+		}
+		if (!busy)
+			break;
+		pthread_cond_wait(&z->reviewed, &z->lock);
+		waited = true;
+	}
+	if (waited) {
+		slot = -2;
+	} else if (slot >= 0) {
+		z->pending[slot].key = malloc(len);
+		if (z->pending[slot].key == NULL) {
+			slot = -1;
+		} else {
+			memcpy(z->pending[slot].key, key, len);
+			z->pending[slot].len = len;
+		}
+	}
+	pthread_mutex_unlock(&z->lock);
+	return slot;
+}
+
+static void review_end(struct authz *z, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&z->lock);
+	free(z->pending[slot].key);
+	z->pending[slot].key = NULL;
+	pthread_cond_broadcast(&z->reviewed);
+	pthread_mutex_unlock(&z->lock);
+}
+
 static int authz_decide(struct authz *authz, const struct auth_user *user,
 			const struct authz_attrs *attrs, char *reason,
 			size_t reasonlen, bool may_block)
@@ -1014,6 +1082,7 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 	char *key = NULL, err[256];
 	size_t keylen = 0, ngroups = 0;
 	bool allowed = false, has_authenticated = false;
+	int slot = -1;
 	int ret;
 
 	reason[0] = '\0';
@@ -1038,6 +1107,14 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 	if (!may_block) {
 		ret = -EWOULDBLOCK;
 		goto out;
+	}
+	slot = review_begin(authz, key, keylen);
+	if (slot == -2) {
+		/* Another request's review ended: its verdict, or ask. */
+		slot = -1;
+		ret = cache_get(authz, key, keylen, reason, reasonlen);
+		if (ret >= 0)
+			goto out;
 	}
 
 	groups = calloc(user->ngroups + 1, sizeof(*groups));
@@ -1085,6 +1162,7 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 	key = NULL;
 	ret = allowed ? 1 : 0;
 out:
+	review_end(authz, slot);
 	free(groups);
 	free(key);
 	return ret;

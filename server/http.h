@@ -59,7 +59,12 @@ struct http_opts {
 #define HTTP_MAX_PER_CLIENT	      64
 #define HTTP_HANDSHAKE_TIMEOUT_MS     5000
 #define HTTP_FIRST_REQUEST_TIMEOUT_MS 10000
-#define HTTP_NAMESPACE_SHARE	      4
+/*
+ * 12 of the 16 workers: a ClusterIssuer's challenges all come from
+ * cert-manager's namespace, and a renewal burst should use most of the
+ * pool; the other 4 stay free for every other namespace.
+ */
+#define HTTP_NAMESPACE_SHARE 12
 
 struct http_server;
 

@@ -26,6 +26,7 @@
 #include "k8s/k8s.h"
 #include "server/auth.h"
 #include "server/authwatch.h"
+#include "server/coalesce.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/listen.h"
@@ -73,7 +74,7 @@ static const char serve_usage[] =
     "  --first-request-timeout DURATION  ... and send its first request's headers\n"
     "                                  within this of the accept (default 10s)\n"
     "  --max-challenges-per-namespace N  solver calls of one namespace run at once\n"
-    "                                  (default 4; 4 times as many wait, 9 s at most;\n"
+    "                                  (default 12 of 16; 4 times as many wait, 9 s at most;\n"
     "                                  further ones are answered at once with a\n"
     "                                  failure naming the namespace)\n"
     "  --allow-core-dumps              let a crash write a core file (off by default:\n"
@@ -113,6 +114,10 @@ static const char serve_usage[] =
     "  --request-read-timeout DURATION  time a client has to send a whole request\n"
     "                                  (handshake, headers, body) and to read the answer;\n"
     "                                  slower clients are disconnected (default 30s)\n"
+    "  --coalesce-window DURATION      challenges for a zone that arrive while another\n"
+    "                                  update of it is in flight share one UPDATE,\n"
+    "                                  sent when that update is done or after this\n"
+    "                                  (default 10ms; 0 sends each alone)\n"
     "  --shutdown-grace-period DURATION  wait for requests in flight on SIGTERM, then\n"
     "                                  exit without them (default 25s)\n"
     "  --metrics-bind-address HOST:PORT  serve Prometheus metrics over plain HTTP at\n"
@@ -153,6 +158,7 @@ enum {
 	OPT_GRACE,
 	OPT_METRICS,
 	OPT_ALLOWED_ZONES,
+	OPT_COALESCE,
 	OPT_ALLOWED_NS,
 	OPT_MAX_CONNS,
 	OPT_MAX_PER_CLIENT,
@@ -192,6 +198,7 @@ static const struct option serve_options[] = {
     {"shutdown-grace-period", required_argument, NULL, OPT_GRACE},
     {"metrics-bind-address", required_argument, NULL, OPT_METRICS},
     {"allowed-zones", required_argument, NULL, OPT_ALLOWED_ZONES},
+    {"coalesce-window", required_argument, NULL, OPT_COALESCE},
     {"allowed-nameservers", required_argument, NULL, OPT_ALLOWED_NS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
     {"max-connections-per-client", required_argument, NULL, OPT_MAX_PER_CLIENT},
@@ -218,6 +225,7 @@ struct serve_config {
 	unsigned dns_timeout_ms, grace_ms;
 	const char *metrics_address; /* NULL: no metrics */
 	const char *allowed_zones;   /* NULL: every zone */
+	unsigned coalesce_ms;	     /* --coalesce-window; 0: off */
 	unsigned rh_reload_ms, read_timeout_ms;
 	unsigned max_connections, max_per_client, namespace_share;
 	unsigned handshake_timeout_ms, first_request_timeout_ms, label_ttl_ms;
@@ -287,6 +295,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 	c->solver_name = "rfc2136";
 	c->group = getenv("GROUP_NAME");
 	c->dns_timeout_ms = 5000;
+	c->coalesce_ms = COALESCE_WINDOW_MS;
 	c->grace_ms = SHUTDOWN_GRACE_MS;
 	c->authz_mode = AUTHZ_SUBJECT_ACCESS_REVIEW;
 	c->rh_reload_ms = 60000;
@@ -402,6 +411,18 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				    "list of zones (e.g. example.com,example.org)",
 				    optarg, NULL);
 			c->allowed_zones = optarg;
+			break;
+		case OPT_COALESCE:
+			if (strcmp(optarg, "0") == 0) {
+				c->coalesce_ms = 0;
+				break;
+			}
+			if (duration_flag_parse(optarg, &c->coalesce_ms) < 0 ||
+			    c->coalesce_ms > 1000)
+				return usage_error(
+				    "--coalesce-window: '%s' is not a duration up to 1s "
+				    "(e.g. 10ms) or 0",
+				    optarg, NULL);
 			break;
 		case OPT_ALLOWED_NS: {
 			char err[512];
@@ -732,6 +753,8 @@ int serve_main(int argc, char **argv)
 				    .secrets = k.dir != NULL ? k.dir : k.api,
 				    .dns_timeout_ms = c.dns_timeout_ms,
 				    .allowed_zones = c.allowed_zones,
+				    .coalesce_window_ms = c.coalesce_ms,
+				    .no_coalesce = c.coalesce_ms == 0,
 				    .allow = c.allow.n > 0 ? &c.allow : NULL,
 				}) < 0) {
 		fprintf(stderr, "rfc2136-webhook serve: out of memory\n");

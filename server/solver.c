@@ -20,6 +20,7 @@
 
 #include "dns/dns.h"
 #include "k8s/k8s.h"
+#include "server/coalesce.h"
 #include "server/codec.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -64,7 +65,9 @@ struct gss_entry {
 };
 
 #define GSS_ENTRIES_MAX 32
-#define NOTES_MAX	256 /* keys remembered for one-time notes */
+/* Secret reads in flight that others wait for instead of reading too. */
+#define FETCHING_MAX 16
+#define NOTES_MAX    256 /* keys remembered for one-time notes */
 
 struct solver {
 	struct solver_opts opts;
@@ -73,6 +76,10 @@ struct solver {
 	size_t ncache;
 	struct gss_entry *gss;
 	size_t ngss;
+	struct coalescer *coalesce; /* bursts for one zone in one UPDATE */
+	/* Secrets being read from the API now (ids), guarded by lock. */
+	char fetching[FETCHING_MAX][3 * SOLVER_REF_MAX];
+	pthread_cond_t fetched;	   /* one of them is done */
 	uint64_t notes[NOTES_MAX]; /* see key_note(); guarded by lock */
 	size_t nnotes;
 };
@@ -112,7 +119,19 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 		s->opts.deadline_ms = DEADLINE_MAX;
 	if (s->opts.secret_cache_ms == 0)
 		s->opts.secret_cache_ms = SECRET_CACHE_DEFAULT;
+	if (!s->opts.no_coalesce &&
+	    coalescer_new(&s->coalesce, s->opts.coalesce_window_ms, 0) != 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		coalescer_free(s->coalesce);
+		free(s);
+		return -ENOMEM;
+	}
+	if (pthread_cond_init(&s->fetched, NULL) != 0) {
+		pthread_mutex_destroy(&s->lock);
+		coalescer_free(s->coalesce);
 		free(s);
 		return -ENOMEM;
 	}
@@ -148,6 +167,8 @@ void solver_free(struct solver *solver)
 		solver->cache = e->next;
 		entry_free(e);
 	}
+	coalescer_free(solver->coalesce);
+	pthread_cond_destroy(&solver->fetched);
 	pthread_mutex_destroy(&solver->lock);
 	free(solver);
 }
@@ -243,6 +264,61 @@ static void cache_put(struct solver *s, const char *id, const uint8_t *value,
 }
 
 /*
+ * One read of a Secret at a time: when the cached value expires under
+ * load, every call in flight misses it at once, and each would read the
+ * Secret from the API (16 workers: 16 GETs, queued behind each other at
+ * the API server).  The first reads it; the others wait for that read and
+ * take the value it cached.  Returns -1 when this call is to read it
+ * (fetch_end() afterwards), else 0 after waiting (look in the cache
+ * again).  Called unlocked.
+ */
+static int fetch_begin(struct solver *s, const char *id, int *slot)
+{
+	int free_slot = -1;
+	bool waited = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		bool busy = false;
+
+		free_slot = -1;
+		for (int i = 0; i < FETCHING_MAX; i++) {
+			if (s->fetching[i][0] == '\0') {
+				if (free_slot < 0)
+					free_slot = i;
+			} else if (strcmp(s->fetching[i], id) == 0) {
+				busy = true;
+			}
+		}
+		if (!busy)
+			break;
+		pthread_cond_wait(&s->fetched, &s->lock);
+		waited = true;
+	}
+	if (waited) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	/* No free slot: read without telling others (they read too). */
+	*slot = free_slot;
+	if (free_slot >= 0)
+		snprintf(s->fetching[free_slot], sizeof(s->fetching[free_slot]),
+			 "%s", id);
+	pthread_mutex_unlock(&s->lock);
+	return -1;
+}
+
+static void fetch_end(struct solver *s, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->fetching[slot][0] = '\0';
+	pthread_cond_broadcast(&s->fetched);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
  * Read the TSIG secret, from the cache when it is fresh.  On failure @msg
  * says what is wrong and what to do, naming namespace, Secret and key.
  */
@@ -264,10 +340,14 @@ static int secret_get(struct solver *s, const char *ns,
 	char detail[1024] = "";
 	uint8_t *v = NULL;
 	size_t n = 0;
+	int slot = -1;
 	int ret;
 
 	snprintf(id, sizeof(id), "%s/%s/%s", ns, name, key);
 	ret = cache_get(s, id, value, len);
+	/* Another call's read of it ended: its value, or our own read. */
+	if (ret == -ENOENT && fetch_begin(s, id, &slot) == 0)
+		ret = cache_get(s, id, value, len);
 	if (ret != -ENOENT)
 		goto out;
 	if (s->opts.secrets == NULL) {
@@ -334,6 +414,7 @@ static int secret_get(struct solver *s, const char *ns,
 		break;
 	}
 out:
+	fetch_end(s, slot);
 	if (ret == -ENOMEM)
 		snprintf(msg, msglen, "out of memory reading Secret %s/%s", ns,
 			 name);
@@ -615,9 +696,9 @@ static void attempts_count(const struct dns_addr *server,
  */
 static int update_send(const struct solver_config *cfg,
 		       const struct dns_opts *base, const char *zone,
-		       const char *fqdn, enum dns_action action,
-		       const char *value, uint64_t deadline,
-		       struct dns_result *res, size_t *untried)
+		       const struct dns_change *changes, size_t nchanges,
+		       uint64_t deadline, struct dns_result *res,
+		       size_t *untried)
 {
 	struct dns_result one;
 	int ret = -ETIMEDOUT;
@@ -641,8 +722,14 @@ static int update_send(const struct solver_config *cfg,
 		if (o.timeout_ms < ATTEMPT_MIN_MS)
 			o.timeout_ms = ATTEMPT_MIN_MS;
 
-		ret = dns_update(&cfg->servers[i], 1, &o, zone, fqdn, action,
-				 value, cfg->ttl, &one);
+		if (nchanges == 1)
+			ret = dns_update(&cfg->servers[i], 1, &o, zone,
+					 changes[0].fqdn, changes[0].action,
+					 changes[0].value, cfg->ttl, &one);
+		else
+			ret =
+			    dns_update_many(&cfg->servers[i], 1, &o, zone,
+					    changes, nchanges, cfg->ttl, &one);
 		attempts_count(&cfg->servers[i], &one);
 		if (res->note[0] == '\0')
 			memcpy(res->note, one.note, sizeof(res->note));
@@ -664,6 +751,44 @@ static int update_send(const struct solver_config *cfg,
 	}
 	*untried = ret == 0 ? 0 : cfg->nservers - i;
 	return ret;
+}
+
+/* What coalesce_update() needs to send for any member of a group. */
+struct send_ctx {
+	const struct solver_config *cfg;
+	const struct dns_opts *opts;
+	const char *zone;
+	uint64_t deadline;
+};
+
+static int send_changes(void *arg, const struct dns_change *changes, size_t n,
+			struct dns_result *res, size_t *untried)
+{
+	const struct send_ctx *x = arg;
+
+	return update_send(x->cfg, x->opts, x->zone, changes, n, x->deadline,
+			   res, untried);
+}
+
+/*
+ * Two challenges may share an UPDATE when everything but the record is
+ * the same: the zone (case-insensitively, RFC 4343), the nameservers, the
+ * protocol, TTL and timeout, and the key (by its name, algorithm and the
+ * Secret it comes from; never its value).
+ */
+static void group_id(const struct solver_config *cfg,
+		     const struct challenge *ch, const char *zone, char *id,
+		     size_t idlen)
+{
+	size_t len;
+
+	snprintf(id, idlen, "%s|%s|%d|%u|%u|%s|%s|%s/%s/%s", zone,
+		 cfg->servers_text, (int)cfg->proto, (unsigned)cfg->ttl,
+		 cfg->timeout_ms, cfg->key_name, cfg->alg,
+		 ch->resource_namespace, cfg->secret_name, cfg->secret_key);
+	len = strlen(zone);
+	for (size_t i = 0; i < len && i < idlen; i++)
+		id[i] = (char)tolower((unsigned char)id[i]);
 }
 
 /*
@@ -778,6 +903,11 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	struct dns_opts opts;
 	struct dns_result res;
 	struct gss_entry *gss = NULL;
+	struct dns_change change;
+	struct send_ctx sctx;
+	char group[2 * DNS_NAME_LEN + sizeof(cfg->servers_text) +
+		   3 * SOLVER_REF_MAX + 128];
+	size_t batched = 1;
 	char detail[256] = "";
 	size_t untried = 0;
 	size_t used;
@@ -865,10 +995,23 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 		opts.proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
 	opts.trace = trace_dns;
 	opts.deadline_ms = (int64_t)deadline;
-	ret =
-	    update_send(cfg, &opts, *zone, ch->resolved_fqdn,
-			ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
-			ch->key, deadline, &res, &untried);
+	change = (struct dns_change){
+	    .fqdn = ch->resolved_fqdn,
+	    .action = ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
+	    .value = ch->key};
+	sctx = (struct send_ctx){
+	    .cfg = cfg, .opts = &opts, .zone = *zone, .deadline = deadline};
+	group_id(cfg, ch, *zone, group, sizeof(group));
+	/* GSS-TSIG contexts are per caller's principal: never shared. */
+	ret = coalesce_update(gss != NULL ? NULL : s->coalesce, group, &change,
+			      send_changes, &sctx, &res, &untried, &batched);
+	if (batched > 1) {
+		char records[24];
+
+		snprintf(records, sizeof(records), "%zu", batched);
+		log_debug(1, "update sent in a batch", "records", records,
+			  "request_id", rid, "zone", *zone);
+	}
 	if (res.note[0] != '\0')
 		log_info("nameserver addresses capped", "note", res.note,
 			 "namespace", ch->resource_namespace, "request_id",
@@ -905,10 +1048,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 tc->action, "nameserver", cfg->servers_text);
 		*zone = found;
 		tc->zone = *zone;
-		ret = update_send(cfg, &opts, *zone, ch->resolved_fqdn,
-				  ch->action == CHALLENGE_CLEANUP ? DNS_DELETE
-								  : DNS_ADD,
-				  ch->key, deadline, &res, &untried);
+		ret = update_send(cfg, &opts, *zone, &change, 1, deadline, &res,
+				  &untried);
 		if (ret == 0 && !cfg->no_verify)
 			ret = solver_verify_write(
 			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,

@@ -22,6 +22,10 @@ struct solver_opts {
 	/* --allowed-zones "a.com,b.org": names elsewhere are refused before
 	 * any Secret read or DNS traffic; NULL or "": no limit.  Borrowed. */
 	const char *allowed_zones;
+	/* A burst for one zone in one UPDATE (coalesce.h): how long a batch
+	 * waits for the update in flight; 0: COALESCE_WINDOW_MS. */
+	unsigned coalesce_window_ms;
+	bool no_coalesce; /* each challenge alone */
 	/*
 	 * --allowed-nameservers (borrowed), NULL: any.  A config naming
 	 * another nameserver is refused before any DNS traffic.

@@ -49,7 +49,7 @@ SERVE_FLAGS = {
 LIMIT_FLAGS = {
     "max-connections": "256", "max-connections-per-client": "64",
     "tls-handshake-timeout": "5s", "first-request-timeout": "10s",
-    "max-challenges-per-namespace": "4",
+    "max-challenges-per-namespace": "12",
 }
 
 

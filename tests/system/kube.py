@@ -182,6 +182,9 @@ class _Server(ThreadingHTTPServer):
         # The TLS handshake runs in the connection's thread, so one
         # stalled client cannot block the accept loop.
         request.settimeout(30)
+        # As kube-apiserver (Go sets TCP_NODELAY): a status line and a
+        # body written apart must not wait for a delayed ACK (40 ms).
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.kube._lock:
             self.kube.connections += 1
         try:

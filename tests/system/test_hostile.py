@@ -314,9 +314,13 @@ def test_silent_presents_from_one_namespace(tmp_path, pki, kube,
     answered within 1 s; tenant-a beyond its share is told so at once;
     after the hang-ups the descriptors come back to their level by the
     abandoned calls' next step."""
+    # --coalesce-window 0: each running call holds its own socket to the
+    # silent server, which the descriptor counts below rely on (with
+    # coalescing, the calls after the first would share one message).
     w = start_webhook(tmp_path, pki, args=[
         "--kubeconfig", kube.kubeconfig(tmp_path / "kubeconfig"),
-        "--authorization-mode", "SubjectAccessReview", "--v", "2"] +
+        "--authorization-mode", "SubjectAccessReview", "--v", "2",
+        "--coalesce-window", "0", "--max-challenges-per-namespace", "4"] +
         FD_READABLE)
     # A fake that answers NOERROR and serves nothing: verify: False.
     working = rcode_dns(0)

@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -82,8 +83,12 @@ def test_signal_drains_requests_in_flight(tmp_path, pki, knot, proxy_dns,
     with concurrent.futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
         futures = [pool.submit(present, wh, f, v, cfg) for f, v in calls]
         # The webhook's workers (16) are all waiting on the slow server;
-        # the other requests wait in its queue.
-        wait_for(lambda: len(slow.tcp_queries) >= 16)
+        # the other requests wait in its queue.  Counted in records:
+        # updates of one zone in flight together share a message
+        # (server/coalesce.c), each record the section count of RFC 2136
+        # 2.2 (bytes 8-9).
+        wait_for(lambda: sum(struct.unpack("!H", q[8:10])[0]
+                             for q in list(slow.tcp_queries)) >= 16)
         assert not any(f.done() for f in futures)
         wh.proc.send_signal(sig)
         wh.wait_log(lambda t: "shutting down" in t)

@@ -349,6 +349,60 @@ static void test_update_small_buffer(void **state)
 			 -EINVAL);
 }
 
+/* Several records in one UPDATE (dns_update_many, coalesced bursts). */
+static void test_update_many(void **state)
+{
+	static uint8_t one[1024], many[2048];
+	size_t onelen = 0, manylen = 0;
+	char err[256];
+	const struct dns_change changes[] = {
+	    {FQDN, DNS_ADD, "first"},
+	    {"_acme-challenge.other.example.test.", DNS_DELETE, "second"},
+	    {FQDN, DNS_ADD, "third"},
+	};
+	struct dns_change bad[] = {
+	    {FQDN, DNS_ADD, "first"},
+	    {"_acme-challenge.example.com.", DNS_ADD, "outside"},
+	};
+
+	(void)state;
+	/* One record: byte for byte what dns_msg_update() builds. */
+	assert_int_equal(dns_msg_update(one, &onelen, sizeof(one), 7, ZONE,
+					FQDN, DNS_ADD, "first", 60, NULL, 0),
+			 0);
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     ZONE, changes, 1, 60, NULL, 0),
+			 0);
+	assert_int_equal(onelen, manylen);
+	assert_memory_equal(one, many, onelen);
+	/* Three: one zone (ZOCOUNT 1), three RRs in the update section. */
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     ZONE, changes, 3, 60, NULL, 0),
+			 0);
+	assert_int_equal((many[4] << 8) | many[5], 1);
+	assert_int_equal((many[8] << 8) | many[9], 3);
+	assert_true(manylen > onelen + 2 * 10);
+	/* A record outside the zone fails the whole message, named. */
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     ZONE, bad, 2, 60, err,
+					     sizeof(err)),
+			 DNS_ENOTSUB);
+	assert_non_null(strstr(err, "example.com"));
+	bad[1].fqdn = FQDN;
+	bad[1].value = "";
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     ZONE, bad, 2, 60, err,
+					     sizeof(err)),
+			 DNS_EVALUE);
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     ZONE, changes, 0, 60, NULL, 0),
+			 -EINVAL);
+	/* Too small a buffer for three. */
+	assert_int_equal(dns_msg_update_many(many, &manylen, onelen + 4, 7,
+					     ZONE, changes, 3, 60, NULL, 0),
+			 -EMSGSIZE);
+}
+
 static void test_query_golden(void **state)
 {
 	uint8_t want[64], buf[512];
@@ -697,6 +751,7 @@ int main(void)
 	    cmocka_unit_test(test_sign_errors),
 	    cmocka_unit_test(test_update_build),
 	    cmocka_unit_test(test_update_small_buffer),
+	    cmocka_unit_test(test_update_many),
 	    cmocka_unit_test(test_query_golden),
 	    cmocka_unit_test(test_check_table),
 	    cmocka_unit_test(test_check_query),
