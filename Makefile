@@ -64,7 +64,8 @@ build/config.mk: scripts/deps.sh Makefile
 	      echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp
 	$(Q)mv $@.tmp $@
 
-LIB_SRC ?= $(wildcard dns/*.c k8s/*.c) $(filter-out server/main.c,$(wildcard server/*.c))
+LIB_SRC ?= $(wildcard dns/*.c k8s/*.c cli/*.c) \
+	$(filter-out server/main.c,$(wildcard server/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
 BIN := $(O)/rfc2136-webhook
 LIBA := $(O)/librfc2136.a
@@ -130,9 +131,9 @@ demo: $(BIN)
 
 lint:
 	$(Q)sh scripts/deps.sh lint
-	$(Q)clang-format --dry-run -Werror $(wildcard dns/*.[ch] k8s/*.[ch] server/*.[ch])
+	$(Q)clang-format --dry-run -Werror $(wildcard dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch])
 	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)\s*\(' \
-		dns/*.[ch] k8s/*.[ch] server/*.[ch]; then \
+		dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch]; then \
 		echo "lint: forbidden functions above"; exit 1; fi
 	@echo "lint: ok"
 

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "cli/cli.h"
 #include "server/server.h"
 
 static const char usage[] =

@@ -1,20 +1,13 @@
 /*
- * server.h - entry points of the commands of rfc2136-webhook; internal to
- * server/.  Each takes the arguments after the command name (argv[0] is the
- * command) and returns the process exit status: 0 success, 1 failure, 2
- * usage error.
+ * server.h - the daemon's entry point (the present, cleanup and check
+ * commands are in cli/cli.h).  It takes the arguments after the command
+ * name (argv[0] is the command) and returns the process exit status: 0
+ * success, 1 failure, 2 usage error.
  */
 #ifndef RFC2136_SERVER_H
 #define RFC2136_SERVER_H
 
 #include <stdbool.h>
-
-/* present / cleanup: add or delete one TXT value (cli.c). */
-int cli_present_main(int argc, char **argv);
-int cli_cleanup_main(int argc, char **argv);
-
-/* check: prove step by step that the setup works (check.c). */
-int cli_check_main(int argc, char **argv);
 
 /* serve: the cert-manager webhook (serve.c). */
 int serve_main(int argc, char **argv);

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "server/cli_common.h"
+#include "cli/cli.h"
 
 static const char *const vars[] = {
     "RFC2136_NAMESERVER",

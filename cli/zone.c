@@ -1,5 +1,5 @@
 /*
- * cli_zone.c - where the record must land, for the command line: the zone
+ * zone.c - where the record must land, for the command line: the zone
  * found at the nameserver when --zone is not given, and the check after a
  * write that the server serves what it said NOERROR to.
  */
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "dns/dns.h"
-#include "server/cli_common.h"
+#include "cli/cli.h"
 
 /*
  * PowerDNS answers any query whose TSIG it rejects with a plain REFUSED,

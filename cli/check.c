@@ -19,8 +19,7 @@
 #include <sys/random.h>
 
 #include "dns/dns.h"
-#include "server/cli_common.h"
-#include "server/server.h"
+#include "cli/cli.h"
 
 #define QTYPE_SOA 6
 #define QTYPE_TXT 16

@@ -1,5 +1,5 @@
 /*
- * cli_env.c - what ACME clients hand the present and cleanup commands
+ * env.c - what ACME clients hand the present and cleanup commands
  * besides flags: lego's exec provider passes "FQDN VALUE" (or, in RAW mode,
  * "-- DOMAIN TOKEN KEYAUTH") and its environment, where lego's rfc2136
  * users keep RFC2136_* (lego 5: DNSUPDATE_*) settings; certbot's manual
@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "server/cli_common.h"
+#include "cli/cli.h"
 
 const char cli_env_usage[] =
     "environment (each used only where its flag is absent; DNSUPDATE_X is\n"

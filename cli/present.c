@@ -1,13 +1,12 @@
 /*
- * cli.c - the present and cleanup commands: add or delete exactly one TXT
+ * present.c - the present and cleanup commands: add or delete exactly one TXT
  * value with one signed RFC 2136 UPDATE, from the command line.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "dns/dns.h"
-#include "server/cli_common.h"
-#include "server/server.h"
+#include "cli/cli.h"
 
 #define KEY_USAGE                                                              \
 	"KEY: --key-file PATH [--tsig-key-name NAME] [--tsig-algorithm ALG]\n" \

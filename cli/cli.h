@@ -1,13 +1,14 @@
 /*
- * cli_common.h - what the present, cleanup and check commands share:
- * option parsing (getopt_long), loading the TSIG key, the hint that follows
- * a diagnosis, and small output helpers.  Internal to server/.
+ * cli.h - the present, cleanup and check commands (cli/), and what they
+ * share: option parsing (getopt_long), loading the TSIG key, the hint that
+ * follows a diagnosis, and small output helpers.  cli/ uses dns/ only;
+ * nothing of the daemon (server/) uses cli/.
  *
  * Everything here writes to stdout/stderr itself: it is the command line's
  * user interface.  No function ever prints key material.
  */
-#ifndef RFC2136_CLI_COMMON_H
-#define RFC2136_CLI_COMMON_H
+#ifndef RFC2136_CLI_H
+#define RFC2136_CLI_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +16,16 @@
 #include <stdio.h>
 
 #include "dns/dns.h"
+
+/*
+ * The commands' entry points: each takes the arguments after the command
+ * name (argv[0] is the command) and returns the exit status below.
+ */
+/* present / cleanup: add or delete one TXT value (present.c). */
+int cli_present_main(int argc, char **argv);
+int cli_cleanup_main(int argc, char **argv);
+/* check: prove step by step that the setup works (check.c). */
+int cli_check_main(int argc, char **argv);
 
 #define CLI_SERVERS_MAX	       8
 #define CLI_TTL_DEFAULT	       60
@@ -58,14 +69,14 @@ struct cli_opts {
 	const char *gss_service_host;
 	const char *gss_realm;
 	struct dns_gss_ctx *gss; /* made by cli_key_load(), cli_release() */
-	/* Zone discovery, verification, propagation (cli_zone.c). */
+	/* Zone discovery, verification, propagation (zone.c). */
 	bool zone_given;  /* --zone was given; else o->zone is discovered */
 	bool no_verify;	  /* --no-verify */
 	unsigned wait_ms; /* --wait DURATION (present); 0: no wait */
 	struct dns_addr auth[CLI_SERVERS_MAX]; /* --authoritative */
 	size_t nauth;
 	/*
-	 * Settings from the environment and --credentials (cli_env.c), for
+	 * Settings from the environment and --credentials (env.c), for
 	 * lego's exec provider and certbot's manual hooks.  Flags win.
 	 */
 	const char *credentials; /* --credentials FILE (certbot's INI) */
@@ -251,4 +262,4 @@ char *cli_quote(const char *value, char *buf, size_t len);
 /* Milliseconds on the monotonic clock. */
 uint64_t cli_now_ms(void);
 
-#endif /* RFC2136_CLI_COMMON_H */
+#endif /* RFC2136_CLI_H */

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "dns/dns.h"
-#include "server/cli_common.h"
+#include "cli/cli.h"
 
 #define QTYPE_TXT	 16
 #define POLL_FIRST_MS	 100
