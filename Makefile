@@ -38,7 +38,7 @@ PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl 
 	krb5-gssapi krb5
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-	-Wformat=2 -Wvla -Wwrite-strings -Wno-format-nonliteral
+	-Wformat=2 -Wvla -Wwrite-strings
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif

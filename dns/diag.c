@@ -419,6 +419,8 @@ static void explain(struct out *out, const struct dns_outcome *o,
 	    [SIG_BAD] = "answer signature invalid",
 	    [SIG_ECHO] = "our signature echoed",
 	};
+	_Static_assert(sizeof(sig_text) / sizeof(sig_text[0]) == SIG_ECHO + 1,
+		       "every SIG_* state needs a text");
 	bool answered = o->answered && o->rcode >= 0;
 	const struct rule *r = NULL;
 

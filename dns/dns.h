@@ -113,6 +113,12 @@ struct dns_key {
 	char alt_warning[384];
 	bool alt_swapped; /* dns_key_alt_swap() made the alternate the secret */
 	/*
+	 * After a failed dns_key_parse(): the error text already says which
+	 * setting to set (--tsig-key-name / tsigKeyName, --tsig-algorithm /
+	 * tsigAlgorithm), so the caller adds no hint of its own.
+	 */
+	bool err_names_setting;
+	/*
 	 * Non-empty for HMAC-MD5 and HMAC-SHA1 (RFC 8945 6: deprecated, not
 	 * recommended): names the algorithm and the tsig-keygen command that
 	 * makes a replacement.  The key still works; the caller warns.

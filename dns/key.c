@@ -75,6 +75,7 @@ struct kctx {
 	char fname[DNS_NAME_LEN]; /* key name from a K*.private file name */
 	char *err;
 	size_t errlen;
+	bool err_names_setting; /* the error names the setting to change */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -297,6 +298,9 @@ static const char *const alg_names[] = {
     [DNS_ALG_SHA384] = "hmac-sha384",
     [DNS_ALG_SHA512] = "hmac-sha512",
 };
+
+_Static_assert(sizeof(alg_names) / sizeof(alg_names[0]) == DNS_ALG_SHA512 + 1,
+	       "every DNS_ALG_* needs a name");
 
 static const struct {
 	const char *num; /* DNSSEC algorithm numbers of dnssec-keygen */
@@ -662,6 +666,7 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 			return fail(c, DNS_EKEY_NOTFOUND, 0,
 				    "no key named %s; the keys found are: %s",
 				    c->name, list);
+		c->err_names_setting = true;
 		return fail(
 		    c, DNS_EKEY_NOTFOUND, 0,
 		    "%zu keys found (%s); choose one with "
@@ -694,6 +699,7 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 	} else if (fmt == FMT_KFILE && c->fname[0] != '\0') {
 		memcpy(key->name, c->fname, strlen(c->fname) + 1);
 	} else {
+		c->err_names_setting = true;
 		return fail(c, DNS_EKEY_NAME, 0, "the key name is missing: %s",
 			    name_hint(fmt));
 	}
@@ -718,6 +724,7 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 	} else if (k->alg_default != DNS_ALG_NONE) {
 		alg = k->alg_default;
 	} else {
+		c->err_names_setting = true;
 		return fail(
 		    c, DNS_EKEY_ALG, 0,
 		    "the TSIG algorithm of key %s is missing: set "
@@ -1657,8 +1664,10 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		ret = bare_nested(&c, &cs.v[0], key, name, alg, ret);
 out:
 	free(cs.v);
-	if (ret < 0)
+	if (ret < 0) {
 		dns_key_release(key);
+		key->err_names_setting = c.err_names_setting;
+	}
 	return ret;
 }
 

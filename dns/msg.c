@@ -8,6 +8,7 @@
  * authority (update) section, the TSIG record comes last.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,18 @@
 #define TXT_CHUNK   255 /* RFC 1035 3.3.14: one character-string */
 #define HEADER_SIZE KNOT_WIRE_HEADER_SIZE
 
-static void msg_err(char *err, size_t errlen, const char *fmt, const char *a,
-		    const char *b)
+static void msg_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void msg_err(char *err, size_t errlen, const char *fmt, ...)
 {
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, fmt, a, b);
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
 }
 
 static int knot_to_errno(int ret)

@@ -242,6 +242,12 @@ const char *k8s_client_describe(const struct k8s_client *c)
 	return c != NULL && c->describe != NULL ? c->describe : "(none)";
 }
 
+bool k8s_client_forbidden_hinted(const struct k8s_client *c)
+{
+	/* object_get() adds the hint to every 403 of the API (secrets). */
+	return c != NULL && c->dir == NULL;
+}
+
 static CURL *k8s_handle_get(struct k8s_client *c)
 {
 	CURL *h = NULL;

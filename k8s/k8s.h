@@ -96,6 +96,14 @@ void k8s_client_set_observer(struct k8s_client *client, k8s_observer_fn *fn,
 const char *k8s_client_describe(const struct k8s_client *client);
 
 /*
+ * True when @client's K8S_EFORBIDDEN errors already say what to grant (an
+ * API client: the Role the read needs); false for a secrets directory,
+ * whose K8S_EFORBIDDEN is a file permission.  Callers add their own hint
+ * only when this is false, never by reading the error text.
+ */
+bool k8s_client_forbidden_hinted(const struct k8s_client *client);
+
+/*
  * Read data key @key of Secret @ns/@name: *@value gets the stored
  * (base64-decoded) bytes, NUL-terminated for convenience, *@len their
  * count.  Free with k8s_secret_free().  K8S_ENOTFOUND when the Secret does

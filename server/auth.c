@@ -51,6 +51,10 @@ static const char *const auth_errors[] = {
     [AUTH_ENOUSER - AUTH_ENOCA] = "no user header",
 };
 
+_Static_assert(sizeof(auth_errors) / sizeof(auth_errors[0]) ==
+		   AUTH_ELAST - AUTH_ENOCA,
+	       "every AUTH_E* code needs a text");
+
 const char *auth_strerror(int code)
 {
 	if (code >= AUTH_ENOCA && code < AUTH_ELAST)

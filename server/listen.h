@@ -62,7 +62,8 @@ struct listen_mhd_log {
  * MHD_OPTION_EXTERNAL_LOGGER with @cls a struct listen_mhd_log: every
  * message goes to the log at --v 3; while starting, the last one is kept.
  */
-void listen_mhd_log(void *cls, const char *fmt, va_list ap);
+void listen_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* Begin (clear ->last) or end a start watched by @l. */
 void listen_mhd_log_starting(struct listen_mhd_log *l, bool starting);

@@ -37,6 +37,9 @@ struct line {
 
 static const char *const level_text[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 static const char *const level_json[] = {"error", "warn", "info", "debug"};
+_Static_assert(sizeof(level_text) / sizeof(level_text[0]) == LOG_DEBUG + 1 &&
+		   sizeof(level_json) / sizeof(level_json[0]) == LOG_DEBUG + 1,
+	       "every log level needs a text");
 
 /* Reserve room for the cut marker and the newline at the end. */
 #define LINE_ROOM (LOG_LINE_MAX - 16)

@@ -107,6 +107,9 @@ static const char *const authn_reasons[] = {
     "not_client_auth", "name_not_allowed", "no_user",	      "other",
 };
 #define NAUTHN (sizeof(authn_reasons) / sizeof(authn_reasons[0]))
+_Static_assert(
+    NAUTHN == AUTH_ELAST - AUTH_ENOCA + 1,
+    "every AUTH_E* code needs a reason, and \"other\" ends the table");
 
 static const char *const authz_reasons[] = {"denied", "review_failed"};
 

@@ -14,6 +14,7 @@
  * and once a second it looks whether those files changed (see tls.h).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -235,10 +236,17 @@ struct serve_config {
 	struct solver_allow allow; /* --allowed-nameservers; n 0: any */
 };
 
-static int usage_error(const char *fmt, const char *a, const char *b)
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fputs("rfc2136-webhook serve: ", stderr);
-	fprintf(stderr, fmt, a, b);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputs("\n(see 'rfc2136-webhook serve --help')\n", stderr);
 	return 2;
 }
@@ -315,7 +323,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			if (number_parse(optarg, 0, 65535, &n) < 0)
 				return usage_error(
 				    "--secure-port: '%s' is not a port number (0-65535)",
-				    optarg, NULL);
+				    optarg);
 			c->port = (unsigned)n;
 			break;
 		case OPT_BIND_ADDRESS:
@@ -361,7 +369,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			if (duration_flag_parse(optarg, &c->rh_reload_ms) < 0)
 				return usage_error(
 				    "--requestheader-reload-interval: '%s' is not a duration (e.g. 1m, 10s)",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_TLS_MIN:
 			c->tls_min_version = optarg;
@@ -374,7 +382,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			    0)
 				return usage_error(
 				    "--request-read-timeout: '%s' is not a duration (e.g. 30s)",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_AUTHZ_MODE:
 			if (strcmp(optarg, "SubjectAccessReview") == 0 ||
@@ -385,13 +393,13 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			else
 				return usage_error(
 				    "--authorization-mode: '%s' is not SubjectAccessReview or AllowAuthenticated",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case 'v':
 			if (number_parse(optarg, 0, 10, &n) < 0)
 				return usage_error(
 				    "--v: '%s' is not a verbosity (0-10)",
-				    optarg, NULL);
+				    optarg);
 			c->verbosity = (int)n;
 			break;
 		case OPT_LOG_FORMAT:
@@ -402,14 +410,14 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			else
 				return usage_error(
 				    "--logging-format: '%s' is not text or json",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_ALLOWED_ZONES:
 			if (solver_zones_check(optarg) < 0)
 				return usage_error(
 				    "--allowed-zones: '%s' is not a comma-separated "
 				    "list of zones (e.g. example.com,example.org)",
-				    optarg, NULL);
+				    optarg);
 			c->allowed_zones = optarg;
 			break;
 		case OPT_COALESCE:
@@ -422,7 +430,7 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 				return usage_error(
 				    "--coalesce-window: '%s' is not a duration up to 1s "
 				    "(e.g. 10ms) or 0",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_ALLOWED_NS: {
 			char err[512];
@@ -436,26 +444,25 @@ static int serve_parse(int argc, char **argv, struct serve_config *c)
 			if (duration_flag_parse(optarg, &c->dns_timeout_ms) < 0)
 				return usage_error(
 				    "--dns-timeout: '%s' is not a duration (e.g. 5s, 500ms)",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_KRB5_CONFIG:
 			/* Read by MIT Kerberos at each context creation;
 			 * set before any thread starts. */
 			if (access(optarg, R_OK) != 0)
 				return usage_error(
-				    "--krb5-config: cannot read '%s'", optarg,
-				    NULL);
+				    "--krb5-config: cannot read '%s'", optarg);
 			if (setenv("KRB5_CONFIG", optarg, 1) != 0)
 				return usage_error(
 				    "--krb5-config: '%s': out of "
 				    "memory",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_GRACE:
 			if (duration_flag_parse(optarg, &c->grace_ms) < 0)
 				return usage_error(
 				    "--shutdown-grace-period: '%s' is not a duration (e.g. 25s)",
-				    optarg, NULL);
+				    optarg);
 			break;
 		case OPT_METRICS: {
 			bool off = false;

@@ -387,8 +387,8 @@ static int secret_get(struct solver *s, const char *ns,
 			 detail, what, key, ref);
 		break;
 	case K8S_EFORBIDDEN:
-		/* The API client's detail may carry the RBAC hint already. */
-		if (strstr(detail, "grant") != NULL)
+		/* The API client's detail carries the RBAC hint already. */
+		if (k8s_client_forbidden_hinted(s->opts.secrets))
 			snprintf(msg, msglen, "reading Secret %s/%s key %s: %s",
 				 ns, name, key, detail);
 		else
@@ -488,7 +488,7 @@ static int key_get(struct solver *s, const struct challenge *ch,
 			    cfg->alg[0] ? cfg->alg : NULL, detail,
 			    sizeof(detail));
 	if (ret < 0) {
-		if (strstr(detail, "solver config") != NULL)
+		if (key->err_names_setting)
 			hint = ""; /* the key parser named the field */
 		else if (ret == DNS_EKEY_ALG && cfg->alg[0] == '\0')
 			hint = "; set config.tsigAlgorithm to the server's "

@@ -401,8 +401,12 @@ static char *body_build_ports(uint16_t port, uint16_t good_port,
 
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	snprintf(good, sizeof(good), "127.0.0.1:%u", good_port);
+	/* c->config is one of the literal templates of the table above. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	if (c->config != NULL)
 		snprintf(config, sizeof(config), c->config, addr, good, good);
+#pragma GCC diagnostic pop
 	assert_true(asprintf(&body,
 			     "{\"request\":{\"uid\":\"uid-%s\",\"action\":"
 			     "\"%s\",\"type\":\"dns-01\",\"dnsName\":"
