@@ -36,6 +36,11 @@ endif
 
 PKGS := libknot libdnssec libmicrohttpd jansson libcurl yaml-0.1 gnutls openssl \
 	krb5-gssapi krb5
+# The layering (docs/ARCHITECTURE.md): dns/ and k8s/ are compiled with the
+# flags of their own libraries only, cli/ with none (it uses dns/dns.h and
+# libc); `make lint` checks that no module includes a header it may not.
+DNS_PKGS := libknot libdnssec krb5-gssapi krb5
+K8S_PKGS := libcurl jansson yaml-0.1 openssl
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wwrite-strings
@@ -61,12 +66,17 @@ build/config.mk: scripts/deps.sh Makefile
 	$(Q)sh scripts/deps.sh build
 	$(Q)mkdir -p build
 	$(Q){ echo "PKG_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
-	      echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; } > $@.tmp
+	      echo "PKG_LIBS := $$(pkg-config --libs $(PKGS))"; \
+	      echo "DNS_CFLAGS := $$(pkg-config --cflags $(DNS_PKGS))"; \
+	      echo "K8S_CFLAGS := $$(pkg-config --cflags $(K8S_PKGS))"; } > $@.tmp
 	$(Q)mv $@.tmp $@
 
 LIB_SRC ?= $(wildcard dns/*.c k8s/*.c cli/*.c) \
 	$(filter-out server/main.c,$(wildcard server/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+$(O)/dns/%.o: PKG_CFLAGS = $(DNS_CFLAGS)
+$(O)/k8s/%.o: PKG_CFLAGS = $(K8S_CFLAGS)
+$(O)/cli/%.o: PKG_CFLAGS =
 BIN := $(O)/rfc2136-webhook
 LIBA := $(O)/librfc2136.a
 
@@ -135,6 +145,13 @@ lint:
 	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)\s*\(' \
 		dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch]; then \
 		echo "lint: forbidden functions above"; exit 1; fi
+	$(Q)if grep -nE '^#include "(k8s|cli|server)/' dns/*.[ch] || \
+	    grep -nE '^#include "(dns|cli|server)/' k8s/*.[ch] || \
+	    grep -nE '^#include "(k8s|server)/' cli/*.[ch] || \
+	    grep -nE '^#include "cli/' $(filter-out server/main.c,$(wildcard server/*.[ch])); then \
+		echo "lint: an include across the layering above (docs/ARCHITECTURE.md:"; \
+		echo "      dns/ and k8s/ are leaves, cli/ uses dns/, only server/main.c uses cli/)"; \
+		exit 1; fi
 	@echo "lint: ok"
 
 install: $(BIN)
