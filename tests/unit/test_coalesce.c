@@ -78,13 +78,18 @@ static void *caller_main(void *arg)
 	return NULL;
 }
 
-/* One call first, held 100 ms; the others while it is in flight. */
+/*
+ * One call first, held 500 ms; the others while it is in flight.  The
+ * hold is long enough for seven threads to start under valgrind (100 ms
+ * was not: late callers made batches of their own), and shorter than the
+ * tests' 1000 ms window.
+ */
 static void run(struct coalescer *c, struct fake *f, struct caller *k, size_t n)
 {
 	pthread_t t[CALLERS];
 	struct timespec pause = {0, 20 * 1000000};
 
-	atomic_store(&f->first_hold_ms, 100);
+	atomic_store(&f->first_hold_ms, 500);
 	for (size_t i = 0; i < n; i++) {
 		k[i].c = c;
 		k[i].f = f;
