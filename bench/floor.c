@@ -13,29 +13,9 @@
  * crypto backend there), and the kernel maps file pages around each page
  * touched.
  */
-#include <stdio.h>
-#include <string.h>
+#include "bench/rss.h"
 
 int main(void)
 {
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long rss = -1, anon = -1, file = -1;
-
-	if (f == NULL) {
-		perror("floor: /proc/self/status");
-		return 1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			sscanf(line + 6, "%ld", &rss);
-		else if (strncmp(line, "RssAnon:", 8) == 0)
-			sscanf(line + 8, "%ld", &anon);
-		else if (strncmp(line, "RssFile:", 8) == 0)
-			sscanf(line + 8, "%ld", &file);
-	}
-	fclose(f);
-	printf("{\"VmRSS\": %ld, \"RssAnon\": %ld, \"RssFile\": %ld}\n", rss,
-	       anon, file);
-	return rss < 0 ? 1 : 0;
+	return rss_print("floor");
 }

@@ -9,7 +9,8 @@
  */
 #include <curl/curl.h>
 #include <stdio.h>
-#include <string.h>
+
+#include "bench/rss.h"
 
 static size_t sink(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -20,9 +21,8 @@ static size_t sink(char *ptr, size_t size, size_t nmemb, void *ud)
 
 int main(int argc, char **argv)
 {
-	FILE *f;
-	char line[256];
-	long rss = -1, anon = -1, file = -1, status = 0;
+	long status = 0;
+	int ret;
 	CURL *h;
 	CURLcode rc;
 
@@ -46,23 +46,8 @@ int main(int argc, char **argv)
 			curl_easy_strerror(rc));
 		return 1;
 	}
-	f = fopen("/proc/self/status", "r");
-	if (f == NULL) {
-		perror("floor_kube: /proc/self/status");
-		return 1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			sscanf(line + 6, "%ld", &rss);
-		else if (strncmp(line, "RssAnon:", 8) == 0)
-			sscanf(line + 8, "%ld", &anon);
-		else if (strncmp(line, "RssFile:", 8) == 0)
-			sscanf(line + 8, "%ld", &file);
-	}
-	fclose(f);
-	printf("{\"VmRSS\": %ld, \"RssAnon\": %ld, \"RssFile\": %ld}\n", rss,
-	       anon, file);
+	ret = rss_print("floor_kube");
 	/* Kept to the end, as the webhook keeps its handle. */
 	curl_easy_cleanup(h);
-	return rss < 0 ? 1 : 0;
+	return ret;
 }
