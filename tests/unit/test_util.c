@@ -188,10 +188,10 @@ static void test_cache(void **state)
 	util_cache_free(NULL);
 
 	/* Expiry. */
-	assert_int_equal(util_cache_new(&c, 8, 20), 0);
+	assert_int_equal(util_cache_new(&c, 8, 300), 0);
 	assert_int_equal(util_cache_put(c, "k", 1, "v", 1), 0);
 	cached_is(c, "k", "v");
-	usleep(40 * 1000);
+	usleep(350 * 1000);
 	cached_is(c, "k", NULL);
 	util_cache_free(c);
 }
