@@ -9,61 +9,40 @@
  * SubjectAccessReview and caches allow and deny verdicts for a short while.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "k8s/k8s.h"
 #include "server/auth.h"
 #include "server/auth_internal.h"
 #include "server/status.h"
+#include "util/cache.h"
 
 /* Verdicts kept at most. */
 #define CACHE_MAX 4096
-
-struct verdict {
-	char *key; /* everything the review depends on */
-	size_t keylen;
-	uint64_t expires_ms;
-	bool allowed;
-	char reason[256];
-};
-
-#define AUTHZ_PENDING_MAX 8
+/* Verdicts live this long unless authz_new() is told otherwise. */
+#define CACHE_TTL_MS 10000
+/* The longest reviewer's reason a cached verdict keeps. */
+#define VERDICT_REASON_MAX 255
 
 struct authz {
 	enum authz_mode mode;
 	struct k8s_client *api;
-	unsigned ttl_ms;
-	pthread_mutex_t lock; /* guards the cache and pending */
-	struct verdict *cache;
-	size_t ncache;
+	/* review_key() -> a verdict: '1' allowed or '0' denied, then the
+	 * reviewer's reason; one lock, the TTL, one review per key. */
+	struct util_cache *verdicts;
 	atomic_ulong reviews;
-	/* Reviews in flight (copies of their cache keys): a call that
-	 * misses the cache for one of them waits for it instead. */
-	struct {
-		char *key;
-		size_t len;
-	} pending[AUTHZ_PENDING_MAX];
-	pthread_cond_t reviewed; /* one of them is done */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int authz_new(struct authz **out, enum authz_mode mode, struct k8s_client *api,
 	      unsigned ttl_ms)
 {
 	struct authz *z;
+	int ret;
 
 	*out = NULL;
 	if (mode == AUTHZ_SUBJECT_ACCESS_REVIEW && api == NULL)
@@ -73,29 +52,21 @@ int authz_new(struct authz **out, enum authz_mode mode, struct k8s_client *api,
 		return -ENOMEM;
 	z->mode = mode;
 	z->api = api;
-	z->ttl_ms = ttl_ms != 0 ? ttl_ms : 10000;
-	pthread_mutex_init(&z->lock, NULL);
-	pthread_cond_init(&z->reviewed, NULL);
+	ret = util_cache_new(&z->verdicts, CACHE_MAX,
+			     ttl_ms != 0 ? ttl_ms : CACHE_TTL_MS);
+	if (ret < 0) {
+		free(z);
+		return ret;
+	}
 	*out = z;
 	return 0;
-}
-
-static void cache_clear(struct authz *z)
-{
-	for (size_t i = 0; i < z->ncache; i++)
-		free(z->cache[i].key);
-	free(z->cache);
-	z->cache = NULL;
-	z->ncache = 0;
 }
 
 void authz_free(struct authz *authz)
 {
 	if (authz == NULL)
 		return;
-	cache_clear(authz);
-	pthread_cond_destroy(&authz->reviewed);
-	pthread_mutex_destroy(&authz->lock);
+	util_cache_free(authz->verdicts);
 	free(authz);
 }
 
@@ -104,6 +75,7 @@ unsigned long authz_reviews(struct authz *authz)
 	return atomic_load(&authz->reviews);
 }
 
+/* Everything a review depends on, as one key of length-prefixed fields. */
 static int review_key(const struct auth_user *u, const struct authz_attrs *a,
 		      char **key, size_t *len)
 {
@@ -137,65 +109,6 @@ static int review_key(const struct auth_user *u, const struct authz_attrs *a,
 	return 0;
 }
 
-/* A cached verdict for @key: 1 allowed, 0 denied, -1 none. */
-static int cache_get(struct authz *z, const char *key, size_t len, char *reason,
-		     size_t reasonlen)
-{
-	int ret = -1;
-	uint64_t now = now_ms();
-
-	pthread_mutex_lock(&z->lock);
-	for (size_t i = 0; i < z->ncache; i++) {
-		struct verdict *v = &z->cache[i];
-		if (v->keylen != len || memcmp(v->key, key, len) != 0)
-			continue;
-		if (v->expires_ms > now) {
-			ret = v->allowed;
-			snprintf(reason, reasonlen, "%s", v->reason);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&z->lock);
-	return ret;
-}
-
-static void cache_put(struct authz *z, char *key, size_t len, bool allowed,
-		      const char *reason)
-{
-	uint64_t now = now_ms();
-	size_t j = 0;
-
-	pthread_mutex_lock(&z->lock);
-	/* Drop expired verdicts and an older one for the same key. */
-	for (size_t i = 0; i < z->ncache; i++) {
-		struct verdict *v = &z->cache[i];
-		if (v->expires_ms <= now ||
-		    (v->keylen == len && memcmp(v->key, key, len) == 0)) {
-			free(v->key);
-			continue;
-		}
-		z->cache[j++] = *v;
-	}
-	z->ncache = j;
-	if (z->ncache >= CACHE_MAX)
-		cache_clear(z);
-	struct verdict *grown =
-	    realloc(z->cache, (z->ncache + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		free(key);
-		goto out;
-	}
-	z->cache = grown;
-	struct verdict *v = &z->cache[z->ncache++];
-	v->key = key;
-	v->keylen = len;
-	v->expires_ms = now + z->ttl_ms;
-	v->allowed = allowed;
-	snprintf(v->reason, sizeof(v->reason), "%s", reason);
-out:
-	pthread_mutex_unlock(&z->lock);
-}
-
 /*
  * What to look at when a review could not be made.  The k8s errors for
  * 401 and 403 carry their own advice (the token, the ClusterRole).
@@ -217,119 +130,66 @@ static const char *review_hint(int code)
 	}
 }
 
-/*
- * The verdict for @user and @attrs; with @may_block false, -EWOULDBLOCK
- * when it takes a review (a call to the API).
- */
-/*
- * One review per question at a time: when a verdict expires under load,
- * every request in flight misses it at once and each would ask the API
- * server (16 workers: 16 reviews).  The first asks; the others wait for
- * its verdict.  Returns the slot to release with review_end() (-1: none
- * free, ask anyway), or -2 after waiting (look in the cache again).
- */
-static int review_begin(struct authz *z, const char *key, size_t len)
+/* The verdict in the cache value @value: 1 allowed, 0 denied. */
+static int verdict_decode(const uint8_t *value, char *reason, size_t reasonlen)
 {
-	bool waited = false;
-	int slot = -1;
-
-	pthread_mutex_lock(&z->lock);
-	for (;;) {
-		bool busy = false;
-
-		slot = -1;
-		for (int i = 0; i < AUTHZ_PENDING_MAX; i++) {
-			if (z->pending[i].key == NULL) {
-				if (slot < 0)
-					slot = i;
-			} else if (z->pending[i].len == len &&
-				   memcmp(z->pending[i].key, key, len) == 0) {
-				busy = true;
-			}
-		}
-		if (!busy)
-			break;
-		pthread_cond_wait(&z->reviewed, &z->lock);
-		waited = true;
-	}
-	if (waited) {
-		slot = -2;
-	} else if (slot >= 0) {
-		z->pending[slot].key = malloc(len);
-		if (z->pending[slot].key == NULL) {
-			slot = -1;
-		} else {
-			memcpy(z->pending[slot].key, key, len);
-			z->pending[slot].len = len;
-		}
-	}
-	pthread_mutex_unlock(&z->lock);
-	return slot;
+	snprintf(reason, reasonlen, "%s", (const char *)value + 1);
+	return value[0] == '1';
 }
 
-static void review_end(struct authz *z, int slot)
+/* Cache a verdict (not cached when out of memory: the next call asks). */
+static void verdict_store(struct authz *z, const char *key, size_t keylen,
+			  bool allowed, const char *reason)
 {
-	if (slot < 0)
-		return;
-	pthread_mutex_lock(&z->lock);
-	free(z->pending[slot].key);
-	z->pending[slot].key = NULL;
-	pthread_cond_broadcast(&z->reviewed);
-	pthread_mutex_unlock(&z->lock);
+	char value[1 + VERDICT_REASON_MAX + 1];
+
+	snprintf(value, sizeof(value), "%c%.*s", allowed ? '1' : '0',
+		 VERDICT_REASON_MAX, reason);
+	(void)util_cache_put(z->verdicts, key, keylen, value, strlen(value));
 }
 
-static int authz_decide(struct authz *authz, const struct auth_user *user,
-			const struct authz_attrs *attrs, char *reason,
-			size_t reasonlen, bool may_block)
+/* The cached verdict for @key, or -EWOULDBLOCK when it takes a review. */
+static int verdict_cached(struct authz *z, const char *key, size_t keylen,
+			  char *reason, size_t reasonlen)
 {
-	const char **groups = NULL;
-	char *key = NULL, err[256];
-	size_t keylen = 0, ngroups = 0;
-	bool allowed = false, has_authenticated = false;
-	int slot = -1;
+	uint8_t *value = NULL;
+	size_t len = 0;
 	int ret;
 
-	reason[0] = '\0';
-	if (authz->mode == AUTHZ_ALLOW_AUTHENTICATED)
-		return 1;
-	for (size_t i = 0; i < user->ngroups; i++) {
-		/* k8s.io/apiserver: system:masters skips the review. */
-		if (strcmp(user->groups[i], "system:masters") == 0)
-			return 1;
-		if (strcmp(user->groups[i], "system:authenticated") == 0)
-			has_authenticated = true;
-	}
-	ret = review_key(user, attrs, &key, &keylen);
-	if (ret < 0) {
-		snprintf(reason, reasonlen,
-			 "the authorization review failed: out of memory");
-		goto out;
-	}
-	ret = cache_get(authz, key, keylen, reason, reasonlen);
-	if (ret >= 0)
-		goto out;
-	if (!may_block) {
-		ret = -EWOULDBLOCK;
-		goto out;
-	}
-	slot = review_begin(authz, key, keylen);
-	if (slot == -2) {
-		/* Another request's review ended: its verdict, or ask. */
-		slot = -1;
-		ret = cache_get(authz, key, keylen, reason, reasonlen);
-		if (ret >= 0)
-			goto out;
-	}
+	if (util_cache_get(z->verdicts, key, keylen, &value, &len) < 0)
+		return -EWOULDBLOCK;
+	ret = verdict_decode(value, reason, reasonlen);
+	free(value);
+	return ret;
+}
+
+/*
+ * Ask the API with a SubjectAccessReview: 1 allowed, 0 denied (@reason may
+ * hold the reviewer's reason), or a negative code with what failed and
+ * what to look at in @reason.  system:authenticated is added to the groups
+ * sent, as kube-apiserver does.
+ */
+static int review_ask(struct authz *z, const struct auth_user *user,
+		      const struct authz_attrs *attrs, char *reason,
+		      size_t reasonlen)
+{
+	const char **groups = NULL;
+	size_t ngroups = 0;
+	bool allowed = false, has_authenticated = false;
+	char err[256];
+	int ret = -ENOMEM;
 
 	groups = calloc(user->ngroups + 1, sizeof(*groups));
 	if (groups == NULL) {
 		snprintf(reason, reasonlen,
 			 "the authorization review failed: out of memory");
-		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < user->ngroups; i++)
+	for (size_t i = 0; i < user->ngroups; i++) {
 		groups[ngroups++] = user->groups[i];
+		if (strcmp(user->groups[i], "system:authenticated") == 0)
+			has_authenticated = true;
+	}
 	if (!has_authenticated)
 		groups[ngroups++] = "system:authenticated";
 
@@ -347,27 +207,95 @@ static int authz_decide(struct authz *authz, const struct auth_user *user,
 	    .resource = attrs->resource,
 	    .path = attrs->path,
 	};
-	atomic_fetch_add(&authz->reviews, 1);
-	ret = k8s_access_review(authz->api, &review, &allowed, reason,
-				reasonlen, err, sizeof(err));
+	atomic_fetch_add(&z->reviews, 1);
+	ret = k8s_access_review(z->api, &review, &allowed, reason, reasonlen,
+				err, sizeof(err));
 	if (ret < 0) {
 		/*
-		 * No verdict: not cached, so the next call asks again.  The
-		 * text goes to the caller (kube-apiserver answers 500 with
-		 * it), so it says what failed and what to look at; the k8s
-		 * errors name the API's address, never its credentials.
+		 * The text goes to the caller (kube-apiserver answers 500
+		 * with it), so it says what failed and what to look at; the
+		 * k8s errors name the API's address, never its credentials.
 		 */
 		snprintf(reason, reasonlen,
 			 "the authorization review failed: %s%s", err,
 			 review_hint(ret));
 		goto out;
 	}
-	cache_put(authz, key, keylen, allowed, reason);
-	key = NULL;
 	ret = allowed ? 1 : 0;
 out:
-	review_end(authz, slot);
 	free(groups);
+	return ret;
+}
+
+/*
+ * The verdict for @key from the cache, or from a review.  One review per
+ * question at a time: when a verdict expires under load, every request in
+ * flight misses it at once and each would ask the API server (16 workers:
+ * 16 reviews); the first asks, the others wait for its verdict.  No
+ * verdict (a failed review) is not cached, so the next call asks again.
+ */
+static int verdict_fetch(struct authz *z, const struct auth_user *user,
+			 const struct authz_attrs *attrs, const char *key,
+			 size_t keylen, char *reason, size_t reasonlen)
+{
+	uint8_t *value = NULL;
+	size_t len = 0;
+	int ticket = -1, ret;
+
+	ret = util_cache_fetch(z->verdicts, key, keylen, &value, &len, &ticket);
+	if (ret == 0) {
+		ret = verdict_decode(value, reason, reasonlen);
+		free(value);
+		return ret;
+	}
+	/* -ENOENT: ours to ask; -ENOMEM: ask anyway (ticket -1, a no-op). */
+	ret = review_ask(z, user, attrs, reason, reasonlen);
+	if (ret >= 0)
+		verdict_store(z, key, keylen, ret == 1, reason);
+	util_cache_done(z->verdicts, ticket);
+	return ret;
+}
+
+/*
+ * Whether @user is let through without a review: every authenticated user
+ * in AllowAuthenticated mode, and (k8s.io/apiserver) system:masters.
+ */
+static bool review_skipped(const struct authz *z, const struct auth_user *user)
+{
+	if (z->mode == AUTHZ_ALLOW_AUTHENTICATED)
+		return true;
+	for (size_t i = 0; i < user->ngroups; i++)
+		if (strcmp(user->groups[i], "system:masters") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The verdict for @user and @attrs; with @may_block false, -EWOULDBLOCK
+ * when it takes a review (a call to the API).
+ */
+static int authz_decide(struct authz *authz, const struct auth_user *user,
+			const struct authz_attrs *attrs, char *reason,
+			size_t reasonlen, bool may_block)
+{
+	char *key = NULL;
+	size_t keylen = 0;
+	int ret;
+
+	reason[0] = '\0';
+	if (review_skipped(authz, user))
+		return 1;
+	ret = review_key(user, attrs, &key, &keylen);
+	if (ret < 0) {
+		snprintf(reason, reasonlen,
+			 "the authorization review failed: out of memory");
+		return ret;
+	}
+	if (may_block)
+		ret = verdict_fetch(authz, user, attrs, key, keylen, reason,
+				    reasonlen);
+	else
+		ret = verdict_cached(authz, key, keylen, reason, reasonlen);
 	free(key);
 	return ret;
 }
