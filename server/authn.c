@@ -23,6 +23,7 @@
 #include "server/auth.h"
 #include "server/auth_internal.h"
 #include "server/tls.h"
+#include "util/file.h"
 
 /* A CA bundle larger than this is not a CA bundle. */
 #define CA_FILE_MAX (1024 * 1024)
@@ -317,17 +318,23 @@ out:
 /* Read authn->ca_file and publish its CA; errors name the file. */
 static int ca_file_load(struct authn *a, char *err, size_t errlen)
 {
-	char *pem = NULL, detail[256] = "out of memory";
+	uint8_t *pem = NULL;
+	char detail[256] = "out of memory";
 	size_t len = 0;
 	int ret;
 
-	ret = tls_file_read(a->ca_file, CA_FILE_MAX, &pem, &len);
+	ret = util_file_read(a->ca_file, CA_FILE_MAX, 0, &pem, &len);
 	if (ret < 0) {
 		snprintf(err, errlen, "%s: %s", a->ca_file,
-			 ret == -EFBIG ? "larger than 1 MiB" : strerror(-ret));
+			 ret == UTIL_ETOOBIG ? "larger than 1 MiB"
+					     : util_strerror(ret));
+		/* A negated errno, as auth.h says (UTIL_E* would read as
+		 * AUTH_E*: both modules start at -3000). */
+		if (ret == UTIL_ETOOBIG)
+			ret = -EFBIG;
 		goto out;
 	}
-	ret = authn_set_ca(a, pem, len, detail, sizeof(detail));
+	ret = authn_set_ca(a, (const char *)pem, len, detail, sizeof(detail));
 	if (ret < 0)
 		snprintf(err, errlen, "%s: %s", a->ca_file, detail);
 out:
