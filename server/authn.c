@@ -57,6 +57,7 @@ const char *auth_strerror(int code)
 	return "unknown error";
 }
 
+/* Free the strings of @l and leave it empty. */
 static void strlist_release(struct strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -111,6 +112,7 @@ static int strlist_parse(struct strlist *l, const char *text)
 	return 0;
 }
 
+/* Append copies of the strings of @src to @dst (emptied on failure). */
 static int strlist_copy(struct strlist *dst, const struct strlist *src)
 {
 	for (size_t i = 0; i < src->n; i++) {
@@ -221,6 +223,7 @@ struct authn {
 	struct tls_file_watch ca_watch;
 };
 
+/* Free a configuration (its last reference is gone).  NULL-safe. */
 static void conf_free(struct authn_conf *c)
 {
 	if (c == NULL)

@@ -31,6 +31,7 @@ void auth_user_release(struct auth_user *user)
 	memset(user, 0, sizeof(*user));
 }
 
+/* Whether header @name is in @l (header names compare caselessly). */
 static bool in_list(const struct strlist *l, const char *name)
 {
 	for (size_t i = 0; i < l->n; i++)
