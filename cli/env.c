@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "cli/cli.h"
+#include "util/file.h"
 
 const char cli_env_usage[] =
     "environment (each used only where its flag is absent; DNSUPDATE_X is\n"
@@ -234,35 +235,20 @@ static char *trim(char *s)
 /* Read @path whole (bounded) into a heap string; wipe it after use. */
 static char *file_read(const char *path, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
+	uint8_t *buf = NULL;
+	int ret = util_file_read(path, CRED_MAX, 0, &buf, len);
 
-	if (f == NULL) {
-		snprintf(err, errlen, "--credentials %s: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	buf = malloc(CRED_MAX + 1);
-	if (buf == NULL) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	n = fread(buf, 1, CRED_MAX + 1, f);
-	fclose(f);
-	if (n > CRED_MAX) {
-		explicit_bzero(buf, CRED_MAX + 1);
-		free(buf);
+	if (ret == UTIL_ETOOBIG)
 		snprintf(err, errlen,
 			 "--credentials %s: larger than 64 KiB: not a "
 			 "certbot credentials file",
 			 path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	else if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	else if (ret != 0)
+		snprintf(err, errlen, "--credentials %s: %s", path,
+			 util_strerror(ret));
+	return (char *)buf;
 }
 
 /* What certbot-dns-rfc2136 reads of its INI file (NULL: absent). */
@@ -423,8 +409,7 @@ static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
 	if (credentials_server(o, path, &f, err, errlen) == 0 &&
 	    credentials_key(o, path, &f, err, errlen) == 0)
 		ret = 0;
-	explicit_bzero(text, len);
-	free(text);
+	util_wipe_free(text, len);
 	return ret;
 }
 

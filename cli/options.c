@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "util/clock.h"
 
 /* Long-option values (no short forms: every flag is spelled out). */
 enum {
@@ -663,8 +663,5 @@ char *cli_quote(const char *value, char *buf, size_t len)
 
 uint64_t cli_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return util_now_ms();
 }

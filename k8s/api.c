@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "k8s/k8s_internal.h"
+#include "util/file.h"
 
 /*
  * An HTTP error status as a code and a text.  401/403/404 get their own
@@ -152,7 +153,7 @@ out:
 void k8s_secret_free(uint8_t *value, size_t len)
 {
 	/* +1: the NUL terminator k8s_secret_get adds. */
-	k8s_wipe_free(value, value != NULL ? len + 1 : 0);
+	util_wipe_free(value, value != NULL ? len + 1 : 0);
 }
 
 /*

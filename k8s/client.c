@@ -18,9 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "k8s/k8s_internal.h"
+#include "util/clock.h"
+#include "util/file.h"
 
 #ifndef VERSION
 #define VERSION "dev"
@@ -55,13 +56,11 @@ void k8s_deadline_set(uint64_t deadline_ms)
  */
 static unsigned k8s_wait_ms(const struct k8s_client *c)
 {
-	struct timespec now;
 	uint64_t ms;
 
 	if (k8s_deadline == 0)
 		return c->timeout_ms;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	ms = util_now_ms();
 	if (ms >= k8s_deadline)
 		return 0;
 	return k8s_deadline - ms < c->timeout_ms ? (unsigned)(k8s_deadline - ms)
@@ -220,15 +219,6 @@ static const char *k8s_call_kind(const char *method, const char *path)
 	return "other";
 }
 
-static long k8s_ms_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - start->tv_sec) * 1000 +
-		      (now.tv_nsec - start->tv_nsec) / 1000000);
-}
-
 const char *k8s_client_describe(const struct k8s_client *c)
 {
 	return c != NULL && c->describe != NULL ? c->describe : "(none)";
@@ -302,7 +292,7 @@ static size_t k8s_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 		if (r->len > 0) {
 			memcpy(nd, r->data, r->len);
 		}
-		k8s_wipe_free(r->data, r->cap);
+		util_wipe_free(r->data, r->cap);
 		r->data = nd;
 		r->cap = ncap;
 	}
@@ -314,7 +304,7 @@ static size_t k8s_write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
 
 void k8s_resp_release(struct k8s_resp *r)
 {
-	k8s_wipe_free(r->data, r->cap);
+	util_wipe_free(r->data, r->cap);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -422,8 +412,8 @@ static int k8s_auth_header(const struct k8s_client *c, struct curl_slist **hdrs,
 	*hdrs = n;
 	ret = 0;
 out:
-	k8s_wipe_free(line, linelen);
-	k8s_wipe_free(filetok, filelen);
+	util_wipe_free(line, linelen);
+	util_wipe_free(filetok, filelen);
 	return ret;
 }
 
@@ -483,8 +473,8 @@ struct k8s_xfer {
 	const char *body; /* JSON, or NULL */
 	const char *what; /* starts every error text */
 	struct k8s_resp *resp;
-	unsigned wait; /* ms this call may wait */
-	struct timespec start;
+	unsigned wait;	/* ms this call may wait */
+	uint64_t start; /* util_now_ms() */
 	char *url;
 	struct curl_slist *hdrs;
 	CURL *h;
@@ -635,7 +625,7 @@ static void k8s_call_observe(const struct k8s_client *c,
 	}
 	info.call = k8s_call_kind(x->method, x->path);
 	info.status = ret == 0 ? x->resp->status : 0;
-	info.ms = (unsigned)k8s_ms_since(&x->start);
+	info.ms = (unsigned)(util_now_ms() - x->start);
 	c->observer(c->observer_arg, &info);
 }
 
@@ -654,7 +644,7 @@ int k8s_call(struct k8s_client *c, const char *method, const char *path,
 	int ret;
 
 	memset(resp, 0, sizeof(*resp));
-	clock_gettime(CLOCK_MONOTONIC, &x.start);
+	x.start = util_now_ms();
 	ret = k8s_xfer_prepare(c, &x, err, errlen);
 	if (ret == 0) {
 		ret = k8s_xfer_perform(c, &x, err, errlen);

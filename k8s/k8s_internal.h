@@ -78,7 +78,8 @@ int k8s_base64_decode(const char *in, size_t inlen, uint8_t **out,
 
 /*
  * Read at most @max bytes of file @path into a NUL-terminated malloc'ed
- * buffer.  0, -errno, or K8S_ETOOBIG when the file is larger.  Any file
+ * buffer (util_file_read()).  0, -errno, or K8S_ETOOBIG when the file is
+ * larger.  Any file
  * but a directory: a kubeconfig may come through a pipe (<(...)).
  */
 int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
@@ -90,9 +91,6 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
  */
 int k8s_file_read_regular(const char *path, size_t max, uint8_t **out,
 			  size_t *len);
-
-/* Wipe @len bytes at @p and free it.  NULL-safe. */
-void k8s_wipe_free(void *p, size_t len);
 
 /*
  * Decode a GET Secret response body and extract data key @key (decoded).

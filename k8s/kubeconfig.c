@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "k8s/k8s_internal.h"
+#include "util/file.h"
 
 /* One parse: the document and what error texts need to name. */
 struct kc_parse {
@@ -29,13 +30,13 @@ void k8s_config_release(struct k8s_config *cfg)
 	free(cfg->ca_file);
 	free(cfg->ca_data);
 	if (cfg->token != NULL) {
-		k8s_wipe_free(cfg->token, strlen(cfg->token));
+		util_wipe_free(cfg->token, strlen(cfg->token));
 	}
 	free(cfg->token_file);
 	free(cfg->cert_file);
 	free(cfg->cert_data);
 	free(cfg->key_file);
-	k8s_wipe_free(cfg->key_data, cfg->key_len);
+	util_wipe_free(cfg->key_data, cfg->key_len);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -201,7 +202,7 @@ static int kc_get_data(struct kc_parse *p, yaml_node_t *map, const char *key,
 		}
 	}
 	ret = k8s_base64_decode(clean, n, out, outlen);
-	k8s_wipe_free(clean, n + 1);
+	util_wipe_free(clean, n + 1);
 	if (ret == -EINVAL || (ret == 0 && *outlen == 0)) {
 		free(*out);
 		*out = NULL;
@@ -589,7 +590,7 @@ int k8s_kubeconfig_load(struct k8s_config *cfg, const char *path, char *err,
 	ret = kc_check_files(cfg, what, err, errlen);
 out:
 	/* The text may hold a token or a client key. */
-	k8s_wipe_free(text, len);
+	util_wipe_free(text, len);
 	if (ret != 0) {
 		k8s_config_release(cfg);
 	}
