@@ -246,6 +246,20 @@ static int opt_value(struct cli_opts *o, int c, unsigned flags,
 	return 0;
 }
 
+/* --@flag SECONDS (parse_timeout()) into *@ms; @examples for the error. */
+static int opt_seconds(const struct cli_opts *o, const char *flag,
+		       const char *examples, const char *text, bool *given,
+		       unsigned *ms)
+{
+	*given = true;
+	if (parse_timeout(text, ms) != 0)
+		return usage_error(o,
+				   "--%s '%s': not a number of seconds above "
+				   "0 and at most %.0f (e.g. %s)",
+				   flag, text, TIMEOUT_MAX_S, examples);
+	return 0;
+}
+
 /* The options that are checked as they are read. */
 static int opt_checked(struct cli_opts *o, int c, const char *text)
 {
@@ -261,14 +275,8 @@ static int opt_checked(struct cli_opts *o, int c, const char *text)
 					   text);
 		return 0;
 	case OPT_TIMEOUT:
-		o->timeout_given = true;
-		if (parse_timeout(text, &o->timeout_ms) != 0)
-			return usage_error(o,
-					   "--timeout '%s': not a number of "
-					   "seconds above 0 and at most %.0f "
-					   "(e.g. 5 or 2.5)",
-					   text, TIMEOUT_MAX_S);
-		return 0;
+		return opt_seconds(o, "timeout", "5 or 2.5", text,
+				   &o->timeout_given, &o->timeout_ms);
 	case OPT_KEY_ALG:
 		if (dns_alg_from_text(text) <= 0)
 			return usage_error(o,
@@ -283,14 +291,8 @@ static int opt_checked(struct cli_opts *o, int c, const char *text)
 		if (strcmp(o->cmd, "cleanup") == 0)
 			return usage_error(o, "%s does not take --wait",
 					   o->cmd);
-		o->wait_given = true;
-		if (parse_timeout(text, &o->wait_ms) != 0)
-			return usage_error(o,
-					   "--wait '%s': not a number of "
-					   "seconds above 0 and at most %.0f "
-					   "(e.g. 30 or 30s)",
-					   text, TIMEOUT_MAX_S);
-		return 0;
+		return opt_seconds(o, "wait", "30 or 30s", text, &o->wait_given,
+				   &o->wait_ms);
 	}
 }
 

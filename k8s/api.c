@@ -74,6 +74,24 @@ static bool k8s_name_ok(const char *s)
 	return true;
 }
 /*
+ * Whether namespace @ns and @name of a @kind fit a URL path and the key
+ * is valid (@key_ok); else false with the three in @err.
+ */
+static bool k8s_names_ok(const char *kind, const char *ns, const char *name,
+			 const char *key, bool key_ok, char *err, size_t errlen)
+{
+	if (k8s_name_ok(ns) && k8s_name_ok(name) && key_ok) {
+		return true;
+	}
+	snprintf(err, errlen,
+		 "%s %.100s/%.100s key '%.100s': not a valid namespace, name "
+		 "or key",
+		 kind, ns != NULL ? ns : "", name != NULL ? name : "",
+		 key != NULL ? key : "");
+	return false;
+}
+
+/*
  * GET the @kind ("Secret", "ConfigMap") @ns/@name at
  * /api/v1/namespaces/@ns/@resource/@name into @resp (the caller releases
  * it): 0 with a 200 answer, K8S_ENOTFOUND for a 404, or the error of
@@ -126,13 +144,8 @@ int k8s_secret_get(struct k8s_client *c, const char *ns, const char *name,
 		return k8s_secretdir_get(k8s_client_dir(c), ns, name, key,
 					 value, len, err, errlen);
 	}
-	if (!k8s_name_ok(ns) || !k8s_name_ok(name) || key == NULL ||
-	    key[0] == '\0') {
-		snprintf(err, errlen,
-			 "Secret %.100s/%.100s key '%.100s': not a valid "
-			 "namespace, name or key",
-			 ns != NULL ? ns : "", name != NULL ? name : "",
-			 key != NULL ? key : "");
+	if (!k8s_names_ok("Secret", ns, name, key,
+			  key != NULL && key[0] != '\0', err, errlen)) {
 		return -EINVAL;
 	}
 	snprintf(hint, sizeof(hint),
@@ -173,13 +186,8 @@ static int configmap_fetch(struct k8s_client *c, const char *ns,
 			 ns != NULL ? ns : "", name != NULL ? name : "");
 		return K8S_ECONFIG;
 	}
-	if (!k8s_name_ok(ns) || !k8s_name_ok(name) ||
-	    (key != NULL && key[0] == '\0')) {
-		snprintf(err, errlen,
-			 "ConfigMap %.100s/%.100s key '%.100s': not a valid "
-			 "namespace, name or key",
-			 ns != NULL ? ns : "", name != NULL ? name : "",
-			 key != NULL ? key : "");
+	if (!k8s_names_ok("ConfigMap", ns, name, key,
+			  key == NULL || key[0] != '\0', err, errlen)) {
 		return -EINVAL;
 	}
 	/* kube-system/extension-apiserver-authentication has a role */
