@@ -125,7 +125,8 @@ struct tls_creds *tls_store_get(struct tls_store *store);
 void tls_store_describe(struct tls_store *store, char *buf, size_t buflen);
 
 /*
- * The GnuTLS priority string of the Kubernetes flags --tls-min-version
+ * (tls_priorities.c) The GnuTLS priority string of the Kubernetes flags
+ * --tls-min-version
  * (@min_version: "VersionTLS12" or "VersionTLS13"; NULL: TLS 1.2) and
  * --tls-cipher-suites (@suites: a comma list of Go/IANA names such as
  * TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256; NULL or "": the default, every
