@@ -14,6 +14,7 @@
 #include <gnutls/x509.h>
 
 #include "server/tls.h"
+#include "util/file.h"
 
 /* Bounds on what is read: no real chain or key comes near these. */
 #define TLS_FILE_MAX  (1024 * 1024)
@@ -179,15 +180,20 @@ out:
 	return ret;
 }
 
-/* Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller. */
+/*
+ * Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller.
+ * Too big is -EFBIG, whose text ("File too large") the errors carry.
+ */
 static int file_read(const char *path, gnutls_datum_t *out)
 {
-	char *data = NULL;
+	uint8_t *data = NULL;
 	size_t len = 0;
-	int ret = tls_file_read(path, TLS_FILE_MAX, &data, &len);
+	int ret = util_file_read(path, TLS_FILE_MAX, 0, &data, &len);
 
+	if (ret == UTIL_ETOOBIG)
+		return -EFBIG;
 	if (ret == 0) {
-		out->data = (unsigned char *)data;
+		out->data = data;
 		out->size = (unsigned)len;
 	}
 	return ret;
@@ -195,10 +201,7 @@ static int file_read(const char *path, gnutls_datum_t *out)
 
 static void datum_wipe_free(gnutls_datum_t *d)
 {
-	if (d->data != NULL) {
-		explicit_bzero(d->data, d->size);
-		free(d->data);
-	}
+	util_wipe_free(d->data, d->size);
 	d->data = NULL;
 	d->size = 0;
 }
