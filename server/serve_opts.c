@@ -128,6 +128,7 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* A whole decimal number from @min to @max; 0 or -EINVAL. */
 static int number_parse(const char *s, long min, long max, long *out)
 {
 	char *end = NULL;
