@@ -2,14 +2,12 @@
  * tls.c - serving certificate store with reload on change (see tls.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <gnutls/x509.h>
 
@@ -135,49 +133,6 @@ void tls_file_watch_done(struct tls_file_watch *w, bool ok)
 	memcpy(w->used, w->now, sizeof(w->used));
 	memset(w->bad, 0, sizeof(w->bad));
 	w->refused = false;
-}
-
-int tls_file_read(const char *path, size_t max, char **buf, size_t *len)
-{
-	int ret = 0;
-	char *data = NULL;
-	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	data = malloc(max + 1);
-	if (data == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, data + have, max + 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have > max) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-	data[have] = '\0';
-	*buf = data;
-	*len = have;
-	data = NULL;
-out:
-	if (data != NULL) {
-		explicit_bzero(data, have);
-		free(data);
-	}
-	close(fd);
-	return ret;
 }
 
 /*
