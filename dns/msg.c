@@ -138,9 +138,19 @@ static uint16_t wire_max(size_t max)
 	return max > DNS_MSG_MAX ? DNS_MSG_MAX : (uint16_t)max;
 }
 
-/* Copy a finished packet out to the caller's buffer. */
-static int pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
-		      size_t max)
+knot_pkt_t *dns_msg_pkt_new(size_t max, uint16_t id, uint8_t opcode)
+{
+	knot_pkt_t *pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+
+	if (pkt != NULL) {
+		knot_wire_set_id(pkt->wire, id);
+		knot_wire_set_opcode(pkt->wire, opcode);
+	}
+	return pkt;
+}
+
+int dns_msg_pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
+		       size_t max)
 {
 	if (pkt->size > max)
 		return -EMSGSIZE;
@@ -253,7 +263,7 @@ int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		if (ret != KNOT_EOK)
 			goto out;
 	}
-	ret = pkt_export(pkt, buf, len, max);
+	ret = dns_msg_pkt_export(pkt, buf, len, max);
 	goto done;
 out:
 	ret = knot_to_errno(ret);
@@ -293,17 +303,15 @@ int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 	ret = name_parse(qname, name, "name", err, errlen);
 	if (ret != 0)
 		return ret;
-	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+	pkt = dns_msg_pkt_new(max, id, KNOT_OPCODE_QUERY);
 	if (pkt == NULL)
 		return -ENOMEM;
-	knot_wire_set_id(pkt->wire, id);
-	knot_wire_set_opcode(pkt->wire, KNOT_OPCODE_QUERY);
 	/* We ask the authoritative server itself: no recursion. */
 	knot_wire_clear_rd(pkt->wire);
 	ret = knot_to_errno(
 	    knot_pkt_put_question(pkt, qname, KNOT_CLASS_IN, qtype));
 	if (ret == 0)
-		ret = pkt_export(pkt, buf, len, max);
+		ret = dns_msg_pkt_export(pkt, buf, len, max);
 	knot_pkt_free(pkt);
 	return ret;
 }

@@ -21,6 +21,20 @@
 int dns_msg_header_match(const uint8_t *ans, size_t anslen,
 			 const uint8_t *query, size_t querylen);
 
+/*
+ * A new packet for a message of at most @max bytes (DNS_MSG_MAX when
+ * larger) with ID @id and opcode @opcode, or NULL.  Free with
+ * knot_pkt_free().
+ */
+knot_pkt_t *dns_msg_pkt_new(size_t max, uint16_t id, uint8_t opcode);
+
+/*
+ * Copy the finished @pkt out to @buf (at most @max bytes) and its size to
+ * *@len.  Returns 0 or -EMSGSIZE.
+ */
+int dns_msg_pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
+		       size_t max);
+
 /* True when the answer has the TC bit (RFC 1035 4.1.1). */
 int dns_msg_truncated(const uint8_t *ans, size_t anslen);
 
