@@ -1,7 +1,8 @@
 /*
  * msg.c - the message layer: RFC 2136 UPDATE and plain queries built with
- * libknot, TSIG signing with a caller-given time (RFC 8945 4.3) and the
- * check of an answer (RFC 8945 5.3), all pure functions over buffers.
+ * libknot, signed with a caller-given time, and the check of an answer
+ * (header, question, RCODE; its TSIG by tsig.c, RFC 8945 5.4), all pure
+ * functions over buffers.
  *
  * The shape follows Knot's knsupdate (src/utils/knsupdate/knsupdate_exec.c,
  * src/utils/common/sign.c): the zone is the question, the change is in the
