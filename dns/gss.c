@@ -53,7 +53,7 @@ struct gss_session {
 	struct gss_session *next;
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	pthread_mutex_t lock;  /* gctx, old_gctx, keyname, generation */
+	pthread_mutex_t lock;  /* contexts, key names, generation, form */
 	gss_ctx_id_t gctx;     /* GSS_C_NO_CONTEXT: none */
 	gss_ctx_id_t old_gctx; /* the previous one, for answers in flight */
 	uint8_t keyname[KNOT_DNAME_MAXLEN]; /* wire form, lower case */
@@ -66,6 +66,7 @@ struct gss_session {
 	int idle_fd;	     /* a kept-alive TCP connection, -1: none */
 };
 
+/* The session for @sa, made on first use; NULL when out of memory. */
 static struct gss_session *
 session_get(struct dns_gss_ctx *c, const struct sockaddr *sa, socklen_t salen)
 {
