@@ -1,7 +1,8 @@
 /*
  * msg.c - the message layer: RFC 2136 UPDATE and plain queries built with
- * libknot, TSIG signing with a caller-given time (RFC 8945 4.3) and the
- * check of an answer (RFC 8945 5.3), all pure functions over buffers.
+ * libknot, signed with a caller-given time, and the check of an answer
+ * (header, question, RCODE; its TSIG by tsig.c, RFC 8945 5.4), all pure
+ * functions over buffers.
  *
  * The shape follows Knot's knsupdate (src/utils/knsupdate/knsupdate_exec.c,
  * src/utils/common/sign.c): the zone is the question, the change is in the
@@ -14,13 +15,11 @@
 #include <string.h>
 
 #include <libknot/libknot.h>
-#include <libdnssec/tsig.h>
-#include <libdnssec/error.h>
 
 #include "dns/dns.h"
 #include "dns/msg_internal.h"
+#include "dns/tsig_internal.h"
 
-#define TSIG_FUDGE  300 /* RFC 8945 10: recommended */
 #define TXT_CHUNK   255 /* RFC 1035 3.3.14: one character-string */
 #define HEADER_SIZE KNOT_WIRE_HEADER_SIZE
 
@@ -140,9 +139,19 @@ static uint16_t wire_max(size_t max)
 	return max > DNS_MSG_MAX ? DNS_MSG_MAX : (uint16_t)max;
 }
 
-/* Copy a finished packet out to the caller's buffer. */
-static int pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
-		      size_t max)
+knot_pkt_t *dns_msg_pkt_new(size_t max, uint16_t id, uint8_t opcode)
+{
+	knot_pkt_t *pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+
+	if (pkt != NULL) {
+		knot_wire_set_id(pkt->wire, id);
+		knot_wire_set_opcode(pkt->wire, opcode);
+	}
+	return pkt;
+}
+
+int dns_msg_pkt_export(const knot_pkt_t *pkt, uint8_t *buf, size_t *len,
+		       size_t max)
 {
 	if (pkt->size > max)
 		return -EMSGSIZE;
@@ -255,7 +264,7 @@ int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		if (ret != KNOT_EOK)
 			goto out;
 	}
-	ret = pkt_export(pkt, buf, len, max);
+	ret = dns_msg_pkt_export(pkt, buf, len, max);
 	goto done;
 out:
 	ret = knot_to_errno(ret);
@@ -295,181 +304,36 @@ int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 	ret = name_parse(qname, name, "name", err, errlen);
 	if (ret != 0)
 		return ret;
-	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
+	pkt = dns_msg_pkt_new(max, id, KNOT_OPCODE_QUERY);
 	if (pkt == NULL)
 		return -ENOMEM;
-	knot_wire_set_id(pkt->wire, id);
-	knot_wire_set_opcode(pkt->wire, KNOT_OPCODE_QUERY);
 	/* We ask the authoritative server itself: no recursion. */
 	knot_wire_clear_rd(pkt->wire);
 	ret = knot_to_errno(
 	    knot_pkt_put_question(pkt, qname, KNOT_CLASS_IN, qtype));
 	if (ret == 0)
-		ret = pkt_export(pkt, buf, len, max);
+		ret = dns_msg_pkt_export(pkt, buf, len, max);
 	knot_pkt_free(pkt);
 	return ret;
 }
 
 /* ---------------------------------------------------------------- TSIG */
 
-static dnssec_tsig_algorithm_t alg_to_dnssec(enum dns_alg alg)
-{
-	static const dnssec_tsig_algorithm_t map[] = {
-	    [DNS_ALG_NONE] = DNSSEC_TSIG_UNKNOWN,
-	    [DNS_ALG_MD5] = DNSSEC_TSIG_HMAC_MD5,
-	    [DNS_ALG_SHA1] = DNSSEC_TSIG_HMAC_SHA1,
-	    [DNS_ALG_SHA224] = DNSSEC_TSIG_HMAC_SHA224,
-	    [DNS_ALG_SHA256] = DNSSEC_TSIG_HMAC_SHA256,
-	    [DNS_ALG_SHA384] = DNSSEC_TSIG_HMAC_SHA384,
-	    [DNS_ALG_SHA512] = DNSSEC_TSIG_HMAC_SHA512,
-	};
-
-	if ((unsigned)alg >= sizeof(map) / sizeof(map[0]))
-		return DNSSEC_TSIG_UNKNOWN;
-	return map[alg];
-}
-
-/*
- * Our key as libknot's: the name in wire form (allocated), the secret
- * borrowed from @key (never copied, so nothing to wipe here).
- */
-static int tsig_key_init(knot_tsig_key_t *out, const struct dns_key *key)
-{
-	memset(out, 0, sizeof(*out));
-	if (key == NULL || key->secret == NULL || key->secret_len == 0)
-		return -EINVAL;
-	out->algorithm = alg_to_dnssec(key->alg);
-	if (out->algorithm == DNSSEC_TSIG_UNKNOWN)
-		return DNS_EKEY_ALG;
-	out->name = knot_dname_from_str_alloc(key->name);
-	if (out->name == NULL)
-		return DNS_EKEY_NAME;
-	knot_dname_to_lower(out->name);
-	out->secret.data = key->secret;
-	out->secret.size = key->secret_len;
-	return 0;
-}
-
-static void tsig_key_deinit(knot_tsig_key_t *k)
-{
-	knot_dname_free(k->name, NULL);
-	memset(k, 0, sizeof(*k));
-}
-
-static uint8_t *put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-	return p + 2;
-}
-
-/*
- * RFC 8945 4.3.3: the TSIG variables that follow the message in the MAC
- * input: key name and algorithm in canonical (lower case, uncompressed)
- * form, class ANY, TTL 0, time signed (48 bits), fudge, error, other data.
- */
-static size_t tsig_variables(uint8_t *out, const knot_rrset_t *tsig)
-{
-	uint8_t *p = out;
-	uint64_t t = knot_tsig_rdata_time_signed(tsig);
-	uint16_t olen = knot_tsig_rdata_other_data_length(tsig);
-	int n;
-
-	n = knot_dname_to_wire(p, tsig->owner, KNOT_DNAME_MAXLEN);
-	knot_dname_to_lower(p);
-	p += n;
-	p = put_u16(p, KNOT_CLASS_ANY);
-	memset(p, 0, 4); /* TTL */
-	p += 4;
-	n = knot_dname_to_wire(p, knot_tsig_rdata_alg_name(tsig),
-			       KNOT_DNAME_MAXLEN);
-	knot_dname_to_lower(p);
-	p += n;
-	p = put_u16(p, (uint16_t)(t >> 32));
-	p = put_u16(p, (uint16_t)(t >> 16));
-	p = put_u16(p, (uint16_t)t);
-	p = put_u16(p, knot_tsig_rdata_fudge(tsig));
-	p = put_u16(p, knot_tsig_rdata_error(tsig));
-	p = put_u16(p, olen);
-	if (olen > 0)
-		memcpy(p, knot_tsig_rdata_other_data(tsig), olen);
-	return (size_t)(p - out) + olen;
-}
-
 int dns_msg_sign(uint8_t *buf, size_t *len, size_t max,
 		 const struct dns_key *key, uint64_t now, uint8_t *mac,
 		 size_t *maclen)
 {
-	uint8_t vars[2 * KNOT_DNAME_MAXLEN + 32];
-	uint8_t digest[DNS_MAC_MAX];
-	knot_tsig_key_t tkey;
-	knot_rrset_t *tsig = NULL;
-	dnssec_tsig_ctx_t *ctx = NULL;
-	size_t dlen;
+	struct tsig_hmac h;
 	int ret;
 
 	if (buf == NULL || len == NULL || *len < HEADER_SIZE || *len > max ||
 	    mac == NULL || maclen == NULL)
 		return -EINVAL;
-	ret = tsig_key_init(&tkey, key);
-	if (ret != 0)
-		return ret;
-
-	dlen = dnssec_tsig_algorithm_size(tkey.algorithm);
-	tsig = knot_rrset_new(tkey.name, KNOT_RRTYPE_TSIG, KNOT_CLASS_ANY, 0,
-			      NULL);
-	if (tsig == NULL || dlen == 0 || dlen > sizeof(digest)) {
-		ret = tsig == NULL ? -ENOMEM : DNS_EKEY_ALG;
-		goto out;
-	}
-	ret = knot_tsig_create_rdata(
-	    tsig, dnssec_tsig_algorithm_to_dname(tkey.algorithm),
-	    (uint16_t)dlen, 0);
-	if (ret == KNOT_EOK)
-		ret = knot_tsig_rdata_set_time_signed(tsig, now);
-	if (ret == KNOT_EOK)
-		ret = knot_tsig_rdata_set_fudge(tsig, TSIG_FUDGE);
-	/* RFC 8945 4.2: the original ID is the message's. */
-	if (ret == KNOT_EOK)
-		ret = knot_tsig_rdata_set_orig_id(tsig, knot_wire_get_id(buf));
-	if (ret == KNOT_EOK)
-		ret = knot_tsig_rdata_set_other_data(tsig, 0, NULL);
-	if (ret != KNOT_EOK) {
-		ret = knot_to_errno(ret);
-		goto out;
-	}
-
-	/* RFC 8945 4.3.3: MAC over the message, then the TSIG variables. */
-	if (dnssec_tsig_new(&ctx, tkey.algorithm, &tkey.secret) != DNSSEC_EOK) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	dnssec_binary_t part = {.data = buf, .size = *len};
-	dnssec_tsig_add(ctx, &part);
-	part.data = vars;
-	part.size = tsig_variables(vars, tsig);
-	dnssec_tsig_add(ctx, &part);
-	dnssec_tsig_write(ctx, digest);
-
-	ret = knot_to_errno(
-	    knot_tsig_rdata_set_mac(tsig, (uint16_t)dlen, digest));
-	if (ret != 0)
-		goto out;
-	ret = knot_rrset_to_wire(tsig, buf + *len, wire_max(max - *len), NULL);
-	if (ret < 0) {
-		ret = knot_to_errno(ret);
-		goto out;
-	}
-	*len += (size_t)ret;
-	knot_wire_add_arcount(buf, 1);
-	memcpy(mac, digest, dlen);
-	*maclen = dlen;
-	ret = 0;
-out:
-	dnssec_tsig_free(ctx);
-	knot_rrset_free(tsig, NULL);
-	tsig_key_deinit(&tkey);
-	explicit_bzero(digest, sizeof(digest));
+	ret = tsig_hmac_init(&h, key);
+	if (ret == 0)
+		ret = tsig_sign(&h.key, buf, len, wire_max(max), now, mac,
+				DNS_MAC_MAX, maclen);
+	tsig_hmac_release(&h);
 	return ret;
 }
 
@@ -557,89 +421,27 @@ static int question_match(const knot_pkt_t *pkt, const uint8_t *query,
 	return 0;
 }
 
-static uint64_t read_u48(const uint8_t *p)
+/* The fields a check fills, as for an answer not yet seen. */
+static void outcome_reset(struct dns_outcome *o)
 {
-	return ((uint64_t)knot_wire_read_u16(p) << 32) |
-	       knot_wire_read_u32(p + 2);
-}
-
-/*
- * The TSIG half of the check, RFC 8945 5.3: the error field first (BADKEY
- * and BADSIG answers carry no MAC, 5.3.2), then the MAC against the
- * request's, then the time.  Returns 0 when the answer is signed, verified
- * and in time; DNS_ETSIG or DNS_EUNSIGNED otherwise (an unsigned error
- * answer is judged by its RCODE: DNS_ERCODE).
- */
-static int answer_tsig(const knot_pkt_t *pkt, const struct dns_key *key,
-		       const uint8_t *mac, size_t maclen, uint64_t now,
-		       struct dns_outcome *o)
-{
-	const knot_rrset_t *tsig = pkt->tsig_rr;
-	knot_tsig_key_t tkey;
-	uint64_t server_time;
-	int ret;
-
-	if (tsig == NULL)
-		return o->rcode == KNOT_RCODE_NOERROR ? DNS_EUNSIGNED
-						      : DNS_ERCODE;
-	o->tsig_present = true;
-	o->tsig_error = knot_tsig_rdata_error(tsig);
-
-	/*
-	 * RFC 8945 5.2.3: a BADTIME answer carries the server's clock in
-	 * Other Data; otherwise Time Signed is the server's time.
-	 */
-	server_time = knot_tsig_rdata_time_signed(tsig);
-	if (o->tsig_error == KNOT_RCODE_BADTIME &&
-	    knot_tsig_rdata_other_data_length(tsig) == 6)
-		server_time = read_u48(knot_tsig_rdata_other_data(tsig));
-	o->skew = (int64_t)server_time - (int64_t)now;
-
-	/* RFC 8945 5.3.2: BADKEY and BADSIG answers are unsigned. */
-	if (o->tsig_error == KNOT_RCODE_BADKEY ||
-	    o->tsig_error == KNOT_RCODE_BADSIG)
-		return DNS_ETSIG;
-
-	ret = tsig_key_init(&tkey, key);
-	if (ret != 0)
-		return ret;
-	ret = knot_tsig_client_check(tsig, pkt->wire, pkt->size, mac, maclen,
-				     &tkey, 0);
-	tsig_key_deinit(&tkey);
-	/*
-	 * libknot checks the time against its own clock after the MAC
-	 * verified; we judge time with @now below, so EBADTIME still means
-	 * a good MAC.
-	 */
-	if (ret != KNOT_EOK && ret != KNOT_TSIG_EBADTIME)
-		return DNS_ETSIG;
-	o->tsig_verified = true;
-	if (o->tsig_error != 0)
-		return DNS_ETSIG;
-	/* RFC 8945 5.4.3: an answer signed outside the fudge is BADTIME. */
-	if (o->skew > knot_tsig_rdata_fudge(tsig) ||
-	    o->skew < -(int64_t)knot_tsig_rdata_fudge(tsig))
-		return DNS_ETSIG;
-	return 0;
-}
-
-int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
-		  size_t querylen, const struct dns_key *key,
-		  const uint8_t *mac, size_t maclen, uint64_t now,
-		  struct dns_outcome *o)
-{
-	knot_pkt_t *pkt = NULL;
-	int ret;
-
-	if (o == NULL)
-		return -EINVAL;
 	o->answered = false;
 	o->rcode = -1;
 	o->tsig_error = 0;
 	o->tsig_present = false;
 	o->tsig_verified = false;
 	o->skew = 0;
+}
 
+int dns_msg_check_key(const uint8_t *ans, size_t anslen, const uint8_t *query,
+		      size_t querylen, struct tsig_key *key, const uint8_t *mac,
+		      size_t maclen, uint64_t now, struct dns_outcome *o)
+{
+	knot_pkt_t *pkt = NULL;
+	int ret;
+
+	if (o == NULL)
+		return -EINVAL;
+	outcome_reset(o);
 	ret = dns_msg_header_match(ans, anslen, query, querylen);
 	if (ret != 0)
 		return ret;
@@ -668,7 +470,7 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 	}
 
 	if (key != NULL) {
-		ret = answer_tsig(pkt, key, mac, maclen, now, o);
+		ret = tsig_answer_check(key, pkt, mac, maclen, now, o);
 		if (ret != 0)
 			goto out;
 	} else if (pkt->tsig_rr != NULL) {
@@ -679,6 +481,27 @@ int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
 	ret = o->rcode == KNOT_RCODE_NOERROR ? 0 : DNS_ERCODE;
 out:
 	dns_msg_answer_free(pkt);
+	return ret;
+}
+
+int dns_msg_check(const uint8_t *ans, size_t anslen, const uint8_t *query,
+		  size_t querylen, const struct dns_key *key,
+		  const uint8_t *mac, size_t maclen, uint64_t now,
+		  struct dns_outcome *o)
+{
+	struct tsig_hmac h;
+	int ret = 0;
+
+	memset(&h, 0, sizeof(h));
+	if (key != NULL)
+		ret = tsig_hmac_init(&h, key);
+	if (ret != 0 && o != NULL)
+		outcome_reset(o);
+	if (ret == 0)
+		ret = dns_msg_check_key(ans, anslen, query, querylen,
+					key != NULL ? &h.key : NULL, mac,
+					maclen, now, o);
+	tsig_hmac_release(&h);
 	return ret;
 }
 

@@ -19,6 +19,8 @@
 #include <libknot/libknot.h>
 
 #include "dns/dns.h"
+#include "dns/msg_internal.h"
+#include "dns/tsig_internal.h"
 
 #define GOLDEN_ID   0x1234
 #define GOLDEN_TIME 1700000000ULL /* 0x6553f100 */
@@ -743,6 +745,181 @@ static void test_check_query(void **state)
 	    dns_msg_check(q, qlen, q, qlen, NULL, NULL, 0, 0, NULL), -EINVAL);
 }
 
+/* ------------------------------------------------------------ tsig.c */
+
+/*
+ * RFC 8945 4.3.3 by hand (Python's hmac over the message, then key name,
+ * class ANY, TTL 0, algorithm, time signed, fudge 300, error 0, other
+ * length 0): the MAC tsig_sign() must make for this query, key and time.
+ */
+static void test_tsig_known_mac(void **state)
+{
+	struct dns_key key = test_key(DNS_ALG_SHA256);
+	struct tsig_hmac h;
+	uint8_t buf[512], want[64], mac[DNS_MAC_MAX];
+	size_t len, wlen, maclen = 0;
+
+	(void)state;
+	assert_int_equal(dns_msg_query(buf, &len, sizeof(buf), 0x1234, ZONE,
+				       KNOT_RRTYPE_SOA, NULL, 0),
+			 0);
+	wlen = unhex("123400000001000000000000076578616d706c6504746573740000"
+		     "060001",
+		     want, sizeof(want));
+	assert_int_equal(len, wlen);
+	assert_memory_equal(buf, want, wlen);
+	assert_int_equal(tsig_hmac_init(&h, &key), 0);
+	assert_int_equal(tsig_sign(&h.key, buf, &len, sizeof(buf), GOLDEN_TIME,
+				   mac, sizeof(mac), &maclen),
+			 0);
+	tsig_hmac_release(&h);
+	wlen = unhex("b8fbdface1b99c0536bbeea7e6dca4544b8482baa1af59a5944021d7"
+		     "a8201fa5",
+		     want, sizeof(want));
+	assert_int_equal(maclen, wlen);
+	assert_memory_equal(mac, want, wlen);
+	/* The record carries it: MAC, then original ID, error, other. */
+	assert_memory_equal(buf + len - 6 - wlen, want, wlen);
+}
+
+/* A back-end that counts the MAC checks and hands them to HMAC. */
+struct counting {
+	const struct tsig_key *real;
+	int calls;
+};
+
+static int counting_verify(void *arg, const uint8_t *in, size_t inlen,
+			   const uint8_t *mac, size_t maclen)
+{
+	struct counting *c = arg;
+
+	c->calls++;
+	return c->real->ops->mac_verify(c->real->arg, in, inlen, mac, maclen);
+}
+
+enum signed_as {
+	AS_RFC8945,
+	AS_SAMBA,
+	AS_FORGED
+};
+
+static const struct {
+	const char *name;
+	enum signed_as as;    /* how the server signed its answer */
+	int64_t offset;	      /* its clock minus ours, seconds */
+	bool gss;	      /* the GSS-TSIG rules */
+	enum tsig_form first; /* the form tried first */
+	int ret;
+	int calls;		   /* MAC checks made */
+	enum tsig_form form_after; /* k.form afterwards */
+	bool verified;
+} tsig_cases[] = {
+    {"standard form, in time", AS_RFC8945, 0, false, TSIG_FORM_RFC8945, 0, 1,
+     TSIG_FORM_RFC8945, true},
+    {"299 s ahead: inside the fudge", AS_RFC8945, 299, false, TSIG_FORM_RFC8945,
+     0, 1, TSIG_FORM_RFC8945, true},
+    {"301 s ahead: outside the fudge (BADTIME)", AS_RFC8945, 301, false,
+     TSIG_FORM_RFC8945, DNS_ETSIG, 1, TSIG_FORM_RFC8945, true},
+    {"1000 s behind: outside the fudge (BADTIME)", AS_RFC8945, -1000, true,
+     TSIG_FORM_RFC8945, DNS_ETSIG, 1, TSIG_FORM_RFC8945, true},
+    {"GSS: Samba's form after the standard one failed", AS_SAMBA, 0, true,
+     TSIG_FORM_RFC8945, 0, 2, TSIG_FORM_SAMBA, true},
+    {"GSS: Samba's form first once learned", AS_SAMBA, 0, true, TSIG_FORM_SAMBA,
+     0, 1, TSIG_FORM_SAMBA, true},
+    {"GSS: the standard form after Samba's (server upgraded)", AS_RFC8945, 0,
+     true, TSIG_FORM_SAMBA, 0, 2, TSIG_FORM_RFC8945, true},
+    {"HMAC: Samba's form never tried", AS_SAMBA, 0, false, TSIG_FORM_RFC8945,
+     DNS_ETSIG, 1, TSIG_FORM_RFC8945, false},
+    {"GSS: forged, neither form", AS_FORGED, 0, true, TSIG_FORM_RFC8945,
+     DNS_ETSIG, 2, TSIG_FORM_RFC8945, false},
+};
+
+/*
+ * The server's answer to @q: QR set, signed by @k at @when over the
+ * request MAC in the way @as says (tsig_sign() over [length,] request
+ * MAC and answer makes that MAC; the record then follows the answer).
+ */
+static size_t tsig_answer(const struct tsig_key *k, const uint8_t *q,
+			  size_t qlen, const uint8_t *reqmac, size_t reqmaclen,
+			  enum signed_as as, uint64_t when, uint8_t *out)
+{
+	uint8_t buf[1024], mac[DNS_MAC_MAX];
+	size_t pre = 0, blen, rrlen, maclen;
+
+	memcpy(out, q, qlen);
+	knot_wire_set_qr(out);
+	knot_wire_set_arcount(out, 0); /* the request's TSIG is not copied */
+	if (as != AS_SAMBA) {
+		knot_wire_write_u16(buf, (uint16_t)reqmaclen);
+		pre = 2;
+	}
+	memcpy(buf + pre, reqmac, reqmaclen);
+	pre += reqmaclen;
+	memcpy(buf + pre, out, qlen);
+	blen = pre + qlen;
+	assert_int_equal(tsig_sign(k, buf, &blen, sizeof(buf), when, mac,
+				   sizeof(mac), &maclen),
+			 0);
+	rrlen = blen - pre - qlen;
+	memcpy(out + qlen, buf + pre + qlen, rrlen);
+	knot_wire_write_u16(out + qlen + rrlen - 6, knot_wire_get_id(out));
+	knot_wire_add_arcount(out, 1);
+	if (as == AS_FORGED)
+		out[qlen + rrlen - 6 - 1] ^= 0x01; /* the MAC's last byte */
+	return qlen + rrlen;
+}
+
+static void test_tsig_answer_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(tsig_cases) / sizeof(tsig_cases[0]);
+	     i++) {
+		struct dns_key key = test_key(DNS_ALG_SHA256);
+		uint64_t now = (uint64_t)time(NULL);
+		struct tsig_hmac h;
+		struct counting cnt = {.real = &h.key};
+		struct tsig_ops ops = {.mac_verify = counting_verify,
+				       .gss = tsig_cases[i].gss};
+		struct tsig_key k;
+		uint8_t q[512], ans[1024], reqmac[DNS_MAC_MAX];
+		size_t qlen, ulen, alen, reqmaclen;
+		struct dns_outcome o;
+		knot_pkt_t *pkt;
+		int ret;
+
+		assert_int_equal(tsig_hmac_init(&h, &key), 0);
+		k = h.key;
+		k.ops = &ops;
+		k.arg = &cnt;
+		k.form = tsig_cases[i].first;
+		assert_int_equal(dns_msg_query(q, &qlen, sizeof(q), 77, ZONE,
+					       KNOT_RRTYPE_SOA, NULL, 0),
+				 0);
+		/* The answer repeats the query, unsigned, then signs. */
+		ulen = qlen;
+		assert_int_equal(tsig_sign(&h.key, q, &qlen, sizeof(q), now,
+					   reqmac, sizeof(reqmac), &reqmaclen),
+				 0);
+		alen = tsig_answer(&h.key, q, ulen, reqmac, reqmaclen,
+				   tsig_cases[i].as,
+				   now + (uint64_t)tsig_cases[i].offset, ans);
+		assert_int_equal(dns_msg_answer_parse(ans, alen, &pkt), 0);
+		memset(&o, 0, sizeof(o));
+		ret = tsig_answer_check(&k, pkt, reqmac, reqmaclen, now, &o);
+		if (ret != tsig_cases[i].ret ||
+		    cnt.calls != tsig_cases[i].calls ||
+		    k.form != tsig_cases[i].form_after ||
+		    o.tsig_verified != tsig_cases[i].verified ||
+		    o.skew != tsig_cases[i].offset)
+			fail_msg("%s: ret %d calls %d form %d verified %d "
+				 "skew %lld",
+				 tsig_cases[i].name, ret, cnt.calls, k.form,
+				 o.tsig_verified, (long long)o.skew);
+		dns_msg_answer_free(pkt);
+		tsig_hmac_release(&h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -755,6 +932,8 @@ int main(void)
 	    cmocka_unit_test(test_query_golden),
 	    cmocka_unit_test(test_check_table),
 	    cmocka_unit_test(test_check_query),
+	    cmocka_unit_test(test_tsig_known_mac),
+	    cmocka_unit_test(test_tsig_answer_table),
 	};
 	return cmocka_run_group_tests_name("msg", tests, setup, NULL);
 }
