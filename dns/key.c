@@ -51,19 +51,20 @@ enum key_fmt {
 	FMT_RAW,
 };
 
+/* A piece of the caller's text and the line it starts on. */
+struct span {
+	const char *s; /* NULL: absent */
+	size_t len;
+	unsigned line;
+};
+
 /* One key found in the text; pointers into the caller's text. */
 struct cand {
-	const char *name; /* NULL: the format does not name the key */
-	size_t name_len;
-	unsigned name_line;
-	const char *alg; /* NULL: not given by the text */
-	size_t alg_len;
-	unsigned alg_line;
-	const char *sec; /* NULL: no secret */
-	size_t sec_len;
-	unsigned sec_line;
-	int alg_default; /* algorithm the format implies when absent */
-	unsigned line;	 /* where the key starts */
+	struct span name; /* s NULL: the format does not name the key */
+	struct span alg;  /* s NULL: not given by the text */
+	struct span sec;  /* s NULL: no secret */
+	int alg_default;  /* algorithm the format implies when absent */
+	unsigned line;	  /* where the key starts */
 };
 
 struct cands {
@@ -510,21 +511,19 @@ static const char *name_hint(enum key_fmt fmt)
 /* Raw key bytes (FMT_RAW) are the secret as they are, with a warning. */
 static int secret_raw(struct kctx *c, const struct cand *k, struct dns_key *key)
 {
-	char src[48];
-	uint8_t *out = malloc(k->sec_len);
+	uint8_t *out = malloc(k->sec.len);
 
 	if (out == NULL)
 		return fail(c, -ENOMEM, 0, "out of memory");
-	memcpy(out, k->sec, k->sec_len);
-	key->secret = out;
-	key->secret_len = k->sec_len;
-	snprintf(src, sizeof(src), "%s", c->source);
 	snprintf(key->warning, sizeof(key->warning),
-		 "the secret in %s is raw key bytes, not base64 text "
+		 "the secret in %.47s is raw key bytes, not base64 text "
 		 "(a Secret's data: field is base64-decoded); used as "
 		 "is. Store tsig-keygen's base64 text: stringData: or "
 		 "--from-literal=secret=<base64>",
-		 src);
+		 c->source);
+	memcpy(out, k->sec.s, k->sec.len);
+	key->secret = out;
+	key->secret_len = k->sec.len;
 	return 0;
 }
 
@@ -532,18 +531,19 @@ static int secret_raw(struct kctx *c, const struct cand *k, struct dns_key *key)
 static int secret_b64(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 		      struct dns_key *key)
 {
-	size_t cap = k->sec_len * 3 / 4 + 3, len = 0, bad = 0;
+	size_t cap = k->sec.len * 3 / 4 + 3, len = 0, bad = 0;
 	uint8_t *out = malloc(cap);
 	const char *why = NULL;
 	int ret = 0;
 
 	if (out == NULL)
 		return fail(c, -ENOMEM, 0, "out of memory");
-	if (b64_decode(k->sec, k->sec_len, false, out, &len, &bad, &why) < 0) {
-		unsigned line = k->sec_line;
+	if (b64_decode(k->sec.s, k->sec.len, false, out, &len, &bad, &why) <
+	    0) {
+		unsigned line = k->sec.line;
 
-		for (size_t i = 0; i < bad && i < k->sec_len; i++)
-			if (k->sec[i] == '\n')
+		for (size_t i = 0; i < bad && i < k->sec.len; i++)
+			if (k->sec.s[i] == '\n')
 				line++;
 		/* nsupdate -y and BIND refuse such a secret just the same. */
 		ret = fail(c, DNS_EKEY_SYNTAX, line,
@@ -557,7 +557,7 @@ static int secret_b64(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 		goto out;
 	}
 	if (len == 0) {
-		ret = fail(c, DNS_EKEY_SYNTAX, k->sec_line,
+		ret = fail(c, DNS_EKEY_SYNTAX, k->sec.line,
 			   "the secret is empty");
 		goto out;
 	}
@@ -588,7 +588,6 @@ static int secret_alt(struct kctx *c, struct dns_key *key)
 	size_t cap = key->secret_len * 3 / 4 + 3, len = 0, bad = 0;
 	uint8_t *inner = malloc(cap);
 	const char *why = NULL;
-	char src[48];
 
 	if (inner == NULL)
 		return fail(c, -ENOMEM, 0, "out of memory");
@@ -602,18 +601,17 @@ static int secret_alt(struct kctx *c, struct dns_key *key)
 	explicit_bzero(inner + len, cap - len);
 	key->alt_secret = inner;
 	key->alt_secret_len = len;
-	snprintf(src, sizeof(src), "%s", c->source);
 	snprintf(key->alt_desc, sizeof(key->alt_desc),
 		 "the secret decoded a second time (as if "
 		 "base64-encoded twice)");
 	snprintf(key->alt_warning, sizeof(key->alt_warning),
-		 "the secret in %s is ambiguous: read as nsupdate -y "
+		 "the secret in %.47s is ambiguous: read as nsupdate -y "
 		 "reads it (base64 decoded once) the server rejected "
 		 "it, decoded twice it was accepted, so it was stored "
 		 "base64-encoded twice. Store the base64 text printed "
 		 "by tsig-keygen once (kubectl create secret generic "
 		 "NAME --from-literal=secret=<base64>, or stringData:)",
-		 src);
+		 c->source);
 	return 0;
 }
 
@@ -627,7 +625,7 @@ static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 {
 	int ret;
 
-	if (k->sec == NULL)
+	if (k->sec.s == NULL)
 		return fail(c, DNS_EKEY_SYNTAX, k->line,
 			    "the key has no secret");
 	if (fmt == FMT_RAW)
@@ -649,8 +647,8 @@ static void cands_list(const struct cands *cs, char *list, size_t size)
 		const struct cand *x = &cs->v[i];
 		int n;
 
-		if (name_normalize(x->name, x->name_len, norm) != NULL)
-			quote(norm, sizeof(norm), x->name, x->name_len);
+		if (name_normalize(x->name.s, x->name.len, norm) != NULL)
+			quote(norm, sizeof(norm), x->name.s, x->name.len);
 		n = snprintf(list + o, size - o, "%s%s", i ? ", " : "", norm);
 		if (n < 0 || (size_t)n >= size - o)
 			break;
@@ -672,8 +670,8 @@ static int cands_pick(struct kctx *c, const struct cands *cs,
 	for (size_t i = 0; c->name != NULL && i < cs->n && k == NULL; i++) {
 		const struct cand *x = &cs->v[i];
 
-		if (x->name != NULL &&
-		    name_normalize(x->name, x->name_len, norm) == NULL &&
+		if (x->name.s != NULL &&
+		    name_normalize(x->name.s, x->name.len, norm) == NULL &&
 		    strcmp(norm, c->name) == 0)
 			k = x;
 	}
@@ -705,21 +703,21 @@ static int key_name_set(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 	char q[64];
 	const char *why;
 
-	if (k->name != NULL) {
-		why = name_normalize(k->name, k->name_len, key->name);
+	if (k->name.s != NULL) {
+		why = name_normalize(k->name.s, k->name.len, key->name);
 		if (why != NULL)
-			return fail(c, DNS_EKEY_NAME, k->name_line,
+			return fail(c, DNS_EKEY_NAME, k->name.line,
 				    "the key name %s is not a valid domain "
 				    "name: %s",
-				    quote(q, sizeof(q), k->name, k->name_len),
+				    quote(q, sizeof(q), k->name.s, k->name.len),
 				    why);
 		if (c->name != NULL && strcmp(c->name, key->name) != 0)
 			return fail(
-			    c, DNS_EKEY_CONFLICT, k->name_line,
+			    c, DNS_EKEY_CONFLICT, k->name.line,
 			    "the key name given, %s, differs from the "
 			    "name in the file, %s",
 			    c->name,
-			    name_for_msg(q, sizeof(q), k->name, k->name_len));
+			    name_for_msg(q, sizeof(q), k->name.s, k->name.len));
 	} else if (c->name != NULL) {
 		memcpy(key->name, c->name, strlen(c->name) + 1);
 	} else if (fmt == FMT_KFILE && c->fname[0] != '\0') {
@@ -739,14 +737,14 @@ static int key_alg_set(struct kctx *c, const struct cand *k,
 	char q[64];
 	int alg;
 
-	if (k->alg != NULL) {
-		alg = alg_parse(k->alg, k->alg_len);
+	if (k->alg.s != NULL) {
+		alg = alg_parse(k->alg.s, k->alg.len);
 		if (alg < 0)
-			return fail(c, DNS_EKEY_ALG, k->alg_line,
+			return fail(c, DNS_EKEY_ALG, k->alg.line,
 				    "unknown TSIG algorithm %s; use " ALG_LIST,
-				    quote(q, sizeof(q), k->alg, k->alg_len));
+				    quote(q, sizeof(q), k->alg.s, k->alg.len));
 		if (c->alg != DNS_ALG_NONE && c->alg != alg)
-			return fail(c, DNS_EKEY_CONFLICT, k->alg_line,
+			return fail(c, DNS_EKEY_CONFLICT, k->alg.line,
 				    "the algorithm given, %s, differs from "
 				    "the algorithm of key %s in the file, %s",
 				    alg_names[c->alg],
@@ -1010,7 +1008,7 @@ static int bind_clause(struct kctx *c, struct lexer *lx, const struct token *t,
 			    quote(w, sizeof(w), t->s, t->len), q);
 	}
 	what = is_alg ? "algorithm" : "secret";
-	if ((is_alg && k->alg != NULL) || (!is_alg && k->sec != NULL))
+	if ((is_alg && k->alg.s != NULL) || (!is_alg && k->sec.s != NULL))
 		return fail(c, DNS_EKEY_SYNTAX, t->line,
 			    "key %s has two '%s' clauses", q, what);
 	ret = lex_next(c, lx, &v, false);
@@ -1021,13 +1019,9 @@ static int bind_clause(struct kctx *c, struct lexer *lx, const struct token *t,
 			    "'%s' is followed by %s, not by a value", what,
 			    tok_desc(&v));
 	if (is_alg) {
-		k->alg = v.s;
-		k->alg_len = v.len;
-		k->alg_line = v.line;
+		k->alg = (struct span){v.s, v.len, v.line};
 	} else {
-		k->sec = v.s;
-		k->sec_len = v.len;
-		k->sec_line = v.line;
+		k->sec = (struct span){v.s, v.len, v.line};
 	}
 	ret = lex_next(c, lx, &semi, false);
 	if (ret < 0)
@@ -1059,9 +1053,7 @@ static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 	ret = cands_add(c, cs, &k);
 	if (ret < 0)
 		return ret;
-	k->name = t.s;
-	k->name_len = t.len;
-	k->name_line = t.line;
+	k->name = (struct span){t.s, t.len, t.line};
 	k->line = line;
 	quote(q, sizeof(q), t.s, t.len);
 	ret = lex_next(c, lx, &t, false);
@@ -1222,25 +1214,21 @@ static int kfile_parse(struct kctx *c, struct cands *cs)
 			/* "163 (HMAC_SHA256)": the number decides. */
 			while (n < vlen && !is_space((unsigned char)v[n]))
 				n++;
-			if (k->alg != NULL)
+			if (k->alg.s != NULL)
 				return fail(c, DNS_EKEY_SYNTAX, l.no,
 					    "a second Algorithm line");
-			k->alg = v;
-			k->alg_len = n;
-			k->alg_line = l.no;
+			k->alg = (struct span){v, n, l.no};
 		} else if (eq_nocase(f, flen, "Key")) {
-			if (k->sec != NULL)
+			if (k->sec.s != NULL)
 				return fail(c, DNS_EKEY_SYNTAX, l.no,
 					    "a second Key line");
-			k->sec = v;
-			k->sec_len = vlen;
-			k->sec_line = l.no;
+			k->sec = (struct span){v, vlen, l.no};
 		}
 	}
-	if (k->sec == NULL)
+	if (k->sec.s == NULL)
 		return fail(c, DNS_EKEY_SYNTAX, 0,
 			    "the K*.private file has no 'Key:' line");
-	if (k->alg == NULL)
+	if (k->alg.s == NULL)
 		return fail(c, DNS_EKEY_SYNTAX, 0,
 			    "the K*.private file has no 'Algorithm:' line");
 	if (name_from_kfile(c->source, c->fname) == false)
@@ -1313,21 +1301,15 @@ static int yaml_parse(struct kctx *c, struct cands *cs)
 				    "a key field before '- id:'");
 		yaml_scalar(&v, &vlen);
 		if (eq_nocase(f, flen, "id")) {
-			k->name = v;
-			k->name_len = vlen;
-			k->name_line = l.no;
+			k->name = (struct span){v, vlen, l.no};
 		} else if (eq_nocase(f, flen, "algorithm")) {
-			k->alg = v;
-			k->alg_len = vlen;
-			k->alg_line = l.no;
+			k->alg = (struct span){v, vlen, l.no};
 		} else if (eq_nocase(f, flen, "secret")) {
-			k->sec = v;
-			k->sec_len = vlen;
-			k->sec_line = l.no;
+			k->sec = (struct span){v, vlen, l.no};
 		}
 	}
 	for (size_t i = 0; i < cs->n; i++)
-		if (cs->v[i].name == NULL)
+		if (cs->v[i].name.s == NULL)
 			return fail(c, DNS_EKEY_SYNTAX, cs->v[i].line,
 				    "a key without 'id:'");
 	return 0;
@@ -1375,15 +1357,11 @@ static int knot_parse(struct kctx *c, struct cands *cs)
 		ret = cands_add(c, cs, &k);
 		if (ret < 0)
 			return ret;
-		k->line = k->name_line = k->alg_line = k->sec_line = l.no;
-		if (nf == 3) {
-			k->alg = f[0];
-			k->alg_len = flen[0];
-		}
-		k->name = f[nf - 2];
-		k->name_len = flen[nf - 2];
-		k->sec = f[nf - 1];
-		k->sec_len = flen[nf - 1];
+		k->line = l.no;
+		if (nf == 3)
+			k->alg = (struct span){f[0], flen[0], l.no};
+		k->name = (struct span){f[nf - 2], flen[nf - 2], l.no};
+		k->sec = (struct span){f[nf - 1], flen[nf - 1], l.no};
 		/* Knot's tools assume hmac-sha256 without an algorithm. */
 		k->alg_default = DNS_ALG_SHA256;
 	}
@@ -1435,9 +1413,8 @@ static int bare_parse(struct kctx *c, struct cands *cs)
 	ret = cands_add(c, cs, &k);
 	if (ret < 0)
 		return ret;
-	k->line = k->sec_line = first;
-	k->sec = start;
-	k->sec_len = (size_t)(end - start);
+	k->line = first;
+	k->sec = (struct span){start, (size_t)(end - start), first};
 	return 0;
 }
 
@@ -1545,8 +1522,8 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 		       struct dns_key *key, const char *name, const char *alg,
 		       int first)
 {
-	char src[48], inner[512];
-	size_t cap = k->sec_len * 3 / 4 + 3, n = 0, bad;
+	char inner[512];
+	size_t cap = k->sec.len * 3 / 4 + 3, n = 0, bad;
 	const char *why;
 	char *buf = malloc(cap);
 	struct dns_key file;
@@ -1559,7 +1536,7 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	 * Key bytes are random: 16 or more of them are printable text naming
 	 * key fields with a probability far below 1e-12.
 	 */
-	if (b64_decode(k->sec, k->sec_len, false, (uint8_t *)buf, &n, &bad,
+	if (b64_decode(k->sec.s, k->sec.len, false, (uint8_t *)buf, &n, &bad,
 		       &why) < 0 ||
 	    n < INNER_MIN || first_binary(buf, n) != NULL ||
 	    !(memchr(buf, ':', n) || contains_nocase(buf, n, "key") ||
@@ -1568,7 +1545,6 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	if (key_parse(&file, buf, n, c->source, name, alg, inner, sizeof(inner),
 		      1) < 0)
 		goto out;
-	snprintf(src, sizeof(src), "%s", c->source);
 	if (first < 0) {
 		/* The bare reading is impossible: the file's key it is. */
 		dns_key_release(key);
@@ -1576,12 +1552,13 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 		memset(&file, 0, sizeof(file));
 		if (c->err != NULL && c->errlen > 0)
 			c->err[0] = '\0';
-		snprintf(key->warning, sizeof(key->warning),
-			 "%s holds a key file base64-encoded once more; it was "
-			 "decoded. Store the file's text itself (stringData:, "
-			 "or kubectl create secret generic NAME "
-			 "--from-file=secret=FILE)",
-			 src);
+		snprintf(
+		    key->warning, sizeof(key->warning),
+		    "%.47s holds a key file base64-encoded once more; it was "
+		    "decoded. Store the file's text itself (stringData:, "
+		    "or kubectl create secret generic NAME "
+		    "--from-file=secret=FILE)",
+		    c->source);
 		ret = 0;
 		goto out;
 	}
@@ -1596,13 +1573,14 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	file.secret = NULL;
 	snprintf(key->alt_desc, sizeof(key->alt_desc),
 		 "the secret of the key file it decodes to");
-	snprintf(key->alt_warning, sizeof(key->alt_warning),
-		 "the secret in %s is ambiguous: read as nsupdate -y reads it "
-		 "(base64 decoded once) the server rejected it; it decodes to "
-		 "a key file whose secret was accepted. Store the file's text "
-		 "itself (stringData:, or kubectl create secret generic NAME "
-		 "--from-file=secret=FILE)",
-		 src);
+	snprintf(
+	    key->alt_warning, sizeof(key->alt_warning),
+	    "the secret in %.47s is ambiguous: read as nsupdate -y reads it "
+	    "(base64 decoded once) the server rejected it; it decodes to "
+	    "a key file whose secret was accepted. Store the file's text "
+	    "itself (stringData:, or kubectl create secret generic NAME "
+	    "--from-file=secret=FILE)",
+	    c->source);
 out:
 	dns_key_release(&file);
 	explicit_bzero(buf, cap);
@@ -1670,9 +1648,8 @@ static int raw_parse(struct kctx *c, struct cands *cs, const char *bin)
 	ret = cands_add(c, cs, &k);
 	if (ret < 0)
 		return ret;
-	k->sec = c->text;
-	k->sec_len = c->len;
-	k->line = k->sec_line = 1;
+	k->line = 1;
+	k->sec = (struct span){c->text, c->len, 1};
 	return 0;
 }
 
@@ -1727,9 +1704,8 @@ static int text_parse(struct kctx *c, struct cands *cs, int depth,
 		ret = cands_add(c, cs, &k);
 		if (ret < 0)
 			return ret;
-		k->sec = s;
-		k->sec_len = n;
-		k->line = k->sec_line = line_at(c, s);
+		k->line = line_at(c, s);
+		k->sec = (struct span){s, n, k->line};
 		return 0;
 	}
 	ret = file_parse(c, cs, fmt);
