@@ -16,10 +16,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "dns/dns.h"
 #include "cli/cli.h"
+#include "util/clock.h"
+#include "util/random.h"
 
 #define QTYPE_SOA 6
 #define QTYPE_TXT 16
@@ -230,18 +231,18 @@ static int check_reach(struct check *c)
 	memset(&udp, 0, sizeof(udp));
 	memset(&tcp, 0, sizeof(tcp));
 	if (c->o->proto == DNS_PROTO_UDP) {
-		t0 = cli_now_ms();
+		t0 = util_now_ms();
 		check_query(c, DNS_PROTO_UDP, NULL, false, c->o->zone,
 			    QTYPE_SOA, &udp, &r);
 		if (!udp.outcome.answered) {
-			step_line(c, "FAIL", cli_now_ms() - t0,
+			step_line(c, "FAIL", util_now_ms() - t0,
 				  "answers an SOA query over UDP");
 			print_diagnosis(c, &r, "query", c->o->zone);
 			cli_hint(&udp.outcome, CLI_STAGE_REACH, c->o, c->key,
 				 c->fqdn);
 			goto out;
 		}
-		step_line(c, "ok", cli_now_ms() - t0,
+		step_line(c, "ok", util_now_ms() - t0,
 			  "answers an SOA query over UDP (%s)",
 			  dns_rcode_name(udp.outcome.rcode));
 		soa = &udp;
@@ -250,17 +251,17 @@ static int check_reach(struct check *c)
 			  "answers an SOA query over UDP (--protocol tcp)");
 	}
 
-	t0 = cli_now_ms();
+	t0 = util_now_ms();
 	check_query(c, DNS_PROTO_TCP, NULL, false, c->o->zone, QTYPE_SOA, &tcp,
 		    &r);
 	if (!tcp.outcome.answered) {
-		step_line(c, "FAIL", cli_now_ms() - t0,
+		step_line(c, "FAIL", util_now_ms() - t0,
 			  "answers an SOA query over TCP");
 		print_diagnosis(c, &r, "query", c->o->zone);
 		cli_hint(&tcp.outcome, CLI_STAGE_REACH, c->o, c->key, c->fqdn);
 		goto out;
 	}
-	step_line(c, "ok", cli_now_ms() - t0,
+	step_line(c, "ok", util_now_ms() - t0,
 		  "answers an SOA query over TCP (%s)",
 		  dns_rcode_name(tcp.outcome.rcode));
 	if (soa == NULL)
@@ -302,14 +303,14 @@ static int check_gss(struct check *c)
 {
 	struct dns_reply reply;
 	struct dns_result r;
-	uint64_t t0 = cli_now_ms();
+	uint64_t t0 = util_now_ms();
 	int ret;
 
 	ret = check_query(c, DNS_PROTO_TCP, NULL, true, c->o->zone, QTYPE_SOA,
 			  &reply, &r);
 	dns_reply_release(&reply);
 	if (ret != 0) {
-		step_line(c, "FAIL", cli_now_ms() - t0,
+		step_line(c, "FAIL", util_now_ms() - t0,
 			  "GSS-TSIG as %s with %s: signed SOA query",
 			  dns_gss_principal(c->dopts.gss),
 			  r.attempts[0].gss_service);
@@ -328,7 +329,7 @@ static int check_gss(struct check *c)
 			cli_hint_update(&r, c->o, NULL, c->fqdn);
 		return -1;
 	}
-	step_line(c, "ok", cli_now_ms() - t0,
+	step_line(c, "ok", util_now_ms() - t0,
 		  "GSS-TSIG as %s with %s: context negotiated, signed SOA "
 		  "answer verified%s",
 		  dns_gss_principal(c->dopts.gss), r.attempts[0].gss_service,
@@ -344,7 +345,7 @@ static int check_key(struct check *c)
 {
 	struct dns_reply reply;
 	struct dns_result r;
-	uint64_t t0 = cli_now_ms();
+	uint64_t t0 = util_now_ms();
 	int ret;
 
 	if (c->dopts.gss != NULL)
@@ -358,7 +359,7 @@ static int check_key(struct check *c)
 			  QTYPE_SOA, &reply, &r);
 	dns_reply_release(&reply);
 	if (ret != 0) {
-		step_line(c, "FAIL", cli_now_ms() - t0,
+		step_line(c, "FAIL", util_now_ms() - t0,
 			  "key %s (%s) accepted: signed SOA query",
 			  c->key->name, dns_alg_to_text(c->key->alg));
 		const struct dns_outcome *o = &r.attempts[0];
@@ -388,7 +389,7 @@ static int check_key(struct check *c)
 			 c->o, c->key, c->fqdn);
 		return -1;
 	}
-	step_line(c, "ok", cli_now_ms() - t0,
+	step_line(c, "ok", util_now_ms() - t0,
 		  "key %s (%s) accepted: signed SOA answer verified",
 		  c->key->name, dns_alg_to_text(c->key->alg));
 	/* The secret has two readings and the second one was taken. */
@@ -420,7 +421,7 @@ static int check_update(struct check *c, enum dns_action action,
 {
 	struct dns_result r;
 	char quoted[128];
-	uint64_t t0 = cli_now_ms();
+	uint64_t t0 = util_now_ms();
 	int ret;
 
 	memset(&r, 0, sizeof(r));
@@ -429,18 +430,18 @@ static int check_update(struct check *c, enum dns_action action,
 	c->last = r;
 	cli_quote(c->value, quoted, sizeof(quoted));
 	if (ret == 0) {
-		step_line(c, "ok", cli_now_ms() - t0, "%s TXT %s at %s", label,
+		step_line(c, "ok", util_now_ms() - t0, "%s TXT %s at %s", label,
 			  quoted, c->fqdn);
 		return 0;
 	}
 	if (cleanup && failed_add && !update_maybe_applied(failed_add)) {
-		step_line(c, "-", cli_now_ms() - t0,
+		step_line(c, "-", util_now_ms() - t0,
 			  "%s TXT %s: refused as well; the add was refused, "
 			  "so nothing was left behind",
 			  label, quoted);
 		return ret;
 	}
-	step_line(c, "FAIL", cli_now_ms() - t0, "%s TXT %s at %s", label,
+	step_line(c, "FAIL", util_now_ms() - t0, "%s TXT %s at %s", label,
 		  quoted, c->fqdn);
 	print_diagnosis(c, &r, action == DNS_ADD ? "add" : "delete", c->fqdn);
 	cli_key_result(c->key, &r);
@@ -459,10 +460,10 @@ static int check_served(struct check *c, bool want)
 {
 	struct dns_result r;
 	bool served;
-	uint64_t t0 = cli_now_ms();
+	uint64_t t0 = util_now_ms();
 
 	if (txt_served(c, &served, &r) != 0) {
-		step_line(c, "FAIL", cli_now_ms() - t0, "TXT query at %s",
+		step_line(c, "FAIL", util_now_ms() - t0, "TXT query at %s",
 			  c->fqdn);
 		print_diagnosis(c, &r, "query", c->fqdn);
 		cli_hint(&r.attempts[0],
@@ -472,7 +473,7 @@ static int check_served(struct check *c, bool want)
 		return -1;
 	}
 	if (served != want) {
-		step_line(c, "FAIL", cli_now_ms() - t0, "%s",
+		step_line(c, "FAIL", util_now_ms() - t0, "%s",
 			  want ? "the server serves the test value"
 			       : "the test value is gone");
 		fprintf(stderr,
@@ -485,7 +486,7 @@ static int check_served(struct check *c, bool want)
 				 c->fqdn);
 		return -1;
 	}
-	step_line(c, "ok", cli_now_ms() - t0, "%s",
+	step_line(c, "ok", util_now_ms() - t0, "%s",
 		  want ? "the server serves the test value"
 		       : "the test value is gone");
 	return 0;
@@ -505,7 +506,7 @@ static int check_propagation(struct check *c, bool want)
 	struct dns_soa soa;
 	char err[1024], line[1024];
 	unsigned budget = c->o->wait_ms ? c->o->wait_ms : CHECK_WAIT_MS;
-	uint64_t t0 = cli_now_ms();
+	uint64_t t0 = util_now_ms();
 	size_t n = 0, nauth = 0, nok = 0;
 
 	if (cli_auth_list(c->o, &c->dopts, c->server, a, CLI_AUTH_MAX, &n, &soa,
@@ -519,7 +520,7 @@ static int check_propagation(struct check *c, bool want)
 		nok += a[i].has_serial && a[i].ok;
 	}
 	if (nauth > 0)
-		step_line(c, nok == nauth ? "ok" : "FAIL", cli_now_ms() - t0,
+		step_line(c, nok == nauth ? "ok" : "FAIL", util_now_ms() - t0,
 			  "%zu of %zu authoritative servers %s", nok, nauth,
 			  want ? "serve the test value" : "no longer serve it");
 	printf("        zone %s: serial %u at the primary, SOA refresh %u s, "
@@ -603,9 +604,9 @@ static void random_value(char *buf, size_t len)
 	uint8_t rnd[8] = {0};
 	char hex[17];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (util_random(rnd, sizeof(rnd)) != 0) {
 		/* Never fatal: the value need only be unlikely to clash. */
-		uint64_t t = cli_now_ms();
+		uint64_t t = util_now_ms();
 		memcpy(rnd, &t, sizeof(rnd));
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++)

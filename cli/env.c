@@ -7,6 +7,7 @@
  * users have an INI credentials file.  Flags always win.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "cli/cli.h"
+#include "util/file.h"
 
 const char cli_env_usage[] =
     "environment (each used only where its flag is absent; DNSUPDATE_X is\n"
@@ -233,61 +235,46 @@ static char *trim(char *s)
 /* Read @path whole (bounded) into a heap string; wipe it after use. */
 static char *file_read(const char *path, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
+	uint8_t *buf = NULL;
+	int ret = util_file_read(path, CRED_MAX, 0, &buf, len);
 
-	if (f == NULL) {
-		snprintf(err, errlen, "--credentials %s: %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	buf = malloc(CRED_MAX + 1);
-	if (buf == NULL) {
-		fclose(f);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	n = fread(buf, 1, CRED_MAX + 1, f);
-	fclose(f);
-	if (n > CRED_MAX) {
-		explicit_bzero(buf, CRED_MAX + 1);
-		free(buf);
+	if (ret == UTIL_ETOOBIG)
 		snprintf(err, errlen,
 			 "--credentials %s: larger than 64 KiB: not a "
 			 "certbot credentials file",
 			 path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
+	else if (ret == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	else if (ret != 0)
+		snprintf(err, errlen, "--credentials %s: %s", path,
+			 util_strerror(ret));
+	return (char *)buf;
 }
+
+/* What certbot-dns-rfc2136 reads of its INI file (NULL: absent). */
+struct cred_fields {
+	const char *server, *port, *name, *secret, *alg;
+};
 
 /*
  * certbot-dns-rfc2136's credentials: an INI file (configobj) of
  * "dns_rfc2136_server = 192.0.2.1" lines; other plugins' keys are ignored.
+ * The values point into @text, which is cut into lines.
  */
-static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
+static void credentials_parse(char *text, struct cred_fields *f)
 {
-	const char *path = o->credentials;
-	const char *server = NULL, *port = NULL, *name = NULL, *secret = NULL;
-	const char *alg = NULL;
-	struct stat st;
-	char *text, *line, *next;
-	size_t len = 0;
-	int ret = -1;
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+	    {"dns_rfc2136_server", offsetof(struct cred_fields, server)},
+	    {"dns_rfc2136_port", offsetof(struct cred_fields, port)},
+	    {"dns_rfc2136_name", offsetof(struct cred_fields, name)},
+	    {"dns_rfc2136_secret", offsetof(struct cred_fields, secret)},
+	    {"dns_rfc2136_algorithm", offsetof(struct cred_fields, alg)},
+	};
+	char *line, *next;
 
-	text = file_read(path, &len, err, errlen);
-	if (text == NULL)
-		return -1;
-	/* certbot's own warning, for the same file. */
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-		fprintf(stderr,
-			"warning: Unsafe permissions on credentials "
-			"configuration file: %s (readable by group or others: "
-			"chmod 600 %s)\n",
-			path, path);
 	for (line = text; line != NULL; line = next) {
 		char *eq, *k, *v;
 
@@ -304,57 +291,64 @@ static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
 		*eq = '\0';
 		k = trim(line);
 		v = trim(eq + 1);
-		if (strcmp(k, "dns_rfc2136_server") == 0)
-			server = v;
-		else if (strcmp(k, "dns_rfc2136_port") == 0)
-			port = v;
-		else if (strcmp(k, "dns_rfc2136_name") == 0)
-			name = v;
-		else if (strcmp(k, "dns_rfc2136_secret") == 0)
-			secret = v;
-		else if (strcmp(k, "dns_rfc2136_algorithm") == 0)
-			alg = v;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(k, keys[i].key) == 0)
+				*(const char **)((char *)f + keys[i].off) = v;
 	}
-	if (o->nservers == 0) {
-		int w;
+}
 
-		if (server == NULL || server[0] == '\0') {
-			snprintf(err, errlen,
-				 "--credentials %s: no dns_rfc2136_server "
-				 "(and no --nameserver)",
-				 path);
-			goto out;
-		}
-		w = snprintf(o->server_buf, sizeof(o->server_buf),
-			     strchr(server, ':') && port ? "[%s]%s%s"
-							 : "%s%s%s",
-			     server, port ? ":" : "", port ? port : "");
-		if (w < 0 || (size_t)w >= sizeof(o->server_buf) ||
-		    dns_addr_parse(&o->servers[0], o->server_buf, err,
-				   errlen) != 0) {
-			char why[256];
+/* The nameserver from dns_rfc2136_server and _port, when no flag gave one. */
+static int credentials_server(struct cli_opts *o, const char *path,
+			      const struct cred_fields *f, char *err,
+			      size_t errlen)
+{
+	const char *server = f->server, *port = f->port;
+	int w;
 
-			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen,
-				 "--credentials %s: dns_rfc2136_server/_port "
-				 "'%s': %s",
-				 path, o->server_buf, why);
-			goto out;
-		}
-		o->server_text[0] = o->server_buf;
-		o->nservers = 1;
+	if (o->nservers != 0)
+		return 0;
+	if (server == NULL || server[0] == '\0') {
+		snprintf(err, errlen,
+			 "--credentials %s: no dns_rfc2136_server "
+			 "(and no --nameserver)",
+			 path);
+		return -1;
 	}
-	if (o->key_file != NULL || o->gss_principal != NULL) {
-		ret = 0; /* the flags name the key */
-		goto out;
+	w = snprintf(o->server_buf, sizeof(o->server_buf),
+		     strchr(server, ':') && port ? "[%s]%s%s" : "%s%s%s",
+		     server, port ? ":" : "", port ? port : "");
+	if (w < 0 || (size_t)w >= sizeof(o->server_buf) ||
+	    dns_addr_parse(&o->servers[0], o->server_buf, err, errlen) != 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen,
+			 "--credentials %s: dns_rfc2136_server/_port "
+			 "'%s': %s",
+			 path, o->server_buf, why);
+		return -1;
 	}
+	o->server_text[0] = o->server_buf;
+	o->nservers = 1;
+	return 0;
+}
+
+/* The TSIG key's name, algorithm and secret, unless flags name a key. */
+static int credentials_key(struct cli_opts *o, const char *path,
+			   const struct cred_fields *f, char *err,
+			   size_t errlen)
+{
+	const char *name = f->name, *secret = f->secret, *alg = f->alg;
+
+	if (o->key_file != NULL || o->gss_principal != NULL)
+		return 0; /* the flags name the key */
 	if (secret == NULL || secret[0] == '\0' || name == NULL ||
 	    name[0] == '\0') {
 		snprintf(err, errlen,
 			 "--credentials %s: dns_rfc2136_%s is missing", path,
 			 secret == NULL || secret[0] == '\0' ? "secret"
 							     : "name");
-		goto out;
+		return -1;
 	}
 	if (o->key_alg == NULL && (alg == NULL || alg[0] == '\0')) {
 		snprintf(err, errlen,
@@ -363,7 +357,7 @@ static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
 			 "saying so: set it to the server key's algorithm "
 			 "(HMAC-SHA256, HMAC-SHA512, ...)",
 			 path);
-		goto out;
+		return -1;
 	}
 	if (o->key_alg == NULL) {
 		if (dns_alg_from_text(alg) <= 0) {
@@ -372,7 +366,7 @@ static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
 				 "'%.40s': unknown algorithm (HMAC-SHA256, "
 				 "HMAC-SHA512, ...)",
 				 path, alg);
-			goto out;
+			return -1;
 		}
 		snprintf(o->alg_buf, sizeof(o->alg_buf), "%s", alg);
 		o->key_alg = o->alg_buf;
@@ -385,13 +379,37 @@ static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
 	o->key_secret = strdup(secret);
 	if (o->key_secret == NULL) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		return -1;
 	}
 	o->key_source = "dns_rfc2136_secret in --credentials";
-	ret = 0;
-out:
-	explicit_bzero(text, len);
-	free(text);
+	return 0;
+}
+
+/* Read --credentials and take the nameserver and key it gives. */
+static int credentials_load(struct cli_opts *o, char *err, size_t errlen)
+{
+	const char *path = o->credentials;
+	struct cred_fields f = {0};
+	struct stat st;
+	char *text;
+	size_t len = 0;
+	int ret = -1;
+
+	text = file_read(path, &len, err, errlen);
+	if (text == NULL)
+		return -1;
+	/* certbot's own warning, for the same file. */
+	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+		fprintf(stderr,
+			"warning: Unsafe permissions on credentials "
+			"configuration file: %s (readable by group or others: "
+			"chmod 600 %s)\n",
+			path, path);
+	credentials_parse(text, &f);
+	if (credentials_server(o, path, &f, err, errlen) == 0 &&
+	    credentials_key(o, path, &f, err, errlen) == 0)
+		ret = 0;
+	util_wipe_free(text, len);
 	return ret;
 }
 
@@ -524,6 +542,27 @@ static int env_key(struct cli_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A duration variable (env_get(@suffix, @dnsupdate)) into *@ms when set;
+ * @examples shows the forms in the error.  0 or -1.
+ */
+static int env_duration(const char *suffix, bool dnsupdate,
+			const char *examples, unsigned *ms, char *err,
+			size_t errlen)
+{
+	const char *var = NULL;
+	const char *v = env_get(suffix, dnsupdate, &var);
+
+	if (v != NULL && cli_duration_parse(v, ms) != 0) {
+		snprintf(err, errlen,
+			 "%s '%s': not a duration above 0 and at most an "
+			 "hour (%s)",
+			 var, v, examples);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_env_apply(struct cli_opts *o, unsigned flags, const char **zone,
 		  char *err, size_t errlen)
 {
@@ -555,15 +594,10 @@ int cli_env_apply(struct cli_opts *o, unsigned flags, const char **zone,
 		}
 		o->ttl = (uint32_t)t;
 	}
-	v = env_get("DNS_TIMEOUT", true, &var);
-	if (!o->timeout_given && v != NULL &&
-	    cli_duration_parse(v, &o->timeout_ms) != 0) {
-		snprintf(err, errlen,
-			 "%s '%s': not a duration above 0 and at most an "
-			 "hour (10, 10s, 1m30s)",
-			 var, v);
+	if (!o->timeout_given &&
+	    env_duration("DNS_TIMEOUT", true, "10, 10s, 1m30s", &o->timeout_ms,
+			 err, errlen) != 0)
 		return -1;
-	}
 	v = env_get("PROTOCOL", false, &var);
 	if (!o->proto_given && v != NULL) {
 		if (strcasecmp(v, "udp") == 0)
@@ -576,14 +610,9 @@ int cli_env_apply(struct cli_opts *o, unsigned flags, const char **zone,
 			return -1;
 		}
 	}
-	v = env_get("WAIT", false, &var);
-	if (!o->wait_given && v != NULL && strcmp(o->cmd, "present") == 0 &&
-	    cli_duration_parse(v, &o->wait_ms) != 0) {
-		snprintf(err, errlen,
-			 "%s '%s': not a duration above 0 and at most an "
-			 "hour (30, 30s)",
-			 var, v);
+	if (!o->wait_given && strcmp(o->cmd, "present") == 0 &&
+	    env_duration("WAIT", false, "30, 30s", &o->wait_ms, err, errlen) !=
+		0)
 		return -1;
-	}
 	return 0;
 }

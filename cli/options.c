@@ -6,13 +6,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cli/cli.h"
+#include "util/clock.h"
 
 /* Long-option values (no short forms: every flag is spelled out). */
 enum {
@@ -174,180 +175,200 @@ static const char *long_name(int val)
 	return "?";
 }
 
-static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
-		      const char *usage);
+/* Flags that only store their text: where, in struct cli_opts. */
+static const struct {
+	int val;
+	size_t off;
+} opt_texts[] = {
+    {OPT_KEY_FILE, offsetof(struct cli_opts, key_file)},
+    {OPT_KEY_NAME, offsetof(struct cli_opts, key_name)},
+    {OPT_GSS_PRINCIPAL, offsetof(struct cli_opts, gss_principal)},
+    {OPT_GSS_KEYTAB, offsetof(struct cli_opts, gss_keytab)},
+    {OPT_GSS_PASSWORD_FILE, offsetof(struct cli_opts, gss_password_file)},
+    {OPT_GSS_SERVICE_HOST, offsetof(struct cli_opts, gss_service_host)},
+    {OPT_GSS_REALM, offsetof(struct cli_opts, gss_realm)},
+    {OPT_CREDENTIALS, offsetof(struct cli_opts, credentials)},
+};
 
-int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
-		   const char *usage)
+/* The --zone and --fqdn texts, checked once every source is read. */
+struct opts_names {
+	const char *zone;
+	const char *fqdn;
+};
+
+/*
+ * Store @text for option @val when it is one of opt_texts[]; false when
+ * @val needs more than that.
+ */
+static bool opt_text(struct cli_opts *o, int val, const char *text)
 {
-	int ret = opts_parse(o, argc, argv, flags, usage);
-
-	/* The command does not run: release what parsing took. */
-	if (ret != CLI_OK)
-		cli_release(o);
-	return ret;
-}
-
-static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
-		      const char *usage)
-{
-	const char *cmd = o->cmd;
-	const char *zone = NULL, *fqdn = NULL;
-	char err[1024];
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->cmd = cmd;
-	o->ttl = CLI_TTL_DEFAULT;
-	o->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
-	o->proto = DNS_PROTO_UDP;
-
-	optind = 0; /* GNU: full re-initialisation */
-	opterr = 0; /* our own messages, naming the flag */
-	/*
-	 * "+": options end at the first operand, so lego's VALUE may start
-	 * with '-' (base64url of a digest does, one time in 64).
-	 */
-	while ((c = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_HELP:
-			fputs(usage, stdout);
-			printf("\n%s", cli_env_usage);
-			return -1;
-		case OPT_NAMESERVER:
-			if (o->nservers == CLI_SERVERS_MAX)
-				return usage_error(o,
-						   "--nameserver: at most %d "
-						   "nameservers",
-						   CLI_SERVERS_MAX);
-			if (dns_addr_parse(&o->servers[o->nservers], optarg,
-					   err, sizeof(err)) != 0)
-				return usage_error(o, "--nameserver '%s': %s",
-						   optarg, err);
-			o->server_text[o->nservers++] = optarg;
-			break;
-		case OPT_ZONE:
-			zone = optarg;
-			break;
-		case OPT_FQDN:
-			fqdn = optarg;
-			break;
-		case OPT_VALUE:
-		case OPT_TTL:
-			if (!(flags & CLI_NEED_VALUE))
-				return usage_error(o, "%s does not take --%s",
-						   cmd, long_name(c));
-			o->ttl_given = o->ttl_given || c == OPT_TTL;
-			if (c == OPT_VALUE)
-				o->value = optarg;
-			else if (parse_ttl(optarg, &o->ttl) != 0)
-				return usage_error(o,
-						   "--ttl '%s': not a number "
-						   "from 0 to %lu",
-						   optarg, TTL_MAX);
-			break;
-		case OPT_PROTOCOL:
-			o->proto_given = true;
-			if (strcasecmp(optarg, "udp") == 0)
-				o->proto = DNS_PROTO_UDP;
-			else if (strcasecmp(optarg, "tcp") == 0)
-				o->proto = DNS_PROTO_TCP;
-			else
-				return usage_error(o,
-						   "--protocol '%s': use udp "
-						   "or tcp",
-						   optarg);
-			break;
-		case OPT_TIMEOUT:
-			o->timeout_given = true;
-			if (parse_timeout(optarg, &o->timeout_ms) != 0)
-				return usage_error(o,
-						   "--timeout '%s': not a "
-						   "number of seconds above 0 "
-						   "and at most %.0f "
-						   "(e.g. 5 or 2.5)",
-						   optarg, TIMEOUT_MAX_S);
-			break;
-		case OPT_KEY_FILE:
-			o->key_file = optarg;
-			break;
-		case OPT_KEY_NAME:
-			o->key_name = optarg;
-			break;
-		case OPT_KEY_ALG:
-			if (dns_alg_from_text(optarg) <= 0)
-				return usage_error(o,
-						   "--tsig-algorithm '%s': "
-						   "unknown algorithm (use "
-						   "hmac-sha256, hmac-sha512, "
-						   "... or md5, sha1, sha224, "
-						   "sha384)",
-						   optarg);
-			o->key_alg = optarg;
-			break;
-		case OPT_GSS_PRINCIPAL:
-			o->gss_principal = optarg;
-			break;
-		case OPT_GSS_KEYTAB:
-			o->gss_keytab = optarg;
-			break;
-		case OPT_GSS_PASSWORD_FILE:
-			o->gss_password_file = optarg;
-			break;
-		case OPT_GSS_SERVICE_HOST:
-			o->gss_service_host = optarg;
-			break;
-		case OPT_GSS_REALM:
-			o->gss_realm = optarg;
-			break;
-		case OPT_NO_VERIFY:
-			o->no_verify = true;
-			break;
-		case OPT_WAIT:
-			if (strcmp(o->cmd, "cleanup") == 0)
-				return usage_error(o, "%s does not take --wait",
-						   cmd);
-			o->wait_given = true;
-			if (parse_timeout(optarg, &o->wait_ms) != 0)
-				return usage_error(o,
-						   "--wait '%s': not a number "
-						   "of seconds above 0 and at "
-						   "most %.0f (e.g. 30 or 30s)",
-						   optarg, TIMEOUT_MAX_S);
-			break;
-		case OPT_AUTHORITATIVE:
-			if (o->nauth == CLI_SERVERS_MAX)
-				return usage_error(o,
-						   "--authoritative: at most "
-						   "%d servers",
-						   CLI_SERVERS_MAX);
-			if (dns_addr_parse(&o->auth[o->nauth], optarg, err,
-					   sizeof(err)) != 0)
-				return usage_error(
-				    o, "--authoritative '%s': %s", optarg, err);
-			o->nauth++;
-			break;
-		case OPT_CREDENTIALS:
-			o->credentials = optarg;
-			break;
-		case ':':
-			return usage_error(o, "option '%s' needs a value",
-					   argv[optind - 1]);
-		default:
-			return usage_error(o, "unknown option '%s'",
-					   bad_option(argv, optopt));
+	for (size_t i = 0; i < sizeof(opt_texts) / sizeof(opt_texts[0]); i++) {
+		if (opt_texts[i].val == val) {
+			*(const char **)((char *)o + opt_texts[i].off) = text;
+			return true;
 		}
 	}
-	/* lego's exec provider and certbot's hooks (env.c). */
+	return false;
+}
+
+/*
+ * Add address @text to @list of *@n (--@flag, at most CLI_SERVERS_MAX
+ * @what).  0 or CLI_USAGE.
+ */
+static int addr_add(const struct cli_opts *o, const char *flag,
+		    const char *what, struct dns_addr *list, size_t *n,
+		    const char *text)
+{
+	char err[1024];
+
+	if (*n == CLI_SERVERS_MAX)
+		return usage_error(o, "--%s: at most %d %s", flag,
+				   CLI_SERVERS_MAX, what);
+	if (dns_addr_parse(&list[*n], text, err, sizeof(err)) != 0)
+		return usage_error(o, "--%s '%s': %s", flag, text, err);
+	(*n)++;
+	return 0;
+}
+
+/* --value and --ttl, which only present and cleanup take. */
+static int opt_value(struct cli_opts *o, int c, unsigned flags,
+		     const char *text)
+{
+	if (!(flags & CLI_NEED_VALUE))
+		return usage_error(o, "%s does not take --%s", o->cmd,
+				   long_name(c));
+	o->ttl_given = o->ttl_given || c == OPT_TTL;
+	if (c == OPT_VALUE)
+		o->value = text;
+	else if (parse_ttl(text, &o->ttl) != 0)
+		return usage_error(o, "--ttl '%s': not a number from 0 to %lu",
+				   text, TTL_MAX);
+	return 0;
+}
+
+/* --@flag SECONDS (parse_timeout()) into *@ms; @examples for the error. */
+static int opt_seconds(const struct cli_opts *o, const char *flag,
+		       const char *examples, const char *text, bool *given,
+		       unsigned *ms)
+{
+	*given = true;
+	if (parse_timeout(text, ms) != 0)
+		return usage_error(o,
+				   "--%s '%s': not a number of seconds above "
+				   "0 and at most %.0f (e.g. %s)",
+				   flag, text, TIMEOUT_MAX_S, examples);
+	return 0;
+}
+
+/* The options that are checked as they are read. */
+static int opt_checked(struct cli_opts *o, int c, const char *text)
+{
+	switch (c) {
+	case OPT_PROTOCOL:
+		o->proto_given = true;
+		if (strcasecmp(text, "udp") == 0)
+			o->proto = DNS_PROTO_UDP;
+		else if (strcasecmp(text, "tcp") == 0)
+			o->proto = DNS_PROTO_TCP;
+		else
+			return usage_error(o, "--protocol '%s': use udp or tcp",
+					   text);
+		return 0;
+	case OPT_TIMEOUT:
+		return opt_seconds(o, "timeout", "5 or 2.5", text,
+				   &o->timeout_given, &o->timeout_ms);
+	case OPT_KEY_ALG:
+		if (dns_alg_from_text(text) <= 0)
+			return usage_error(o,
+					   "--tsig-algorithm '%s': unknown "
+					   "algorithm (use hmac-sha256, "
+					   "hmac-sha512, ... or md5, sha1, "
+					   "sha224, sha384)",
+					   text);
+		o->key_alg = text;
+		return 0;
+	default: /* OPT_WAIT */
+		if (strcmp(o->cmd, "cleanup") == 0)
+			return usage_error(o, "%s does not take --wait",
+					   o->cmd);
+		return opt_seconds(o, "wait", "30 or 30s", text, &o->wait_given,
+				   &o->wait_ms);
+	}
+}
+
+/*
+ * Apply option @c (getopt_long's answer) with optarg.  0 to go on, else
+ * what opts_parse() returns: CLI_USAGE, or -1 after --help.
+ */
+static int opt_apply(struct cli_opts *o, int c, unsigned flags, char **argv,
+		     const char *usage, struct opts_names *names)
+{
+	if (opt_text(o, c, optarg))
+		return 0;
+	switch (c) {
+	case OPT_HELP:
+		fputs(usage, stdout);
+		printf("\n%s", cli_env_usage);
+		return -1;
+	case OPT_NAMESERVER:
+		if (addr_add(o, "nameserver", "nameservers", o->servers,
+			     &o->nservers, optarg) != 0)
+			return CLI_USAGE;
+		o->server_text[o->nservers - 1] = optarg;
+		return 0;
+	case OPT_AUTHORITATIVE:
+		return addr_add(o, "authoritative", "servers", o->auth,
+				&o->nauth, optarg);
+	case OPT_ZONE:
+		names->zone = optarg;
+		return 0;
+	case OPT_FQDN:
+		names->fqdn = optarg;
+		return 0;
+	case OPT_VALUE:
+	case OPT_TTL:
+		return opt_value(o, c, flags, optarg);
+	case OPT_PROTOCOL:
+	case OPT_TIMEOUT:
+	case OPT_KEY_ALG:
+	case OPT_WAIT:
+		return opt_checked(o, c, optarg);
+	case OPT_NO_VERIFY:
+		o->no_verify = true;
+		return 0;
+	case ':':
+		return usage_error(o, "option '%s' needs a value",
+				   argv[optind - 1]);
+	default:
+		return usage_error(o, "unknown option '%s'",
+				   bad_option(argv, optopt));
+	}
+}
+
+/*
+ * What the flags left open, from the operands (lego's exec provider,
+ * certbot's hooks) and the environment (env.c).  0 or CLI_USAGE.
+ */
+static int opts_sources(struct cli_opts *o, int argc, char **argv,
+			unsigned flags, struct opts_names *names)
+{
+	char err[1024];
+
 	if (!(flags & CLI_NEED_VALUE) && optind < argc)
 		return usage_error(o, "unexpected argument '%s'", argv[optind]);
 	if ((flags & CLI_NEED_VALUE) &&
-	    cli_operands(o, argc - optind, argv + optind, &fqdn, err,
+	    cli_operands(o, argc - optind, argv + optind, &names->fqdn, err,
 			 sizeof(err)) != 0)
 		return usage_error(o, "%s", err);
-	if (cli_env_apply(o, flags, &zone, err, sizeof(err)) != 0)
+	if (cli_env_apply(o, flags, &names->zone, err, sizeof(err)) != 0)
 		return usage_error(o, "%s", err);
+	return 0;
+}
 
+/* Nameservers, zone, FQDN and value: present, and of the right form. */
+static int opts_check_names(struct cli_opts *o, unsigned flags,
+			    const char *zone, const char *fqdn)
+{
 	if (o->nservers == 0)
 		return usage_error(o, "missing --nameserver (or "
 				      "RFC2136_NAMESERVER, or --credentials)");
@@ -378,6 +399,12 @@ static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 	    (o->value[0] == '\0' || strlen(o->value) > DNS_TXT_MAX))
 		return usage_error(o, "--value: empty or longer than %d bytes",
 				   DNS_TXT_MAX);
+	return CLI_OK;
+}
+
+/* One way to sign: a TSIG key or GSS-TSIG, each with what it needs. */
+static int opts_check_signing(const struct cli_opts *o)
+{
 	if (o->gss_principal != NULL && o->key_file != NULL)
 		return usage_error(o, "--gss-principal (GSS-TSIG) and "
 				      "--key-file (TSIG key) exclude each "
@@ -407,6 +434,50 @@ static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
 				   o->key_name ? "tsig-key-name"
 					       : "tsig-algorithm");
 	return CLI_OK;
+}
+
+/* The defaults, then the flags, the other sources and the checks. */
+static int opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
+		      const char *usage)
+{
+	const char *cmd = o->cmd;
+	struct opts_names names = {NULL, NULL};
+	int c, ret;
+
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->ttl = CLI_TTL_DEFAULT;
+	o->timeout_ms = CLI_TIMEOUT_DEFAULT_MS;
+	o->proto = DNS_PROTO_UDP;
+
+	optind = 0; /* GNU: full re-initialisation */
+	opterr = 0; /* our own messages, naming the flag */
+	/*
+	 * "+": options end at the first operand, so lego's VALUE may start
+	 * with '-' (base64url of a digest does, one time in 64).
+	 */
+	while ((c = getopt_long(argc, argv, "+:h", long_options, NULL)) != -1) {
+		ret = opt_apply(o, c, flags, argv, usage, &names);
+		if (ret != 0)
+			return ret;
+	}
+	ret = opts_sources(o, argc, argv, flags, &names);
+	if (ret == 0)
+		ret = opts_check_names(o, flags, names.zone, names.fqdn);
+	if (ret == 0)
+		ret = opts_check_signing(o);
+	return ret;
+}
+
+int cli_opts_parse(struct cli_opts *o, int argc, char **argv, unsigned flags,
+		   const char *usage)
+{
+	int ret = opts_parse(o, argc, argv, flags, usage);
+
+	/* The command does not run: release what parsing took. */
+	if (ret != CLI_OK)
+		cli_release(o);
+	return ret;
 }
 
 /* A password file's first line, into @buf (wiped by the caller). */
@@ -594,8 +665,5 @@ char *cli_quote(const char *value, char *buf, size_t len)
 
 uint64_t cli_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return util_now_ms();
 }

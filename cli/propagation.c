@@ -17,6 +17,7 @@
 
 #include "dns/dns.h"
 #include "cli/cli.h"
+#include "util/clock.h"
 
 #define QTYPE_TXT	 16
 #define POLL_FIRST_MS	 100
@@ -140,7 +141,7 @@ unsigned cli_propagation_poll(const struct cli_opts *o, struct cli_auth *a,
 			      unsigned budget_ms)
 {
 	struct dns_opts q = {.proto = DNS_PROTO_UDP};
-	uint64_t start = cli_now_ms(), pause = POLL_FIRST_MS;
+	uint64_t start = util_now_ms(), pause = POLL_FIRST_MS;
 	unsigned left;
 
 	/* Unsigned, as the ACME server asks; secondaries know no key. */
@@ -159,11 +160,11 @@ unsigned cli_propagation_poll(const struct cli_opts *o, struct cli_auth *a,
 			if (x->ok || (x->tries > 0 && !x->has_serial))
 				continue;
 			auth_probe(x, &q, o->zone, o->fqdn, value, present);
-			x->after_ms = (unsigned)(cli_now_ms() - start);
+			x->after_ms = (unsigned)(util_now_ms() - start);
 			if (!x->ok && x->has_serial)
 				left++;
 		}
-		if (left == 0 || cli_now_ms() + pause > start + budget_ms)
+		if (left == 0 || util_now_ms() + pause > start + budget_ms)
 			break;
 		sleep_ms(pause);
 		pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;

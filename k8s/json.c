@@ -278,13 +278,10 @@ static json_t *k8s_review_extra(const struct k8s_review *r)
 	return extra;
 }
 
-char *k8s_review_body(const struct k8s_review *r, char *err, size_t errlen)
+/* Whether @r has what a SubjectAccessReview needs; else why, in @err. */
+static bool k8s_review_complete(const struct k8s_review *r, char *err,
+				size_t errlen)
 {
-	json_t *root = NULL;
-	json_t *spec;
-	json_t *attrs;
-	json_t *groups;
-	char *text = NULL;
 	bool ok = true;
 
 	if (r == NULL || r->user == NULL || r->verb == NULL ||
@@ -295,7 +292,7 @@ char *k8s_review_body(const struct k8s_review *r, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "SubjectAccessReview needs a user, a verb and a "
 			 "resource or a path");
-		return NULL;
+		return false;
 	}
 	for (size_t i = 0; i < r->ngroups; i++) {
 		ok = ok && r->groups[i] != NULL;
@@ -307,12 +304,66 @@ char *k8s_review_body(const struct k8s_review *r, char *err, size_t errlen)
 	if (!ok) {
 		snprintf(err, errlen,
 			 "SubjectAccessReview: a group or extra is NULL");
+	}
+	return ok;
+}
+
+/* The verb and the resource (or non-resource path) into @attrs. */
+static bool k8s_review_attrs(json_t *attrs, const struct k8s_review *r)
+{
+	bool ok = k8s_json_set_str(attrs, "verb", r->verb);
+
+	if (r->resource != NULL) {
+		ok = ok &&
+		     k8s_json_set_str(attrs, "group",
+				      r->group != NULL ? r->group : "") &&
+		     k8s_json_set_str(attrs, "version",
+				      r->version != NULL ? r->version : "") &&
+		     k8s_json_set_str(attrs, "resource", r->resource);
+	} else {
+		ok = ok && k8s_json_set_str(attrs, "path", r->path);
+	}
+	return ok;
+}
+
+/* Who asks: user, uid, @groups (already in @spec) and extra. */
+static bool k8s_review_user(json_t *spec, json_t *groups,
+			    const struct k8s_review *r)
+{
+	bool ok = k8s_json_set_str(spec, "user", r->user);
+
+	if (r->uid != NULL && r->uid[0] != '\0') {
+		ok = ok && k8s_json_set_str(spec, "uid", r->uid);
+	}
+	for (size_t i = 0; i < r->ngroups; i++) {
+		ok = ok && json_array_append_new(
+			       groups, json_string(r->groups[i])) == 0;
+	}
+	if (ok && r->nextra > 0) {
+		json_t *extra = k8s_review_extra(r);
+
+		ok = extra != NULL &&
+		     json_object_set_new(spec, "extra", extra) == 0;
+	}
+	return ok;
+}
+
+char *k8s_review_body(const struct k8s_review *r, char *err, size_t errlen)
+{
+	json_t *root = NULL;
+	json_t *spec;
+	json_t *attrs;
+	json_t *groups;
+	char *text = NULL;
+
+	if (!k8s_review_complete(r, err, errlen)) {
 		return NULL;
 	}
 	/*
 	 * Attach every container as soon as it exists: json_object_set_new
 	 * steals the reference even when it fails, so one decref of root
-	 * frees everything on any path.
+	 * frees everything on any path.  The keys keep this order in the
+	 * text.
 	 */
 	root = json_object();
 	if (root == NULL) {
@@ -333,34 +384,9 @@ char *k8s_review_body(const struct k8s_review *r, char *err, size_t errlen)
 	if (json_object_set_new(spec, "groups", groups) != 0) {
 		goto out;
 	}
-	ok = k8s_json_set_str(root, "apiVersion", "authorization.k8s.io/v1") &&
-	     k8s_json_set_str(root, "kind", "SubjectAccessReview") &&
-	     k8s_json_set_str(attrs, "verb", r->verb);
-	if (r->resource != NULL) {
-		ok = ok &&
-		     k8s_json_set_str(attrs, "group",
-				      r->group != NULL ? r->group : "") &&
-		     k8s_json_set_str(attrs, "version",
-				      r->version != NULL ? r->version : "") &&
-		     k8s_json_set_str(attrs, "resource", r->resource);
-	} else {
-		ok = ok && k8s_json_set_str(attrs, "path", r->path);
-	}
-	ok = ok && k8s_json_set_str(spec, "user", r->user);
-	if (r->uid != NULL && r->uid[0] != '\0') {
-		ok = ok && k8s_json_set_str(spec, "uid", r->uid);
-	}
-	for (size_t i = 0; i < r->ngroups; i++) {
-		ok = ok && json_array_append_new(
-			       groups, json_string(r->groups[i])) == 0;
-	}
-	if (ok && r->nextra > 0) {
-		json_t *extra = k8s_review_extra(r);
-
-		ok = extra != NULL &&
-		     json_object_set_new(spec, "extra", extra) == 0;
-	}
-	if (ok) {
+	if (k8s_json_set_str(root, "apiVersion", "authorization.k8s.io/v1") &&
+	    k8s_json_set_str(root, "kind", "SubjectAccessReview") &&
+	    k8s_review_attrs(attrs, r) && k8s_review_user(spec, groups, r)) {
 		text = json_dumps(root, JSON_COMPACT);
 	}
 out:

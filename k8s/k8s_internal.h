@@ -78,7 +78,8 @@ int k8s_base64_decode(const char *in, size_t inlen, uint8_t **out,
 
 /*
  * Read at most @max bytes of file @path into a NUL-terminated malloc'ed
- * buffer.  0, -errno, or K8S_ETOOBIG when the file is larger.  Any file
+ * buffer (util_file_read()).  0, -errno, or K8S_ETOOBIG when the file is
+ * larger.  Any file
  * but a directory: a kubeconfig may come through a pipe (<(...)).
  */
 int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
@@ -90,9 +91,6 @@ int k8s_file_read(const char *path, size_t max, uint8_t **out, size_t *len);
  */
 int k8s_file_read_regular(const char *path, size_t max, uint8_t **out,
 			  size_t *len);
-
-/* Wipe @len bytes at @p and free it.  NULL-safe. */
-void k8s_wipe_free(void *p, size_t len);
 
 /*
  * Decode a GET Secret response body and extract data key @key (decoded).
@@ -132,5 +130,41 @@ int k8s_review_parse(const char *body, size_t len, bool *allowed, char *reason,
  * and shortened, into @out; "" when @body is not a Status.
  */
 void k8s_status_message(const char *body, size_t len, char *out, size_t outlen);
+
+/* A response body, capped at K8S_MAX_BODY (curl DYNBUF's "toobig"). */
+struct k8s_resp {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool toobig;
+	long status;
+};
+
+/*
+ * One HTTP exchange (client.c): @method @path (below the server URL) with
+ * an optional JSON @body.  0 when an HTTP answer arrived (any status, in
+ * @resp, which the caller releases); K8S_ETRANSPORT, K8S_ETOOBIG,
+ * K8S_ECONFIG or -ENOMEM otherwise.  @what starts every error text
+ * ("reading Secret ns/name").  The client's observer sees every call.
+ */
+int k8s_call(struct k8s_client *c, const char *method, const char *path,
+	     const char *body, struct k8s_resp *resp, const char *what,
+	     char *err, size_t errlen);
+
+/* Wipe and free @r's body, leave @r zeroed. */
+void k8s_resp_release(struct k8s_resp *r);
+
+/* The secrets directory of a client made by k8s_client_new_dir(), or NULL. */
+const char *k8s_client_dir(const struct k8s_client *c);
+
+/*
+ * Key @key of Secret @ns/@name from the directory source (secretdir.c):
+ * the file @dir/@ns/@name/@key, as k8s_secret_get() returns it.  -EINVAL
+ * for names that are empty, hold '/' or start with '.'; K8S_ENOTFOUND,
+ * K8S_ENOKEY (listing the keys), K8S_ETOOBIG, K8S_ENOTREG, K8S_EFORBIDDEN.
+ */
+int k8s_secretdir_get(const char *dir, const char *ns, const char *name,
+		      const char *key, uint8_t **value, size_t *len, char *err,
+		      size_t errlen);
 
 #endif /* RFC2136_K8S_INTERNAL_H */

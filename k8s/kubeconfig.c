@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "k8s/k8s_internal.h"
+#include "util/file.h"
 
 /* One parse: the document and what error texts need to name. */
 struct kc_parse {
@@ -29,13 +30,13 @@ void k8s_config_release(struct k8s_config *cfg)
 	free(cfg->ca_file);
 	free(cfg->ca_data);
 	if (cfg->token != NULL) {
-		k8s_wipe_free(cfg->token, strlen(cfg->token));
+		util_wipe_free(cfg->token, strlen(cfg->token));
 	}
 	free(cfg->token_file);
 	free(cfg->cert_file);
 	free(cfg->cert_data);
 	free(cfg->key_file);
-	k8s_wipe_free(cfg->key_data, cfg->key_len);
+	util_wipe_free(cfg->key_data, cfg->key_len);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -201,7 +202,7 @@ static int kc_get_data(struct kc_parse *p, yaml_node_t *map, const char *key,
 		}
 	}
 	ret = k8s_base64_decode(clean, n, out, outlen);
-	k8s_wipe_free(clean, n + 1);
+	util_wipe_free(clean, n + 1);
 	if (ret == -EINVAL || (ret == 0 && *outlen == 0)) {
 		free(*out);
 		*out = NULL;
@@ -398,6 +399,35 @@ static int kc_check_duplicates(struct kc_parse *p)
 	return 0;
 }
 
+/*
+ * The @kind ("cluster", "user") named @name by context @ctx_name, from the
+ * list "@kinds"; @where gets "@kind 'name'" for the errors that follow.
+ * 0, or K8S_ECONFIG when the list has no such entry.
+ */
+static int kc_find_named(struct kc_parse *p, yaml_node_t *root,
+			 const char *kind, const char *name,
+			 const char *ctx_name, yaml_node_t **node, char *where,
+			 size_t wlen)
+{
+	char list[16];
+	int ret;
+
+	snprintf(list, sizeof(list), "%ss", kind);
+	ret = kc_find(p, root, list, kind, name, node);
+	if (ret != 0) {
+		return ret;
+	}
+	if (*node == NULL) {
+		snprintf(p->err, p->errlen,
+			 "kubeconfig %s: %s '%.100s' of context '%.100s' not "
+			 "found in %s",
+			 p->path, kind, name, ctx_name, list);
+		return K8S_ECONFIG;
+	}
+	snprintf(where, wlen, "%s '%.100s'", kind, name);
+	return 0;
+}
+
 static int kc_document(struct kc_parse *p, struct k8s_config *cfg)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&p->doc);
@@ -435,18 +465,11 @@ static int kc_document(struct kc_parse *p, struct k8s_config *cfg)
 			 p->path, ctx_name);
 		return K8S_ECONFIG;
 	}
-	ret = kc_find(p, root, "clusters", "cluster", cluster_name, &cluster);
+	ret = kc_find_named(p, root, "cluster", cluster_name, ctx_name,
+			    &cluster, where, sizeof(where));
 	if (ret != 0) {
 		return ret;
 	}
-	if (cluster == NULL) {
-		snprintf(p->err, p->errlen,
-			 "kubeconfig %s: cluster '%.100s' of context "
-			 "'%.100s' not found in clusters",
-			 p->path, cluster_name, ctx_name);
-		return K8S_ECONFIG;
-	}
-	snprintf(where, sizeof(where), "cluster '%.100s'", cluster_name);
 	ret = kc_cluster(p, cfg, cluster, where);
 	if (ret != 0) {
 		return ret;
@@ -456,18 +479,11 @@ static int kc_document(struct kc_parse *p, struct k8s_config *cfg)
 	if (user_name == NULL) {
 		return 0;
 	}
-	ret = kc_find(p, root, "users", "user", user_name, &user);
+	ret = kc_find_named(p, root, "user", user_name, ctx_name, &user, where,
+			    sizeof(where));
 	if (ret != 0) {
 		return ret;
 	}
-	if (user == NULL) {
-		snprintf(p->err, p->errlen,
-			 "kubeconfig %s: user '%.100s' of context '%.100s' "
-			 "not found in users",
-			 p->path, user_name, ctx_name);
-		return K8S_ECONFIG;
-	}
-	snprintf(where, sizeof(where), "user '%.100s'", user_name);
 	return kc_user(p, cfg, user, where);
 }
 
@@ -574,7 +590,7 @@ int k8s_kubeconfig_load(struct k8s_config *cfg, const char *path, char *err,
 	ret = kc_check_files(cfg, what, err, errlen);
 out:
 	/* The text may hold a token or a client key. */
-	k8s_wipe_free(text, len);
+	util_wipe_free(text, len);
 	if (ret != 0) {
 		k8s_config_release(cfg);
 	}

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     "secret", &value, &vlen, err, sizeof(err));
 		if (ret == 0) {
 			fuzz_check(value != NULL && value[vlen] == '\0');
-			k8s_wipe_free(value, vlen);
+			k8s_secret_free(value, vlen);
 		} else {
 			fuzz_check(value == NULL && err[0] != '\0');
 		}

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "k8s/k8s_internal.h"
+#include "util/file.h"
 
 struct b64_case {
 	const char *in;
@@ -57,7 +58,7 @@ static void test_base64(void **state)
 		assert_int_equal(len, c->outlen);
 		assert_memory_equal(out, c->out, len);
 		assert_int_equal(out[len], 0);
-		k8s_wipe_free(out, len);
+		util_wipe_free(out, len);
 	}
 }
 
