@@ -24,18 +24,16 @@
  * piece would need the internals of all the others.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libknot/libknot.h>
 
 #include "dns/dns.h"
+#include "util/file.h"
 
 #define KEY_INPUT_MAX (64 * 1024) /* larger is not a key file */
 #define INNER_MIN     16	  /* shortest key accepted as "base64 twice" */
@@ -567,10 +565,7 @@ static int secret_b64(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 	key->secret_len = len;
 	out = NULL;
 out:
-	if (out != NULL) {
-		explicit_bzero(out, cap);
-		free(out);
-	}
+	util_wipe_free(out, cap);
 	return ret;
 }
 
@@ -594,8 +589,7 @@ static int secret_alt(struct kctx *c, struct dns_key *key)
 	if (b64_decode((const char *)key->secret, key->secret_len, true, inner,
 		       &len, &bad, &why) < 0 ||
 	    len < INNER_MIN) {
-		explicit_bzero(inner, cap);
-		free(inner);
+		util_wipe_free(inner, cap);
 		return 0;
 	}
 	explicit_bzero(inner + len, cap - len);
@@ -1505,8 +1499,7 @@ static int bare_detect(struct kctx *c, bool *yes)
 	*yes = b64_decode(c->text, c->len, inline_space(c->text, c->len), buf,
 			  &n, &bad, &why) == 0 &&
 	       n > 0;
-	explicit_bzero(buf, cap);
-	free(buf);
+	util_wipe_free(buf, cap);
 	return 0;
 }
 
@@ -1564,10 +1557,7 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	}
 	if (file.alg != key->alg || strcmp(file.name, key->name) != 0)
 		goto out;
-	if (key->alt_secret != NULL) {
-		explicit_bzero(key->alt_secret, key->alt_secret_len);
-		free(key->alt_secret);
-	}
+	util_wipe_free(key->alt_secret, key->alt_secret_len);
 	key->alt_secret = file.secret;
 	key->alt_secret_len = file.secret_len;
 	file.secret = NULL;
@@ -1583,8 +1573,7 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	    c->source);
 out:
 	dns_key_release(&file);
-	explicit_bzero(buf, cap);
-	free(buf);
+	util_wipe_free(buf, cap);
 	return ret;
 }
 
@@ -1765,87 +1754,57 @@ out:
 	return ret;
 }
 
+/*
+ * The text of a failed read of key file @path (@code from util_file_read(),
+ * which does not say which step failed: a directory or an I/O error is a
+ * failed read, anything else, ENOENT or EACCES, a failed open); the code
+ * to return.
+ */
+static int load_fail(const char *path, int code, char *err, size_t errlen)
+{
+	if (err != NULL && errlen > 0) {
+		if (code == UTIL_ENOTREG)
+			snprintf(err, errlen,
+				 "%s is not a regular file (a FIFO, socket or "
+				 "device): give the key file itself",
+				 path);
+		else if (code == UTIL_ETOOBIG)
+			snprintf(err, errlen,
+				 "%s: the file is larger than 64 KiB: not a "
+				 "key file",
+				 path);
+		else if (code != -ENOMEM)
+			snprintf(err, errlen, "cannot %s %s: %s",
+				 code == -EISDIR || code == -EIO ? "read"
+								 : "open",
+				 path, strerror(-code));
+	}
+	return code == UTIL_ENOTREG || code == UTIL_ETOOBIG ? DNS_EKEY_SYNTAX
+							    : code;
+}
+
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen)
 {
-	char *buf = NULL;
+	uint8_t *buf = NULL;
 	size_t len = 0;
-	struct stat st = {0};
-	int fd = -1, ret;
+	int ret;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (key != NULL)
 		memset(key, 0, sizeof(*key));
-	if (key == NULL || path == NULL) {
-		ret = -EINVAL;
-		goto out;
-	}
-	/* O_NONBLOCK and regular files only: a FIFO must not block us. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		ret = -errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot open %s: %s", path,
-				 strerror(-ret));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot read %s: %s", path,
-				 strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = DNS_EKEY_SYNTAX;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen,
-				 "%s is not a regular file (a FIFO, socket or "
-				 "device): give the key file itself",
-				 path);
-		goto out;
-	}
-	/* One byte more than allowed tells a too large file. */
-	buf = malloc(KEY_INPUT_MAX + 1);
-	if (buf == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (len < KEY_INPUT_MAX + 1) {
-		ssize_t n = read(fd, buf + len, KEY_INPUT_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "cannot read %s: %s",
-					 path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > KEY_INPUT_MAX) {
-		ret = DNS_EKEY_SYNTAX;
-		if (err != NULL && errlen > 0)
-			snprintf(
-			    err, errlen,
-			    "%s: the file is larger than 64 KiB: not a key "
-			    "file",
-			    path);
-		goto out;
-	}
-	ret = dns_key_parse(key, buf, len, path, name, alg, err, errlen);
-out:
-	if (buf != NULL) {
-		explicit_bzero(buf, KEY_INPUT_MAX + 1);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
+	if (key == NULL || path == NULL)
+		return -EINVAL;
+	/* Regular files only, opened without blocking: a FIFO must not
+	 * block us. */
+	ret =
+	    util_file_read(path, KEY_INPUT_MAX, UTIL_FILE_REGULAR, &buf, &len);
+	if (ret < 0)
+		return load_fail(path, ret, err, errlen);
+	ret = dns_key_parse(key, (const char *)buf, len, path, name, alg, err,
+			    errlen);
+	util_wipe_free(buf, len);
 	return ret;
 }
 
@@ -1869,13 +1828,7 @@ void dns_key_release(struct dns_key *key)
 {
 	if (key == NULL)
 		return;
-	if (key->secret != NULL) {
-		explicit_bzero(key->secret, key->secret_len);
-		free(key->secret);
-	}
-	if (key->alt_secret != NULL) {
-		explicit_bzero(key->alt_secret, key->alt_secret_len);
-		free(key->alt_secret);
-	}
+	util_wipe_free(key->secret, key->secret_len);
+	util_wipe_free(key->alt_secret, key->alt_secret_len);
 	explicit_bzero(key, sizeof(*key));
 }
