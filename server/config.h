@@ -63,7 +63,7 @@ struct solver_config {
 int solver_config_parse(struct solver_config *cfg, const json_t *config,
 			char *err, size_t errlen);
 
-/* ------------------------------------------------ allowed nameservers */
+/* ------------------------------- allowed nameservers (config_allow.c) */
 
 #define SOLVER_ALLOW_MAX 64
 

@@ -17,6 +17,7 @@
 
 struct authn;
 struct authz;
+struct MHD_Daemon;
 struct solver;
 struct tls_store;
 
@@ -78,6 +79,13 @@ struct http_server;
  */
 int http_server_start(struct http_server **server, const struct http_opts *opts,
 		      char *err, size_t errlen);
+
+/*
+ * The port a started libmicrohttpd daemon listens on, @asked when it
+ * cannot tell (for both of the webhook's listeners: this one and the
+ * metrics server's).
+ */
+unsigned http_daemon_port(struct MHD_Daemon *daemon, unsigned asked);
 
 /* The port the server listens on (the chosen one when asked for 0). */
 unsigned http_server_port(const struct http_server *server);

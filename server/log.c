@@ -146,6 +146,25 @@ static bool text_needs_quotes(const char *v)
 	return false;
 }
 
+/* The two-character escape of @c, the same in text and JSON, or NULL. */
+static const char *escape_short(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	default:
+		return NULL;
+	}
+}
+
 /* Write @v escaped for a quoted text value or a JSON string body. */
 static void put_escaped(struct line *l, const char *v, bool json)
 {
@@ -172,31 +191,15 @@ static void put_escaped(struct line *l, const char *v, bool json)
 			n -= u;
 			continue;
 		}
-		switch (p[0]) {
-		case '"':
-			puts_(l, "\\\"");
-			break;
-		case '\\':
-			puts_(l, "\\\\");
-			break;
-		case '\n':
-			puts_(l, "\\n");
-			break;
-		case '\r':
-			puts_(l, "\\r");
-			break;
-		case '\t':
-			puts_(l, "\\t");
-			break;
-		default:
-			if (p[0] >= 0x80 && json)
-				puts_(l, "\\ufffd");
-			else if (json)
-				putf(l, "\\u%04x", p[0]);
-			else
-				putf(l, "\\x%02x", p[0]);
-			break;
-		}
+		const char *esc = escape_short(p[0]);
+		if (esc != NULL)
+			puts_(l, esc);
+		else if (p[0] >= 0x80 && json)
+			puts_(l, "\\ufffd");
+		else if (json)
+			putf(l, "\\u%04x", p[0]);
+		else
+			putf(l, "\\x%02x", p[0]);
 		p++;
 		n--;
 	}
@@ -259,13 +262,80 @@ static void line_write(const struct line *l)
 	}
 }
 
+/* The line's start: time, level and message. */
+static void line_head(struct line *l, bool json, enum log_level level, int v,
+		      const char *msg)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (json) {
+		/* Kubernetes' JSON logs: ts is seconds since the epoch. */
+		putf(l, "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"v\":%d,\"msg\":",
+		     (long long)ts.tv_sec, ts.tv_nsec / 1000000,
+		     level_json[level], v);
+		put_json_string(l, msg);
+		l->mark = l->len;
+	} else {
+		gmtime_r(&ts.tv_sec, &tm);
+		putf(l, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+		     level_text[level]);
+		/* The message stays readable: escaped, never quoted. */
+		put_escaped(l, msg, false);
+	}
+}
+
+/* One key=value field (text) or "key":"value" member (JSON). */
+static void line_field(struct line *l, bool json, const char *key,
+		       const char *val)
+{
+	if (json) {
+		puts_(l, ",\"");
+		put_key(l, key);
+		puts_(l, "\":");
+		put_json_string(l, val);
+	} else {
+		puts_(l, " ");
+		put_key(l, key);
+		puts_(l, "=");
+		put_text_value(l, val);
+	}
+	if (!l->cut)
+		l->mark = l->len;
+}
+
+/* The line's end, in the room LINE_ROOM kept for it. */
+static void line_end(struct line *l, bool json)
+{
+	if (l->cut) {
+		/*
+		 * Close what was open so the line still parses: end a cut
+		 * value with "...", or drop a field cut in its key.
+		 */
+		const char *end = json ? "...\"}" : "...\"";
+
+		if (!l->cut_in_value && json) {
+			l->len = l->mark;
+			end = "}";
+		} else if (!l->cut_in_value) {
+			end = " ...";
+		}
+		memcpy(l->buf + l->len, end, strlen(end));
+		l->len += strlen(end);
+	} else if (json) {
+		l->buf[l->len++] = '}';
+	}
+	l->buf[l->len++] = '\n';
+}
+
 void log_emit(enum log_level level, int v, const char *msg, ...)
 {
 	struct line l = {.len = 0};
 	bool json =
 	    atomic_load_explicit(&log_fmt, memory_order_relaxed) == LOG_JSON;
-	struct timespec ts;
-	struct tm tm;
 	va_list ap;
 
 	if ((unsigned)level > LOG_DEBUG)
@@ -277,67 +347,16 @@ void log_emit(enum log_level level, int v, const char *msg, ...)
 	if (msg == NULL)
 		msg = "";
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (json) {
-		/* Kubernetes' JSON logs: ts is seconds since the epoch. */
-		putf(&l,
-		     "{\"ts\":%lld.%03ld,\"level\":\"%s\",\"v\":%d,\"msg\":",
-		     (long long)ts.tv_sec, ts.tv_nsec / 1000000,
-		     level_json[level], v);
-		put_json_string(&l, msg);
-		l.mark = l.len;
-	} else {
-		gmtime_r(&ts.tv_sec, &tm);
-		putf(&l, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		     level_text[level]);
-		/* The message stays readable: escaped, never quoted. */
-		put_escaped(&l, msg, false);
-	}
-
+	line_head(&l, json, level, v, msg);
 	va_start(ap, msg);
 	for (;;) {
 		const char *key = va_arg(ap, const char *);
 		if (key == NULL)
 			break;
 		const char *val = va_arg(ap, const char *);
-		if (val == NULL)
-			val = "";
-		if (json) {
-			puts_(&l, ",\"");
-			put_key(&l, key);
-			puts_(&l, "\":");
-			put_json_string(&l, val);
-		} else {
-			puts_(&l, " ");
-			put_key(&l, key);
-			puts_(&l, "=");
-			put_text_value(&l, val);
-		}
-		if (!l.cut)
-			l.mark = l.len;
+		line_field(&l, json, key, val != NULL ? val : "");
 	}
 	va_end(ap);
-
-	if (l.cut) {
-		/*
-		 * Close what was open so the line still parses: end a cut
-		 * value with "...", or drop a field cut in its key.
-		 */
-		const char *end = json ? "...\"}" : "...\"";
-
-		if (!l.cut_in_value && json) {
-			l.len = l.mark;
-			end = "}";
-		} else if (!l.cut_in_value) {
-			end = " ...";
-		}
-		memcpy(l.buf + l.len, end, strlen(end));
-		l.len += strlen(end);
-	} else if (json) {
-		l.buf[l.len++] = '}';
-	}
-	l.buf[l.len++] = '\n';
+	line_end(&l, json);
 	line_write(&l);
 }

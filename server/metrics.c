@@ -1,5 +1,6 @@
 /*
- * metrics.c - the registry and its exposition (see metrics.h).
+ * metrics.c - the registry and its exposition (see metrics.h); the server
+ * that serves it is metrics_http.c.
  *
  * Every fixed-label value is an _Atomic uint64_t updated with relaxed
  * fetch-adds: a scrape may see one metric a moment ahead of another,
@@ -28,12 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <microhttpd.h>
-
 #include "server/auth.h"
-#include "server/listen.h"
-#include "server/log.h"
 #include "server/metrics.h"
+#include "util/clock.h"
 
 #ifndef VERSION
 #define VERSION "dev"
@@ -82,14 +80,6 @@ struct family {
 static _Thread_local const char *tenant;
 /* How long an unused label set is kept, ms. */
 static _Atomic uint64_t label_ttl_ms = METRICS_LABEL_TTL_MS;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static const char *const action_names[METRICS_NACTIONS] = {"Present", "CleanUp",
 							   "unknown"};
@@ -253,7 +243,7 @@ static void family_add(struct family *f, const char *const *values, uint64_t n)
 	struct labelset probe;
 	struct labelset *ls;
 	const char *ns = tenant != NULL ? tenant : "";
-	uint64_t now = now_ms();
+	uint64_t now = util_now_ms();
 
 	labelset_fill(&probe, f->names, values);
 	pthread_mutex_lock(&f->lock);
@@ -502,7 +492,7 @@ static void histogram_put(FILE *f, const char *name, const char *labels,
 static void family_put(FILE *f, const char *name, struct family *fam)
 {
 	pthread_mutex_lock(&fam->lock);
-	family_expire(fam, now_ms());
+	family_expire(fam, util_now_ms());
 	for (size_t i = 0; i < fam->n; i++)
 		fprintf(f, METRICS_PREFIX "%s{%s} %llu\n", name,
 			fam->sets[i].labels,
@@ -524,17 +514,10 @@ static void overflow_init(void)
 	labelset_fill(&reg.k8s_errors.overflow, k8s_error_labels, other);
 }
 
-int metrics_render(char **out, size_t *len)
+/* The webhook's version, and its solver calls by action and result. */
+static void render_requests(FILE *f)
 {
 	char labels[128];
-	FILE *f;
-
-	*out = NULL;
-	*len = 0;
-	pthread_once(&overflow_once, overflow_init);
-	f = open_memstream(out, len);
-	if (f == NULL)
-		return -ENOMEM;
 
 	head(f, "build_info", "gauge",
 	     "Always 1; the version of the webhook as a label.");
@@ -558,6 +541,12 @@ int metrics_render(char **out, size_t *len)
 		histogram_put(f, "request_duration_seconds", labels,
 			      &reg.request_seconds[a]);
 	}
+}
+
+/* The exchanges with nameservers and with the Kubernetes API. */
+static void render_upstreams(FILE *f)
+{
+	char labels[128];
 
 	head(f, "dns_updates_total", "counter",
 	     "DNS UPDATE exchanges by nameserver (as configured), RCODE and "
@@ -582,7 +571,11 @@ int metrics_render(char **out, size_t *len)
 	     "Kubernetes API calls that did not succeed, by call and HTTP "
 	     "status (none: no answer).");
 	family_put(f, "kubernetes_request_errors_total", &reg.k8s_errors);
+}
 
+/* What the server refused or cut off: denials, drops, throttling. */
+static void render_refusals(FILE *f)
+{
 	head(f, "authentication_denials_total", "counter",
 	     "Requests refused as unauthenticated (401), by reason.");
 	counters_put(f, "authentication_denials_total", "reason", authn_reasons,
@@ -607,7 +600,11 @@ int metrics_render(char **out, size_t *len)
 	     "calls waiting.");
 	fprintf(f, METRICS_PREFIX "namespace_throttled_total %llu\n",
 		(unsigned long long)get(&reg.throttled));
+}
 
+/* The serving certificate: its reloads and its expiry. */
+static void render_tls(FILE *f)
+{
 	head(f, "tls_certificate_reloads_total", "counter",
 	     "Serving certificate reloads, by result.");
 	counters_put(f, "tls_certificate_reloads_total", "result",
@@ -619,9 +616,14 @@ int metrics_render(char **out, size_t *len)
 	fprintf(
 	    f, METRICS_PREFIX "tls_certificate_expiry_timestamp_seconds %lld\n",
 	    (long long)atomic_load(&reg.cert_expiry));
+}
 
+/* The checks after a write, zone discovery and --allowed-zones. */
+static void render_zones(FILE *f)
+{
 	static const char *const verify_results[METRICS_NVERIFY] = {
 	    "served", "not_served", "error"};
+
 	head(f, "verifications_total", "counter",
 	     "Checks after a write that the server serves what the update "
 	     "said: served, not_served (NOERROR but dropped), error.");
@@ -639,7 +641,23 @@ int metrics_render(char **out, size_t *len)
 	     "Challenges refused because the name is outside --allowed-zones.");
 	fprintf(f, METRICS_PREFIX "allowed_zones_refusals_total %llu\n",
 		(unsigned long long)get(&reg.zone_refusals));
+}
 
+int metrics_render(char **out, size_t *len)
+{
+	FILE *f;
+
+	*out = NULL;
+	*len = 0;
+	pthread_once(&overflow_once, overflow_init);
+	f = open_memstream(out, len);
+	if (f == NULL)
+		return -ENOMEM;
+	render_requests(f);
+	render_upstreams(f);
+	render_refusals(f);
+	render_tls(f);
+	render_zones(f);
 	if (fclose(f) != 0) {
 		free(*out);
 		*out = NULL;
@@ -647,206 +665,4 @@ int metrics_render(char **out, size_t *len)
 		return -ENOMEM;
 	}
 	return 0;
-}
-
-/* -------------------------------------------------------------- server */
-
-struct metrics_server {
-	struct MHD_Daemon *daemon;
-	unsigned port;
-	struct listen_mhd_log mhd_log; /* MHD's word while starting */
-	char address[64];	       /* what it listens on, for the log */
-};
-
-/* Split "HOST:PORT" into @host (brackets removed) and @port. */
-static int address_split(const char *text, char *host, size_t hostlen,
-			 unsigned *port)
-{
-	const char *colon = strrchr(text, ':');
-	char *end = NULL;
-	size_t hl;
-
-	if (colon == NULL || colon[1] == '\0')
-		return -EINVAL;
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || p > 65535 || colon[1] == '-' ||
-	    colon[1] == '+' || colon[1] == ' ')
-		return -EINVAL;
-	hl = (size_t)(colon - text);
-	if (hl >= 2 && text[0] == '[' && text[hl - 1] == ']') {
-		text++;
-		hl -= 2;
-	} else if (memchr(text, ':', hl) != NULL) {
-		return -EINVAL; /* IPv6 without brackets is ambiguous */
-	}
-	if (hl >= hostlen)
-		return -EINVAL;
-	memcpy(host, text, hl);
-	host[hl] = '\0';
-	*port = (unsigned)p;
-	return 0;
-}
-
-int metrics_address_check(const char *text, bool *off)
-{
-	struct listen_addr la;
-	char host[128];
-	unsigned port;
-
-	*off = text != NULL && strcmp(text, "0") == 0;
-	if (*off)
-		return 0;
-	if (text == NULL ||
-	    address_split(text, host, sizeof(host), &port) < 0 ||
-	    listen_addr_parse(&la, host, port) < 0)
-		return -EINVAL;
-	return 0;
-}
-
-static enum MHD_Result metrics_handle(void *cls, struct MHD_Connection *mc,
-				      const char *url, const char *method,
-				      const char *version,
-				      const char *upload_data,
-				      size_t *upload_data_size, void **req_cls)
-{
-	static const char not_found[] = "404 page not found\n";
-	static const char not_allowed[] = "405 method not allowed\n";
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	unsigned code;
-	char *body = NULL;
-	size_t len = 0;
-
-	(void)cls;
-	(void)version;
-	(void)upload_data;
-	if (*req_cls == NULL) {
-		/* First call: headers only; answer once the body is in. */
-		*req_cls = (void *)1;
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		*upload_data_size = 0; /* no body is wanted: drop it */
-		return MHD_YES;
-	}
-	if (strcmp(url, "/metrics") != 0) {
-		code = MHD_HTTP_NOT_FOUND;
-		resp = MHD_create_response_from_buffer(strlen(not_found),
-						       (void *)not_found,
-						       MHD_RESPMEM_PERSISTENT);
-	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		code = MHD_HTTP_METHOD_NOT_ALLOWED;
-		resp = MHD_create_response_from_buffer(strlen(not_allowed),
-						       (void *)not_allowed,
-						       MHD_RESPMEM_PERSISTENT);
-		if (resp != NULL)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-						"GET, HEAD");
-	} else {
-		if (metrics_render(&body, &len) < 0)
-			return MHD_NO;
-		code = MHD_HTTP_OK;
-		resp = MHD_create_response_from_buffer(len, body,
-						       MHD_RESPMEM_MUST_FREE);
-		if (resp == NULL)
-			free(body);
-		else
-			MHD_add_response_header(resp,
-						MHD_HTTP_HEADER_CONTENT_TYPE,
-						METRICS_CONTENT_TYPE);
-	}
-	if (resp == NULL)
-		return MHD_NO;
-	if (code != MHD_HTTP_OK)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"text/plain; charset=utf-8");
-	ret = MHD_queue_response(mc, code, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-int metrics_server_start(struct metrics_server **out, const char *address,
-			 char *err, size_t errlen)
-{
-	struct metrics_server *s = NULL;
-	struct listen_addr la;
-	char host[128];
-	unsigned port;
-	int ret = -EINVAL;
-
-	*out = NULL;
-	if (address_split(address, host, sizeof(host), &port) < 0 ||
-	    listen_addr_parse(&la, host, port) < 0) {
-		snprintf(err, errlen,
-			 "--metrics-bind-address %s: not HOST:PORT with an "
-			 "IP address",
-			 address);
-		goto out;
-	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	listen_addr_fallback(&la, "the metrics port");
-	/*
-	 * Plain HTTP, one thread: a scrape renders a few KiB from atomics.
-	 * Bounded: few connections, a short idle timeout, small buffers.
-	 */
-	listen_mhd_log_starting(&s->mhd_log, true);
-	/* clang-format off */
-	s->daemon = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG | listen_addr_mhd_flags(&la),
-	    (uint16_t)port, NULL, NULL, metrics_handle, NULL,
-	    /* First, so that every message of MHD comes through it. */
-	    MHD_OPTION_EXTERNAL_LOGGER, listen_mhd_log, &s->mhd_log,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-	    MHD_OPTION_END);
-	/* clang-format on */
-	listen_mhd_log_starting(&s->mhd_log, false);
-	if (s->daemon == NULL) {
-		listen_addr_describe(&la, (int)port, s->address,
-				     sizeof(s->address));
-		snprintf(err, errlen,
-			 "--metrics-bind-address %s: cannot listen on %s: %s",
-			 address, s->address,
-			 listen_mhd_log_cause(&s->mhd_log));
-		ret = -EADDRNOTAVAIL;
-		goto out;
-	}
-	const union MHD_DaemonInfo *di =
-	    MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = di != NULL && di->port != 0 ? di->port : port;
-	listen_addr_describe(&la, (int)s->port, s->address, sizeof(s->address));
-	*out = s;
-	s = NULL;
-	ret = 0;
-out:
-	metrics_server_stop(s);
-	return ret;
-}
-
-unsigned metrics_server_port(const struct metrics_server *server)
-{
-	return server != NULL ? server->port : 0;
-}
-
-const char *metrics_server_address(const struct metrics_server *server)
-{
-	return server != NULL ? server->address : "";
-}
-
-void metrics_server_stop(struct metrics_server *server)
-{
-	if (server == NULL)
-		return;
-	if (server->daemon != NULL)
-		MHD_stop_daemon(server->daemon);
-	free(server);
 }

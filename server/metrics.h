@@ -13,8 +13,8 @@
  * under the label values "other".
  *
  * metrics_render() writes the text exposition format 0.0.4; the metrics
- * server serves it on GET /metrics over plain HTTP on its own port
- * (--metrics-bind-address).  Every name starts with METRICS_PREFIX and
+ * server (metrics_http.c) serves it on GET /metrics over plain HTTP on its
+ * own port (--metrics-bind-address).  Every name starts with METRICS_PREFIX and
  * follows Prometheus' conventions: counters end in _total, durations are
  * in seconds, times are seconds since the epoch.
  */

@@ -2,18 +2,17 @@
  * tls.c - serving certificate store with reload on change (see tls.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <gnutls/x509.h>
 
 #include "server/tls.h"
+#include "util/file.h"
 
 /* Bounds on what is read: no real chain or key comes near these. */
 #define TLS_FILE_MAX  (1024 * 1024)
@@ -136,58 +135,20 @@ void tls_file_watch_done(struct tls_file_watch *w, bool ok)
 	w->refused = false;
 }
 
-int tls_file_read(const char *path, size_t max, char **buf, size_t *len)
-{
-	int ret = 0;
-	char *data = NULL;
-	size_t have = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	data = malloc(max + 1);
-	if (data == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, data + have, max + 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have > max) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-	data[have] = '\0';
-	*buf = data;
-	*len = have;
-	data = NULL;
-out:
-	if (data != NULL) {
-		explicit_bzero(data, have);
-		free(data);
-	}
-	close(fd);
-	return ret;
-}
-
-/* Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller. */
+/*
+ * Read a whole file of at most TLS_FILE_MAX bytes; wipe-free by caller.
+ * Too big is -EFBIG, whose text ("File too large") the errors carry.
+ */
 static int file_read(const char *path, gnutls_datum_t *out)
 {
-	char *data = NULL;
+	uint8_t *data = NULL;
 	size_t len = 0;
-	int ret = tls_file_read(path, TLS_FILE_MAX, &data, &len);
+	int ret = util_file_read(path, TLS_FILE_MAX, 0, &data, &len);
 
+	if (ret == UTIL_ETOOBIG)
+		return -EFBIG;
 	if (ret == 0) {
-		out->data = (unsigned char *)data;
+		out->data = data;
 		out->size = (unsigned)len;
 	}
 	return ret;
@@ -195,10 +156,7 @@ static int file_read(const char *path, gnutls_datum_t *out)
 
 static void datum_wipe_free(gnutls_datum_t *d)
 {
-	if (d->data != NULL) {
-		explicit_bzero(d->data, d->size);
-		free(d->data);
-	}
+	util_wipe_free(d->data, d->size);
 	d->data = NULL;
 	d->size = 0;
 }
@@ -401,191 +359,4 @@ void tls_store_describe(struct tls_store *s, char *buf, size_t buflen)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(buf, buflen, "%s, expires %s", c->subject, when);
 	tls_creds_unref(c);
-}
-
-/* ------------------------------------------------------------------ */
-/* Kubernetes' TLS flags in GnuTLS terms                              */
-/* ------------------------------------------------------------------ */
-
-enum suite_kind {
-	SUITE_TLS12 = 0, /* offered: ECDHE key exchange, AEAD cipher */
-	SUITE_TLS13,	 /* fixed in TLS 1.3: accepted, ignored (as Go) */
-	SUITE_REFUSED,	 /* known to Go, but not forward-secret or AEAD */
-};
-
-/* Go's crypto/tls names (also IANA's) and their GnuTLS parts. */
-static const struct {
-	const char *name;
-	enum suite_kind kind;
-	const char *kx, *cipher;
-} suites_known[] = {
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", SUITE_TLS12, "ECDHE-ECDSA",
-     "AES-128-GCM"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", SUITE_TLS12, "ECDHE-RSA",
-     "AES-128-GCM"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", SUITE_TLS12, "ECDHE-ECDSA",
-     "AES-256-GCM"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", SUITE_TLS12, "ECDHE-RSA",
-     "AES-256-GCM"},
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", SUITE_TLS12,
-     "ECDHE-ECDSA", "CHACHA20-POLY1305"},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", SUITE_TLS12, "ECDHE-RSA",
-     "CHACHA20-POLY1305"},
-    /* Go's older spellings of the two above. */
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", SUITE_TLS12, "ECDHE-ECDSA",
-     "CHACHA20-POLY1305"},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", SUITE_TLS12, "ECDHE-RSA",
-     "CHACHA20-POLY1305"},
-    {"TLS_AES_128_GCM_SHA256", SUITE_TLS13, NULL, NULL},
-    {"TLS_AES_256_GCM_SHA384", SUITE_TLS13, NULL, NULL},
-    {"TLS_CHACHA20_POLY1305_SHA256", SUITE_TLS13, NULL, NULL},
-    {"TLS_RSA_WITH_RC4_128_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_3DES_EDE_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_AES_256_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA256", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_AES_128_GCM_SHA256", SUITE_REFUSED, NULL, NULL},
-    {"TLS_RSA_WITH_AES_256_GCM_SHA384", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_RSA_WITH_RC4_128_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", SUITE_REFUSED, NULL, NULL},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", SUITE_REFUSED, NULL, NULL},
-};
-
-#define SUITES_DEFAULT                                                         \
-	"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,"                             \
-	"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,"                               \
-	"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,"                             \
-	"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,"                               \
-	"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,"                       \
-	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
-
-/* Append ":+@item" to @buf unless it is there already. */
-static void prio_add(char *buf, size_t buflen, const char *item)
-{
-	char tok[64];
-	size_t have = strlen(buf);
-
-	snprintf(tok, sizeof(tok), ":+%s:", item);
-	/* The set is checked with a trailing ':' so AES-128-GCM is exact. */
-	char probe[512];
-	snprintf(probe, sizeof(probe), "%s:", buf);
-	if (strstr(probe, tok) != NULL)
-		return;
-	snprintf(buf + have, buflen - have, ":+%s", item);
-}
-
-/* Append @name to a list of offending names in @list. */
-static void names_add(char *list, size_t len, const char *name, size_t nlen)
-{
-	size_t have = strlen(list);
-	snprintf(list + have, len - have, "%s'%.*s'", have > 0 ? ", " : "",
-		 (int)nlen, name);
-}
-
-int tls_priorities_build(const char *min_version, const char *suites, char *out,
-			 size_t outlen, char *err, size_t errlen)
-{
-	char kx[256] = "", ciphers[256] = "";
-	char unknown[512] = "", refused[512] = "";
-	const char *vers;
-	int n12 = 0;
-
-	if (min_version == NULL || strcmp(min_version, "VersionTLS12") == 0) {
-		vers = "+VERS-TLS1.3:+VERS-TLS1.2";
-	} else if (strcmp(min_version, "VersionTLS13") == 0) {
-		vers = "+VERS-TLS1.3";
-	} else if (strcmp(min_version, "VersionTLS10") == 0 ||
-		   strcmp(min_version, "VersionTLS11") == 0) {
-		snprintf(err, errlen,
-			 "--tls-min-version: '%s' is below TLS 1.2, the "
-			 "least this server speaks (VersionTLS12 or "
-			 "VersionTLS13)",
-			 min_version);
-		return -EINVAL;
-	} else {
-		snprintf(err, errlen,
-			 "--tls-min-version: '%s' is not VersionTLS12 or "
-			 "VersionTLS13",
-			 min_version);
-		return -EINVAL;
-	}
-
-	const char *p =
-	    suites != NULL && suites[0] != '\0' ? suites : SUITES_DEFAULT;
-	while (*p != '\0') {
-		const char *end = strchr(p, ',');
-		if (end == NULL)
-			end = p + strlen(p);
-		const char *a = p, *b = end;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		size_t len = (size_t)(b - a);
-		size_t i,
-		    count = sizeof(suites_known) / sizeof(suites_known[0]);
-		for (i = 0; i < count; i++)
-			if (strlen(suites_known[i].name) == len &&
-			    memcmp(suites_known[i].name, a, len) == 0)
-				break;
-		if (len == 0) {
-			/* an empty item ("a,,b" or a trailing comma) */
-		} else if (i == count) {
-			names_add(unknown, sizeof(unknown), a, len);
-		} else if (suites_known[i].kind == SUITE_REFUSED) {
-			names_add(refused, sizeof(refused), a, len);
-		} else if (suites_known[i].kind == SUITE_TLS12) {
-			prio_add(kx, sizeof(kx), suites_known[i].kx);
-			prio_add(ciphers, sizeof(ciphers),
-				 suites_known[i].cipher);
-			n12++;
-		}
-		p = *end == ',' ? end + 1 : end;
-	}
-	if (unknown[0] != '\0') {
-		snprintf(err, errlen,
-			 "--tls-cipher-suites: unknown cipher suite %s (Go "
-			 "names such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)",
-			 unknown);
-		return -EINVAL;
-	}
-	if (refused[0] != '\0') {
-		snprintf(err, errlen,
-			 "--tls-cipher-suites: %s not offered: only ECDHE "
-			 "suites with AES-GCM or ChaCha20-Poly1305 are",
-			 refused);
-		return -EINVAL;
-	}
-	bool tls13_only = strcmp(vers, "+VERS-TLS1.3") == 0;
-	if (n12 == 0 && !tls13_only) {
-		snprintf(err, errlen,
-			 "--tls-cipher-suites: no TLS 1.2 suite named, so TLS "
-			 "1.2 clients could not connect (name one, or give "
-			 "--tls-min-version VersionTLS13)");
-		return -EINVAL;
-	}
-	if (tls13_only) {
-		/* TLS 1.3 only: its suites are fixed, the names ignored. */
-		kx[0] = ciphers[0] = '\0';
-		prio_add(kx, sizeof(kx), "ECDHE-ECDSA");
-		prio_add(kx, sizeof(kx), "ECDHE-RSA");
-		prio_add(ciphers, sizeof(ciphers), "AES-256-GCM");
-		prio_add(ciphers, sizeof(ciphers), "AES-128-GCM");
-		prio_add(ciphers, sizeof(ciphers), "CHACHA20-POLY1305");
-	}
-	int w = snprintf(out, outlen,
-			 "NORMAL:-VERS-ALL:%s:-CIPHER-ALL%s:-MAC-ALL:+AEAD:"
-			 "-KX-ALL%s:%%SERVER_PRECEDENCE",
-			 vers, ciphers, kx);
-	if (w < 0 || (size_t)w >= outlen) {
-		snprintf(err, errlen, "TLS priority string too long");
-		return -EINVAL;
-	}
-	return 0;
 }

@@ -22,14 +22,6 @@
 #include <gnutls/gnutls.h>
 
 /*
- * Read the whole file @path (a PEM bundle, a key) of at most @max bytes
- * into a malloc'ed, NUL-terminated *@buf (caller frees; wipe it first when
- * it holds a key) and its length *@len.  What was read is wiped on failure.
- * Returns 0, -EFBIG when the file is larger than @max, or a negated errno.
- */
-int tls_file_read(const char *path, size_t max, char **buf, size_t *len);
-
-/*
  * What a file looked like when it was read (stat(2)): any change of
  * device, inode, size, mtime or ctime means it is to be read again; a file
  * replaced by rename (a Kubernetes Secret volume's symlink swap) changes
@@ -125,7 +117,8 @@ struct tls_creds *tls_store_get(struct tls_store *store);
 void tls_store_describe(struct tls_store *store, char *buf, size_t buflen);
 
 /*
- * The GnuTLS priority string of the Kubernetes flags --tls-min-version
+ * (tls_priorities.c) The GnuTLS priority string of the Kubernetes flags
+ * --tls-min-version
  * (@min_version: "VersionTLS12" or "VersionTLS13"; NULL: TLS 1.2) and
  * --tls-cipher-suites (@suites: a comma list of Go/IANA names such as
  * TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256; NULL or "": the default, every
