@@ -1703,6 +1703,10 @@ static int text_parse(struct kctx *c, struct cands *cs, int depth,
 	return ret;
 }
 
+/*
+ * dns_key_parse() at @depth: 0 for the caller's text, 1 for the key file
+ * a bare secret decodes to (bare_nested()).
+ */
 static int key_parse(struct dns_key *key, const char *text, size_t len,
 		     const char *source, const char *name, const char *alg,
 		     char *err, size_t errlen, int depth)
