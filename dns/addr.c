@@ -63,20 +63,16 @@ static int ipv4_check(const char *host, char *err, size_t errlen)
 
 	for (;;) {
 		size_t n = strspn(p, "0123456789");
-		char octet[8];
+		char octet[4] = "";
 
 		if (n == 0)
 			return addr_fail(err, errlen,
 					 "IPv4 address '%s' has an empty octet",
 					 host);
-		if (n > 3)
-			return addr_fail(err, errlen,
-					 "IPv4 address '%s' has an octet out "
-					 "of range 0-255",
-					 host);
-		memcpy(octet, p, n);
-		octet[n] = '\0';
-		if (strtoul(octet, NULL, 10) > 255)
+		/* Four digits or more are out of range whatever they are. */
+		if (n <= 3)
+			memcpy(octet, p, n);
+		if (n > 3 || strtoul(octet, NULL, 10) > 255)
 			return addr_fail(err, errlen,
 					 "IPv4 address '%s' has an octet out "
 					 "of range 0-255",
@@ -156,13 +152,74 @@ static int hostname_check(const char *host, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * "[IPv6]" or "[IPv6]:port" (RFC 3986 3.2.2): the address into @host,
+ * what follows ':' into *@port.
+ */
+static int bracket_parse(const char *text, char host[DNS_NAME_LEN],
+			 const char **port, char *err, size_t errlen)
+{
+	const char *close = strchr(text, ']');
+	struct in6_addr in6;
+	size_t hlen;
+
+	if (close == NULL)
+		return addr_fail(err, errlen, "'%s': '[' without ']'", text);
+	hlen = (size_t)(close - text - 1);
+	if (hlen == 0)
+		return addr_fail(err, errlen,
+				 "'%s': empty IPv6 address in brackets", text);
+	if (close[1] == ':')
+		*port = close + 2;
+	else if (close[1] != '\0')
+		return addr_fail(err, errlen,
+				 "'%s': unexpected text after ']' "
+				 "(expected ':port')",
+				 text);
+	if (hlen >= DNS_NAME_LEN)
+		return addr_fail(err, errlen, "'%.64s...': address too long",
+				 text);
+	memcpy(host, text + 1, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET6, host, &in6) != 1)
+		return addr_fail(err, errlen,
+				 "'%s' in brackets is not an IPv6 address",
+				 host);
+	return 0;
+}
+
+/*
+ * "host" or "host:port" into @host and *@port, @colon the ':' or NULL;
+ * the host an IPv4 address or a host name.
+ */
+static int host_parse(const char *text, const char *colon,
+		      char host[DNS_NAME_LEN], const char **port, char *err,
+		      size_t errlen)
+{
+	size_t hlen = colon != NULL ? (size_t)(colon - text) : strlen(text);
+
+	if (colon != NULL)
+		*port = colon + 1;
+	if (hlen == 0)
+		return addr_fail(err, errlen, "'%s': missing host before ':'",
+				 text);
+	if (hlen >= DNS_NAME_LEN)
+		return addr_fail(err, errlen,
+				 "host name '%.64s...' is longer than 253 "
+				 "characters",
+				 text);
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (strspn(host, "0123456789.") == hlen)
+		return ipv4_check(host, err, errlen);
+	return hostname_check(host, err, errlen);
+}
+
 int dns_addr_parse(struct dns_addr *addr, const char *text, char *err,
 		   size_t errlen)
 {
 	char host[DNS_NAME_LEN];
-	const char *port = NULL;
-	const char *colon;
-	size_t hlen;
+	const char *port = NULL, *colon;
 	struct in6_addr in6;
 	int ret;
 
@@ -172,81 +229,28 @@ int dns_addr_parse(struct dns_addr *addr, const char *text, char *err,
 		return addr_fail(err, errlen, "empty nameserver address%s", "");
 	memset(addr, 0, sizeof(*addr));
 	addr->port = 53;
-
+	colon = strchr(text, ':');
 	if (text[0] == '[') {
-		/* RFC 3986 3.2.2: "[IPv6]" or "[IPv6]:port". */
-		const char *close = strchr(text, ']');
-		if (close == NULL)
-			return addr_fail(err, errlen, "'%s': '[' without ']'",
+		ret = bracket_parse(text, host, &port, err, errlen);
+	} else if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+		/* Two colons or more: a bare IPv6 address, all of it; a port
+		 * needs the brackets. */
+		if (strlen(text) >= sizeof(host) ||
+		    inet_pton(AF_INET6, text, &in6) != 1)
+			return addr_fail(err, errlen,
+					 "'%s' is not an IPv6 address (write "
+					 "[address]:port to give a port)",
 					 text);
-		hlen = (size_t)(close - text - 1);
-		if (hlen == 0)
-			return addr_fail(err, errlen,
-					 "'%s': empty IPv6 address in brackets",
-					 text);
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1] != '\0')
-			return addr_fail(err, errlen,
-					 "'%s': unexpected text after ']' "
-					 "(expected ':port')",
-					 text);
-		if (hlen >= sizeof(host))
-			return addr_fail(err, errlen,
-					 "'%.64s...': address too long", text);
-		memcpy(host, text + 1, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET6, host, &in6) != 1)
-			return addr_fail(err, errlen,
-					 "'%s' in brackets is not an IPv6 "
-					 "address",
-					 host);
+		memcpy(host, text, strlen(text) + 1);
+		ret = 0;
 	} else {
-		colon = strchr(text, ':');
-		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-			/* Two colons or more: a bare IPv6 address, all of
-			 * it; a port needs the brackets. */
-			hlen = strlen(text);
-			if (hlen >= sizeof(host) ||
-			    inet_pton(AF_INET6, text, &in6) != 1)
-				return addr_fail(err, errlen,
-						 "'%s' is not an IPv6 address "
-						 "(write [address]:port to "
-						 "give a port)",
-						 text);
-			memcpy(host, text, hlen + 1);
-		} else {
-			hlen = colon != NULL ? (size_t)(colon - text)
-					     : strlen(text);
-			if (colon != NULL)
-				port = colon + 1;
-			if (hlen == 0)
-				return addr_fail(err, errlen,
-						 "'%s': missing host before "
-						 "':'",
-						 text);
-			if (hlen >= sizeof(host))
-				return addr_fail(err, errlen,
-						 "host name '%.64s...' is "
-						 "longer than 253 characters",
-						 text);
-			memcpy(host, text, hlen);
-			host[hlen] = '\0';
-			if (strspn(host, "0123456789.") == hlen)
-				ret = ipv4_check(host, err, errlen);
-			else
-				ret = hostname_check(host, err, errlen);
-			if (ret != 0)
-				return ret;
-		}
+		ret = host_parse(text, colon, host, &port, err, errlen);
 	}
-	if (port != NULL) {
+	if (ret == 0 && port != NULL)
 		ret = port_parse(port, &addr->port, err, errlen);
-		if (ret != 0)
-			return ret;
-	}
-	memcpy(addr->host, host, strlen(host) + 1);
-	return 0;
+	if (ret == 0)
+		memcpy(addr->host, host, strlen(host) + 1);
+	return ret;
 }
 
 char *dns_addr_format(const struct dns_addr *addr, char *buf, size_t len)

@@ -71,56 +71,58 @@ struct rule {
 	const char *text;
 };
 
+/* Rows that look at one thing; the others match anything. */
+/* clang-format off */
+#define ON_CODE(code, text)   {code, ANY, ANY, SIG_ANY, KEY_ANY, text}  /* outcome code */
+#define ON_TSIG(error, text)  {ANY, ANY, error, SIG_ANY, KEY_ANY, text} /* TSIG error */
+#define ON_RCODE(rcode, text) {ANY, rcode, ANY, SIG_ANY, KEY_ANY, text} /* RCODE */
+/* clang-format on */
+
 static const struct rule rules[] = {
     /* ------------------------------------------------ no answer */
-    {-ETIMEDOUT, ANY, ANY, SIG_ANY, KEY_ANY,
-     "no answer from %S within %M ms: the server is down, a firewall "
-     "drops UDP/TCP 53, or the address is wrong"},
-    {-ECONNREFUSED, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S refused the connection (ICMP port unreachable or TCP reset): "
-     "no DNS server listens on that address and port, or a firewall "
-     "rejects it"},
-    {-ECONNRESET, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S closed the TCP connection without answering: it does not "
-     "serve DNS over TCP or limits connections"},
-    {-ENETUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
-     "no route to %S: this machine cannot reach that network (an IPv6 "
-     "address without IPv6 connectivity?)"},
-    {-EHOSTUNREACH, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S is unreachable: no host answers at that address"},
-    {DNS_EDEADLINE, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the call's deadline passed at %S %D"},
-    {DNS_ENOREPLY, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S did not answer DNS: check the address and port, and that the "
-     "server runs and is reachable from the webhook"},
-    {DNS_EBUSY, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S not tried: %D; try again shortly"},
-    {DNS_ERESOLVE, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the nameserver host name %S does not resolve (%D): check the "
-     "name, or give an IP address"},
-    {DNS_EMISMATCH, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S sent only answers that do not belong to the request (wrong ID, "
-     "opcode or question): something else answers on that address"},
-    {DNS_EFORMAT, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S sent an answer that is not a valid DNS message"},
-    {DNS_ETRUNC, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S answered truncated (TC) even over TCP"},
+    ON_CODE(-ETIMEDOUT,
+	    "no answer from %S within %M ms: the server is down, a firewall "
+	    "drops UDP/TCP 53, or the address is wrong"),
+    ON_CODE(-ECONNREFUSED,
+	    "%S refused the connection (ICMP port unreachable or TCP reset): "
+	    "no DNS server listens on that address and port, or a firewall "
+	    "rejects it"),
+    ON_CODE(-ECONNRESET,
+	    "%S closed the TCP connection without answering: it does not "
+	    "serve DNS over TCP or limits connections"),
+    ON_CODE(-ENETUNREACH,
+	    "no route to %S: this machine cannot reach that network (an IPv6 "
+	    "address without IPv6 connectivity?)"),
+    ON_CODE(-EHOSTUNREACH,
+	    "%S is unreachable: no host answers at that address"),
+    ON_CODE(DNS_EDEADLINE, "the call's deadline passed at %S %D"),
+    ON_CODE(DNS_ENOREPLY,
+	    "%S did not answer DNS: check the address and port, and that the "
+	    "server runs and is reachable from the webhook"),
+    ON_CODE(DNS_EBUSY, "%S not tried: %D; try again shortly"),
+    ON_CODE(DNS_ERESOLVE,
+	    "the nameserver host name %S does not resolve (%D): check the "
+	    "name, or give an IP address"),
+    ON_CODE(DNS_EMISMATCH,
+	    "%S sent only answers that do not belong to the request (wrong "
+	    "ID, opcode or question): something else answers on that address"),
+    ON_CODE(DNS_EFORMAT, "%S sent an answer that is not a valid DNS message"),
+    ON_CODE(DNS_ETRUNC, "%S answered truncated (TC) even over TCP"),
 
     /* --------------------------------- TSIG errors (RFC 8945 5.3) */
-    {ANY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
-     "the server does not know key '%K', or its ACL does not allow this "
-     "key to update %N TXT (Knot answers an ACL denial like an unknown "
-     "key); check the key name and the server's ACL"},
-    {ANY, ANY, 16 /* BADSIG */, SIG_ANY, KEY_ANY,
-     "the server does not accept the signature of key '%K'; the secret "
-     "or the algorithm does not match the server's key"},
-    {ANY, ANY, 18 /* BADTIME */, SIG_ANY, KEY_ANY,
-     "the clocks of this machine and the server differ by %W s, more "
-     "than the 300 s fudge; synchronise both clocks (NTP)"},
-    {ANY, ANY, 22 /* BADTRUNC */, SIG_ANY, KEY_ANY,
-     "the server does not accept a truncated MAC for key '%K'"},
-    {ANY, ANY, NONZERO, SIG_ANY, KEY_ANY,
-     "the server reports TSIG error %E for key '%K'"},
+    ON_TSIG(17 /* BADKEY */,
+	    "the server does not know key '%K', or its ACL does not allow "
+	    "this key to update %N TXT (Knot answers an ACL denial like an "
+	    "unknown key); check the key name and the server's ACL"),
+    ON_TSIG(16 /* BADSIG */,
+	    "the server does not accept the signature of key '%K'; the "
+	    "secret or the algorithm does not match the server's key"),
+    ON_TSIG(18 /* BADTIME */,
+	    "the clocks of this machine and the server differ by %W s, more "
+	    "than the 300 s fudge; synchronise both clocks (NTP)"),
+    ON_TSIG(22 /* BADTRUNC */,
+	    "the server does not accept a truncated MAC for key '%K'"),
+    ON_TSIG(NONZERO, "the server reports TSIG error %E for key '%K'"),
     {DNS_ETSIG, ANY, 0, SIG_BAD, KEY_YES,
      "the answer's signature does not verify against the request: it "
      "was forged or altered on the way, or signed with another secret; "
@@ -152,19 +154,20 @@ static const struct rule rules[] = {
     {ANY, 9, 0, SIG_ANY, KEY_ANY,
      "the server is not authoritative for zone %Z: check the zone name "
      "and that the nameserver is the zone's primary"},
-    {ANY, 10 /* NOTZONE */, ANY, SIG_ANY, KEY_ANY,
-     "%N is not in zone %Z as the server sees it: check the zone name "
-     "(the zone apex, not a parent or a child zone)"},
-    {ANY, 2 /* SERVFAIL */, ANY, SIG_ANY, KEY_ANY,
-     "the server failed to apply the change: zone %Z may not be loaded, "
-     "or its zone file or journal is not writable; see the server's log"},
-    {ANY, 1 /* FORMERR */, ANY, SIG_ANY, KEY_ANY,
-     "the server could not parse the request: something on the way "
-     "altered it, or the server does not understand it; see its log"},
-    {ANY, 4 /* NOTIMP */, ANY, SIG_ANY, KEY_ANY,
-     "the server does not implement dynamic updates for zone %Z: enable "
-     "them (PowerDNS needs dnsupdate=yes)"},
-    {ANY, 3 /* NXDOMAIN */, ANY, SIG_ANY, KEY_ANY, "the name does not exist"},
+    ON_RCODE(10 /* NOTZONE */,
+	     "%N is not in zone %Z as the server sees it: check the zone "
+	     "name (the zone apex, not a parent or a child zone)"),
+    ON_RCODE(2 /* SERVFAIL */,
+	     "the server failed to apply the change: zone %Z may not be "
+	     "loaded, or its zone file or journal is not writable; see the "
+	     "server's log"),
+    ON_RCODE(1 /* FORMERR */,
+	     "the server could not parse the request: something on the way "
+	     "altered it, or the server does not understand it; see its log"),
+    ON_RCODE(4 /* NOTIMP */,
+	     "the server does not implement dynamic updates for zone %Z: "
+	     "enable them (PowerDNS needs dnsupdate=yes)"),
+    ON_RCODE(3 /* NXDOMAIN */, "the name does not exist"),
     {ANY, 0, 0, SIG_ANY, KEY_ANY, "the server accepted the request"},
     {ANY, ANY, ANY, SIG_ANY, KEY_ANY,
      "the server answered %R, which an update of a TXT record does not "
@@ -181,37 +184,38 @@ static const struct rule rules[] = {
  * (DNS_EECHO): Windows with REFUSED, Samba with SERVFAIL.
  */
 static const struct rule gss_rules[] = {
-    {DNS_EGSS_CRED, ANY, ANY, SIG_ANY, KEY_ANY,
-     "no usable Kerberos credentials for %P (%D): the keytab must hold a "
-     "current key of %P ('klist -k -t -e KEYTAB' lists it; an account "
-     "whose password or key changed needs a new keytab), or the password "
-     "is wrong"},
-    {DNS_EGSS_KDC, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the Kerberos KDC for %P cannot be reached (%D): check the realm's "
-     "kdc lines in krb5.conf (--krb5-config or KRB5_CONFIG), that the KDC "
-     "runs, and that this host reaches it on port 88 (UDP and TCP)"},
-    {DNS_EGSS_CLIENT, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the KDC does not know the principal %P (%D): check the name and the "
-     "realm (upper case), or create the account"},
-    {DNS_EGSS_SERVICE, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the KDC does not know the service principal %H (%D): the service "
-     "host must be the DNS server's host name as registered in its "
-     "principal (DNS/<host>; for Active Directory the domain controller's "
-     "full name), not an alias or an address"},
-    {DNS_EGSS_SKEW, ANY, ANY, SIG_ANY, KEY_ANY,
-     "the clocks of this host and the KDC differ by more than Kerberos "
-     "allows (5 minutes by default) (%D): synchronise both with NTP"},
-    {DNS_EGSS, ANY, ANY, SIG_ANY, KEY_ANY,
-     "GSS-API failure for %P with %H: %D"},
+    ON_CODE(DNS_EGSS_CRED,
+	    "no usable Kerberos credentials for %P (%D): the keytab must "
+	    "hold a current key of %P ('klist -k -t -e KEYTAB' lists it; an "
+	    "account whose password or key changed needs a new keytab), or "
+	    "the password is wrong"),
+    ON_CODE(DNS_EGSS_KDC,
+	    "the Kerberos KDC for %P cannot be reached (%D): check the "
+	    "realm's kdc lines in krb5.conf (--krb5-config or KRB5_CONFIG), "
+	    "that the KDC runs, and that this host reaches it on port 88 "
+	    "(UDP and TCP)"),
+    ON_CODE(DNS_EGSS_CLIENT,
+	    "the KDC does not know the principal %P (%D): check the name and "
+	    "the realm (upper case), or create the account"),
+    ON_CODE(DNS_EGSS_SERVICE,
+	    "the KDC does not know the service principal %H (%D): the "
+	    "service host must be the DNS server's host name as registered "
+	    "in its principal (DNS/<host>; for Active Directory the domain "
+	    "controller's full name), not an alias or an address"),
+    ON_CODE(DNS_EGSS_SKEW,
+	    "the clocks of this host and the KDC differ by more than "
+	    "Kerberos allows (5 minutes by default) (%D): synchronise both "
+	    "with NTP"),
+    ON_CODE(DNS_EGSS, "GSS-API failure for %P with %H: %D"),
     {DNS_ETKEY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
      "%S could not accept the Kerberos ticket of %P for %H (TKEY "
      "BADKEY): the server's keytab is stale (the service key changed "
      "after it was exported), has no key for %H (a wrong service host or "
      "SPN), or the server's clock is off; see the server's log"},
-    {DNS_ETKEY, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S rejected the GSS-TSIG key negotiation (TKEY error %E): it may "
-     "not accept GSS-TSIG at all (BIND needs tkey-gssapi-keytab or "
-     "tkey-gssapi-credential)"},
+    ON_CODE(DNS_ETKEY,
+	    "%S rejected the GSS-TSIG key negotiation (TKEY error %E): it "
+	    "may not accept GSS-TSIG at all (BIND needs tkey-gssapi-keytab "
+	    "or tkey-gssapi-credential)"),
     /*
      * Samba AD (source4/dns_server, measured with 4.17): an update the
      * account may not make (the name's dnsNode belongs to another account,
@@ -229,22 +233,22 @@ static const struct rule gss_rules[] = {
      "delete <DC> %Y %L TXT <value> -U administrator') so that %P "
      "creates it anew, or grant %P write access to it ('samba-tool dsacl "
      "set' with --sddl='(A;;RPWPCRCCDCLCLORCWOWDSDDTSW;;;<SID of %P>)')"},
-    {DNS_EECHO, ANY, ANY, SIG_ANY, KEY_ANY,
-     "%S echoed our signature instead of signing its answer (a known "
-     "Windows DNS behaviour when it rejects a GSS-TSIG update, typically "
-     "because %P lacks permission on the secure zone): give the account "
-     "the right to create and write records in the zone, and see the "
-     "server's event log"},
-    {ANY, ANY, 17 /* BADKEY */, SIG_ANY, KEY_ANY,
-     "%S does not know the GSS-TSIG key of %P even after a fresh "
-     "negotiation: it forgets keys at once (restarts?), or it does not "
-     "accept GSS-TSIG updates for zone %Z"},
-    {ANY, ANY, 16 /* BADSIG */, SIG_ANY, KEY_ANY,
-     "%S does not accept the GSS-TSIG signature of %P; see the server's "
-     "log"},
-    {ANY, ANY, 18 /* BADTIME */, SIG_ANY, KEY_ANY,
-     "the clocks of this host and the server differ by %W s, more than "
-     "the 300 s fudge; synchronise both clocks (NTP)"},
+    ON_CODE(DNS_EECHO,
+	    "%S echoed our signature instead of signing its answer (a known "
+	    "Windows DNS behaviour when it rejects a GSS-TSIG update, "
+	    "typically because %P lacks permission on the secure zone): give "
+	    "the account the right to create and write records in the zone, "
+	    "and see the server's event log"),
+    ON_TSIG(17 /* BADKEY */,
+	    "%S does not know the GSS-TSIG key of %P even after a fresh "
+	    "negotiation: it forgets keys at once (restarts?), or it does "
+	    "not accept GSS-TSIG updates for zone %Z"),
+    ON_TSIG(16 /* BADSIG */,
+	    "%S does not accept the GSS-TSIG signature of %P; see the "
+	    "server's log"),
+    ON_TSIG(18 /* BADTIME */,
+	    "the clocks of this host and the server differ by %W s, more "
+	    "than the 300 s fudge; synchronise both clocks (NTP)"),
     {DNS_ETSIG, ANY, 0, SIG_BAD, KEY_ANY,
      "the answer's GSS-TSIG signature does not verify with the context "
      "negotiated for %P: it was forged or altered on the way; the result "

@@ -115,6 +115,74 @@ static void section_put(struct text *t, const knot_pkt_t *pkt,
 	}
 }
 
+/* The header: opcode, status, id, flags and the four counts. */
+static void header_put(struct text *t, const uint8_t *wire, bool update)
+{
+	text_printf(t, ";; ->>HEADER<<- opcode: %s; status: %s; id: %u\n",
+		    opcode_name(knot_wire_get_opcode(wire)),
+		    dns_rcode_name(knot_wire_get_rcode(wire)),
+		    knot_wire_get_id(wire));
+	text_printf(t, ";; Flags:%s%s%s%s%s%s%s; ",
+		    knot_wire_get_qr(wire) ? " qr" : "",
+		    knot_wire_get_aa(wire) ? " aa" : "",
+		    knot_wire_get_tc(wire) ? " tc" : "",
+		    knot_wire_get_rd(wire) ? " rd" : "",
+		    knot_wire_get_ra(wire) ? " ra" : "",
+		    knot_wire_get_ad(wire) ? " ad" : "",
+		    knot_wire_get_cd(wire) ? " cd" : "");
+	/* RFC 2136 2.2: the sections of an UPDATE have other names. */
+	text_printf(t, "%s: %u; %s: %u; %s: %u; ADDITIONAL: %u\n",
+		    update ? "ZONE" : "QUERY", knot_wire_get_qdcount(wire),
+		    update ? "PREREQ" : "ANSWER", knot_wire_get_ancount(wire),
+		    update ? "UPDATE" : "AUTHORITY",
+		    knot_wire_get_nscount(wire), knot_wire_get_arcount(wire));
+}
+
+/* The question (an UPDATE's zone): name, class and type. */
+static void question_put(struct text *t, const knot_pkt_t *pkt, bool update)
+{
+	char name[KNOT_DNAME_TXT_MAXLEN + 1];
+	char type[32], cls[32];
+
+	if (knot_wire_get_qdcount(pkt->wire) == 0)
+		return;
+	if (knot_dname_to_str(name, knot_pkt_qname(pkt), sizeof(name)) == NULL)
+		snprintf(name, sizeof(name), "?");
+	if (knot_rrtype_to_string(knot_pkt_qtype(pkt), type, sizeof(type)) < 0)
+		snprintf(type, sizeof(type), "?");
+	if (knot_rrclass_to_string(knot_pkt_qclass(pkt), cls, sizeof(cls)) < 0)
+		snprintf(cls, sizeof(cls), "?");
+	text_printf(t, "\n;; %s SECTION:\n;%s\t\t%s\t%s\n",
+		    update ? "ZONE" : "QUESTION", name, cls, type);
+}
+
+/*
+ * The message as kdig prints it, without a final line end: the header
+ * from @wire as received (parsing took the TSIG record off @pkt's copy),
+ * the records from @pkt.
+ */
+static void pkt_put(struct text *t, const uint8_t *wire, const knot_pkt_t *pkt,
+		    char **tmp, size_t *tmplen)
+{
+	bool update = knot_wire_get_opcode(wire) == KNOT_OPCODE_UPDATE;
+
+	header_put(t, wire, update);
+	question_put(t, pkt, update);
+	section_put(t, pkt, KNOT_ANSWER, update ? "PREREQ" : "ANSWER", tmp,
+		    tmplen);
+	section_put(t, pkt, KNOT_AUTHORITY, update ? "UPDATE" : "AUTHORITY",
+		    tmp, tmplen);
+	section_put(t, pkt, KNOT_ADDITIONAL, "ADDITIONAL", tmp, tmplen);
+	if (pkt->tsig_rr != NULL) {
+		text_put(t, "\n;; TSIG PSEUDOSECTION:\n",
+			 strlen("\n;; TSIG PSEUDOSECTION:\n"));
+		rr_put(t, pkt->tsig_rr, tmp, tmplen);
+	}
+	/* No line end after the last line: the caller adds its own. */
+	if (!t->full && t->len > 0 && t->buf[t->len - 1] == '\n')
+		t->buf[--t->len] = '\0';
+}
+
 int dns_msg_dump(const uint8_t *wire, size_t len, char *buf, size_t buflen)
 {
 	struct text t = {.buf = buf, .size = buflen};
@@ -122,8 +190,6 @@ int dns_msg_dump(const uint8_t *wire, size_t len, char *buf, size_t buflen)
 	uint8_t *copy = NULL;
 	char *tmp = NULL;
 	size_t tmplen = 0;
-	char name[KNOT_DNAME_TXT_MAXLEN + 1];
-	char type[32], cls[32];
 	int ret;
 
 	if (buf == NULL || buflen == 0)
@@ -148,59 +214,11 @@ int dns_msg_dump(const uint8_t *wire, size_t len, char *buf, size_t buflen)
 		goto out;
 	}
 	ret = knot_pkt_parse(pkt, 0);
-	if (ret != KNOT_EOK) {
+	if (ret != KNOT_EOK)
 		text_printf(&t, ";; %zu bytes, id %u: malformed (%s)", len,
 			    knot_wire_get_id(wire), knot_strerror(ret));
-		ret = (int)t.len;
-		goto out;
-	}
-
-	bool update = knot_wire_get_opcode(wire) == KNOT_OPCODE_UPDATE;
-	text_printf(&t, ";; ->>HEADER<<- opcode: %s; status: %s; id: %u\n",
-		    opcode_name(knot_wire_get_opcode(wire)),
-		    dns_rcode_name(knot_wire_get_rcode(wire)),
-		    knot_wire_get_id(wire));
-	text_printf(&t, ";; Flags:%s%s%s%s%s%s%s; ",
-		    knot_wire_get_qr(wire) ? " qr" : "",
-		    knot_wire_get_aa(wire) ? " aa" : "",
-		    knot_wire_get_tc(wire) ? " tc" : "",
-		    knot_wire_get_rd(wire) ? " rd" : "",
-		    knot_wire_get_ra(wire) ? " ra" : "",
-		    knot_wire_get_ad(wire) ? " ad" : "",
-		    knot_wire_get_cd(wire) ? " cd" : "");
-	/* RFC 2136 2.2: the sections of an UPDATE have other names. */
-	text_printf(&t, "%s: %u; %s: %u; %s: %u; ADDITIONAL: %u\n",
-		    update ? "ZONE" : "QUERY", knot_wire_get_qdcount(wire),
-		    update ? "PREREQ" : "ANSWER", knot_wire_get_ancount(wire),
-		    update ? "UPDATE" : "AUTHORITY",
-		    knot_wire_get_nscount(wire), knot_wire_get_arcount(wire));
-
-	if (knot_wire_get_qdcount(wire) > 0) {
-		if (knot_dname_to_str(name, knot_pkt_qname(pkt),
-				      sizeof(name)) == NULL)
-			snprintf(name, sizeof(name), "?");
-		if (knot_rrtype_to_string(knot_pkt_qtype(pkt), type,
-					  sizeof(type)) < 0)
-			snprintf(type, sizeof(type), "?");
-		if (knot_rrclass_to_string(knot_pkt_qclass(pkt), cls,
-					   sizeof(cls)) < 0)
-			snprintf(cls, sizeof(cls), "?");
-		text_printf(&t, "\n;; %s SECTION:\n;%s\t\t%s\t%s\n",
-			    update ? "ZONE" : "QUESTION", name, cls, type);
-	}
-	section_put(&t, pkt, KNOT_ANSWER, update ? "PREREQ" : "ANSWER", &tmp,
-		    &tmplen);
-	section_put(&t, pkt, KNOT_AUTHORITY, update ? "UPDATE" : "AUTHORITY",
-		    &tmp, &tmplen);
-	section_put(&t, pkt, KNOT_ADDITIONAL, "ADDITIONAL", &tmp, &tmplen);
-	if (pkt->tsig_rr != NULL) {
-		text_put(&t, "\n;; TSIG PSEUDOSECTION:\n",
-			 strlen("\n;; TSIG PSEUDOSECTION:\n"));
-		rr_put(&t, pkt->tsig_rr, &tmp, &tmplen);
-	}
-	/* No line end after the last line: the caller adds its own. */
-	if (!t.full && t.len > 0 && buf[t.len - 1] == '\n')
-		buf[--t.len] = '\0';
+	else
+		pkt_put(&t, wire, pkt, &tmp, &tmplen);
 	ret = (int)t.len;
 out:
 	knot_pkt_free(pkt);

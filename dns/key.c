@@ -15,20 +15,25 @@
  * the problem, and quote only names and algorithm words (and not even those
  * when they look like key material).  Every buffer that held key material
  * is wiped before it is freed.
+ *
+ * One file, longer than the rest of the tree, because it is one parser:
+ * the formats are told apart by trying them in turn on the same text, and
+ * every reader shares the same parts (the line and token readers, the
+ * base64 decoder, the list of candidate keys, the rules for what a
+ * message may quote and which line it names).  Split by format, each
+ * piece would need the internals of all the others.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libknot/libknot.h>
 
 #include "dns/dns.h"
+#include "util/file.h"
 
 #define KEY_INPUT_MAX (64 * 1024) /* larger is not a key file */
 #define INNER_MIN     16	  /* shortest key accepted as "base64 twice" */
@@ -44,19 +49,20 @@ enum key_fmt {
 	FMT_RAW,
 };
 
+/* A piece of the caller's text and the line it starts on. */
+struct span {
+	const char *s; /* NULL: absent */
+	size_t len;
+	unsigned line;
+};
+
 /* One key found in the text; pointers into the caller's text. */
 struct cand {
-	const char *name; /* NULL: the format does not name the key */
-	size_t name_len;
-	unsigned name_line;
-	const char *alg; /* NULL: not given by the text */
-	size_t alg_len;
-	unsigned alg_line;
-	const char *sec; /* NULL: no secret */
-	size_t sec_len;
-	unsigned sec_line;
-	int alg_default; /* algorithm the format implies when absent */
-	unsigned line;	 /* where the key starts */
+	struct span name; /* s NULL: the format does not name the key */
+	struct span alg;  /* s NULL: not given by the text */
+	struct span sec;  /* s NULL: no secret */
+	int alg_default;  /* algorithm the format implies when absent */
+	unsigned line;	  /* where the key starts */
 };
 
 struct cands {
@@ -500,55 +506,42 @@ static const char *name_hint(enum key_fmt fmt)
 	}
 }
 
-/*
- * Decode the secret of @k into @key: base64 text decoded once, as BIND
- * does, with text that looks base64-encoded twice as the alternate; raw
- * bytes for FMT_RAW.
- */
-static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
-			 struct dns_key *key)
+/* Raw key bytes (FMT_RAW) are the secret as they are, with a warning. */
+static int secret_raw(struct kctx *c, const struct cand *k, struct dns_key *key)
 {
-	char src[48];
-	uint8_t *out = NULL, *inner = NULL;
-	size_t outlen = 0, outcap = 0, innerlen = 0, innercap = 0, bad = 0;
+	uint8_t *out = malloc(k->sec.len);
+
+	if (out == NULL)
+		return fail(c, -ENOMEM, 0, "out of memory");
+	snprintf(key->warning, sizeof(key->warning),
+		 "the secret in %.47s is raw key bytes, not base64 text "
+		 "(a Secret's data: field is base64-decoded); used as "
+		 "is. Store tsig-keygen's base64 text: stringData: or "
+		 "--from-literal=secret=<base64>",
+		 c->source);
+	memcpy(out, k->sec.s, k->sec.len);
+	key->secret = out;
+	key->secret_len = k->sec.len;
+	return 0;
+}
+
+/* The secret of @k as BIND and nsupdate -y read it: base64 decoded once. */
+static int secret_b64(struct kctx *c, const struct cand *k, enum key_fmt fmt,
+		      struct dns_key *key)
+{
+	size_t cap = k->sec.len * 3 / 4 + 3, len = 0, bad = 0;
+	uint8_t *out = malloc(cap);
 	const char *why = NULL;
 	int ret = 0;
 
-	snprintf(src, sizeof(src), "%s", c->source);
-	if (k->sec == NULL) {
-		ret =
-		    fail(c, DNS_EKEY_SYNTAX, k->line, "the key has no secret");
-		goto out;
-	}
-	if (fmt == FMT_RAW) {
-		outcap = k->sec_len;
-		out = malloc(outcap);
-		if (out == NULL) {
-			ret = fail(c, -ENOMEM, 0, "out of memory");
-			goto out;
-		}
-		memcpy(out, k->sec, k->sec_len);
-		outlen = k->sec_len;
-		snprintf(key->warning, sizeof(key->warning),
-			 "the secret in %s is raw key bytes, not base64 text "
-			 "(a Secret's data: field is base64-decoded); used as "
-			 "is. Store tsig-keygen's base64 text: stringData: or "
-			 "--from-literal=secret=<base64>",
-			 src);
-		goto done;
-	}
-	outcap = k->sec_len * 3 / 4 + 3;
-	out = malloc(outcap);
-	if (out == NULL) {
-		ret = fail(c, -ENOMEM, 0, "out of memory");
-		goto out;
-	}
-	if (b64_decode(k->sec, k->sec_len, false, out, &outlen, &bad, &why) <
+	if (out == NULL)
+		return fail(c, -ENOMEM, 0, "out of memory");
+	if (b64_decode(k->sec.s, k->sec.len, false, out, &len, &bad, &why) <
 	    0) {
-		unsigned line = k->sec_line;
+		unsigned line = k->sec.line;
 
-		for (size_t i = 0; i < bad && i < k->sec_len; i++)
-			if (k->sec[i] == '\n')
+		for (size_t i = 0; i < bad && i < k->sec.len; i++)
+			if (k->sec.s[i] == '\n')
 				line++;
 		/* nsupdate -y and BIND refuse such a secret just the same. */
 		ret = fail(c, DNS_EKEY_SYNTAX, line,
@@ -561,139 +554,164 @@ static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
 			       : "");
 		goto out;
 	}
-	if (outlen == 0) {
-		ret = fail(c, DNS_EKEY_SYNTAX, k->sec_line,
+	if (len == 0) {
+		ret = fail(c, DNS_EKEY_SYNTAX, k->sec.line,
 			   "the secret is empty");
 		goto out;
 	}
-	/*
-	 * Base64 twice (stringData: holding base64 of the printed key): the
-	 * decoded bytes are themselves base64 text of a plausible key.  A
-	 * random key of 16+ bytes is all base64 characters with a
-	 * probability below 1e-9, but a passphrase key is not random: BIND
-	 * and nsupdate -y take the bytes decoded once, so that reading stays
-	 * the key and the twice-decoded one is only the alternate, tried
-	 * after the server rejected the first.
-	 */
-	innercap = outlen * 3 / 4 + 3;
-	inner = malloc(innercap);
-	if (inner == NULL) {
-		ret = fail(c, -ENOMEM, 0, "out of memory");
-		goto out;
-	}
-	if (b64_decode((const char *)out, outlen, true, inner, &innerlen, &bad,
-		       &why) == 0 &&
-	    innerlen >= INNER_MIN) {
-		explicit_bzero(inner + innerlen, innercap - innerlen);
-		key->alt_secret = inner;
-		key->alt_secret_len = innerlen;
-		inner = NULL;
-		snprintf(key->alt_desc, sizeof(key->alt_desc),
-			 "the secret decoded a second time (as if "
-			 "base64-encoded twice)");
-		snprintf(key->alt_warning, sizeof(key->alt_warning),
-			 "the secret in %s is ambiguous: read as nsupdate -y "
-			 "reads it (base64 decoded once) the server rejected "
-			 "it, decoded twice it was accepted, so it was stored "
-			 "base64-encoded twice. Store the base64 text printed "
-			 "by tsig-keygen once (kubectl create secret generic "
-			 "NAME --from-literal=secret=<base64>, or stringData:)",
-			 src);
-	}
-done:
 	/* Padding may leave key bits past the end: wipe them now. */
-	explicit_bzero(out + outlen, outcap - outlen);
+	explicit_bzero(out + len, cap - len);
 	key->secret = out;
-	key->secret_len = outlen;
+	key->secret_len = len;
 	out = NULL;
 out:
-	if (out != NULL) {
-		explicit_bzero(out, outcap);
-		free(out);
-	}
-	if (inner != NULL) {
-		explicit_bzero(inner, innercap);
-		free(inner);
-	}
+	util_wipe_free(out, cap);
 	return ret;
 }
 
-/* Pick the key, check names and algorithms, decode the secret. */
-static int cands_finish(struct kctx *c, const struct cands *cs,
-			enum key_fmt fmt, struct dns_key *key)
+/*
+ * Base64 twice (stringData: holding base64 of the printed key): the
+ * decoded secret of @key is itself base64 text of a plausible key.  A
+ * random key of 16+ bytes is all base64 characters with a probability
+ * below 1e-9, but a passphrase key is not random: BIND and nsupdate -y
+ * take the bytes decoded once, so that reading stays the key and the
+ * twice-decoded one is only the alternate, tried after the server
+ * rejected the first.
+ */
+static int secret_alt(struct kctx *c, struct dns_key *key)
 {
-	char q1[64], norm[DNS_NAME_LEN], list[512];
+	size_t cap = key->secret_len * 3 / 4 + 3, len = 0, bad = 0;
+	uint8_t *inner = malloc(cap);
+	const char *why = NULL;
+
+	if (inner == NULL)
+		return fail(c, -ENOMEM, 0, "out of memory");
+	if (b64_decode((const char *)key->secret, key->secret_len, true, inner,
+		       &len, &bad, &why) < 0 ||
+	    len < INNER_MIN) {
+		util_wipe_free(inner, cap);
+		return 0;
+	}
+	explicit_bzero(inner + len, cap - len);
+	key->alt_secret = inner;
+	key->alt_secret_len = len;
+	snprintf(key->alt_desc, sizeof(key->alt_desc),
+		 "the secret decoded a second time (as if "
+		 "base64-encoded twice)");
+	snprintf(key->alt_warning, sizeof(key->alt_warning),
+		 "the secret in %.47s is ambiguous: read as nsupdate -y "
+		 "reads it (base64 decoded once) the server rejected "
+		 "it, decoded twice it was accepted, so it was stored "
+		 "base64-encoded twice. Store the base64 text printed "
+		 "by tsig-keygen once (kubectl create secret generic "
+		 "NAME --from-literal=secret=<base64>, or stringData:)",
+		 c->source);
+	return 0;
+}
+
+/*
+ * Decode the secret of @k into @key: base64 text decoded once, as BIND
+ * does, with text that looks base64-encoded twice as the alternate; raw
+ * bytes for FMT_RAW.
+ */
+static int secret_decode(struct kctx *c, const struct cand *k, enum key_fmt fmt,
+			 struct dns_key *key)
+{
+	int ret;
+
+	if (k->sec.s == NULL)
+		return fail(c, DNS_EKEY_SYNTAX, k->line,
+			    "the key has no secret");
+	if (fmt == FMT_RAW)
+		return secret_raw(c, k, key);
+	ret = secret_b64(c, k, fmt, key);
+	if (ret < 0)
+		return ret;
+	return secret_alt(c, key);
+}
+
+/* The names of the keys found, for a message: "a.example., b., ...". */
+static void cands_list(const struct cands *cs, char *list, size_t size)
+{
+	char norm[DNS_NAME_LEN];
+	size_t o = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i < cs->n && o + 48 < size; i++) {
+		const struct cand *x = &cs->v[i];
+		int n;
+
+		if (name_normalize(x->name.s, x->name.len, norm) != NULL)
+			quote(norm, sizeof(norm), x->name.s, x->name.len);
+		n = snprintf(list + o, size - o, "%s%s", i ? ", " : "", norm);
+		if (n < 0 || (size_t)n >= size - o)
+			break;
+		o += (size_t)n;
+		if (i + 1 < cs->n && o + 48 >= size)
+			snprintf(list + o, size - o, ", ...");
+	}
+}
+
+/* The key named by the caller, or the only one found; else the choice. */
+static int cands_pick(struct kctx *c, const struct cands *cs,
+		      const struct cand **out)
+{
+	char norm[DNS_NAME_LEN], list[512];
 	const struct cand *k = NULL;
-	const char *why;
-	int alg, ret;
 
 	if (cs->n == 0)
 		return fail(c, DNS_EKEY_SYNTAX, 0, "no key found");
-	if (c->name != NULL) {
-		for (size_t i = 0; i < cs->n && k == NULL; i++) {
-			const struct cand *x = &cs->v[i];
+	for (size_t i = 0; c->name != NULL && i < cs->n && k == NULL; i++) {
+		const struct cand *x = &cs->v[i];
 
-			if (x->name != NULL &&
-			    name_normalize(x->name, x->name_len, norm) ==
-				NULL &&
-			    strcmp(norm, c->name) == 0)
-				k = x;
-		}
-		if (k == NULL && cs->n == 1)
-			k = &cs->v[0];
-	} else if (cs->n == 1) {
-		k = &cs->v[0];
+		if (x->name.s != NULL &&
+		    name_normalize(x->name.s, x->name.len, norm) == NULL &&
+		    strcmp(norm, c->name) == 0)
+			k = x;
 	}
-	if (k == NULL) {
-		size_t o = 0;
-
-		list[0] = '\0';
-		for (size_t i = 0; i < cs->n && o + 48 < sizeof(list); i++) {
-			const struct cand *x = &cs->v[i];
-			int n;
-
-			if (name_normalize(x->name, x->name_len, norm) != NULL)
-				quote(norm, sizeof(norm), x->name, x->name_len);
-			n = snprintf(list + o, sizeof(list) - o, "%s%s",
-				     i ? ", " : "", norm);
-			if (n < 0 || (size_t)n >= sizeof(list) - o)
-				break;
-			o += (size_t)n;
-			if (i + 1 < cs->n && o + 48 >= sizeof(list))
-				snprintf(list + o, sizeof(list) - o, ", ...");
-		}
-		if (c->name != NULL)
-			return fail(c, DNS_EKEY_NOTFOUND, 0,
-				    "no key named %s; the keys found are: %s",
-				    c->name, list);
-		c->err_names_setting = true;
-		return fail(
-		    c, DNS_EKEY_NOTFOUND, 0,
+	if (k == NULL && cs->n == 1)
+		k = &cs->v[0];
+	if (k != NULL) {
+		*out = k;
+		return 0;
+	}
+	cands_list(cs, list, sizeof(list));
+	if (c->name != NULL)
+		return fail(c, DNS_EKEY_NOTFOUND, 0,
+			    "no key named %s; the keys found are: %s", c->name,
+			    list);
+	c->err_names_setting = true;
+	return fail(c, DNS_EKEY_NOTFOUND, 0,
 		    "%zu keys found (%s); choose one with "
 		    "--tsig-key-name (tsigKeyName in the solver config)",
 		    cs->n, list);
-	}
+}
 
-	ret = secret_decode(c, k, fmt, key);
-	if (ret < 0)
-		return ret;
+/*
+ * The key's name: the text's, which must agree with the caller's; the
+ * caller's; or the one in a K*.private file's name.
+ */
+static int key_name_set(struct kctx *c, const struct cand *k, enum key_fmt fmt,
+			struct dns_key *key)
+{
+	char q[64];
+	const char *why;
 
-	/* The name: the text's, which must agree with the caller's. */
-	if (k->name != NULL) {
-		why = name_normalize(k->name, k->name_len, key->name);
+	if (k->name.s != NULL) {
+		why = name_normalize(k->name.s, k->name.len, key->name);
 		if (why != NULL)
-			return fail(c, DNS_EKEY_NAME, k->name_line,
+			return fail(c, DNS_EKEY_NAME, k->name.line,
 				    "the key name %s is not a valid domain "
 				    "name: %s",
-				    quote(q1, sizeof(q1), k->name, k->name_len),
+				    quote(q, sizeof(q), k->name.s, k->name.len),
 				    why);
 		if (c->name != NULL && strcmp(c->name, key->name) != 0)
 			return fail(
-			    c, DNS_EKEY_CONFLICT, k->name_line,
+			    c, DNS_EKEY_CONFLICT, k->name.line,
 			    "the key name given, %s, differs from the "
 			    "name in the file, %s",
 			    c->name,
-			    name_for_msg(q1, sizeof(q1), k->name, k->name_len));
+			    name_for_msg(q, sizeof(q), k->name.s, k->name.len));
 	} else if (c->name != NULL) {
 		memcpy(key->name, c->name, strlen(c->name) + 1);
 	} else if (fmt == FMT_KFILE && c->fname[0] != '\0') {
@@ -703,20 +721,28 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 		return fail(c, DNS_EKEY_NAME, 0, "the key name is missing: %s",
 			    name_hint(fmt));
 	}
+	return 0;
+}
 
-	/* The algorithm: the text's, the caller's, or the format's. */
-	if (k->alg != NULL) {
-		alg = alg_parse(k->alg, k->alg_len);
+/* The algorithm: the text's, the caller's, or the format's. */
+static int key_alg_set(struct kctx *c, const struct cand *k,
+		       struct dns_key *key)
+{
+	char q[64];
+	int alg;
+
+	if (k->alg.s != NULL) {
+		alg = alg_parse(k->alg.s, k->alg.len);
 		if (alg < 0)
-			return fail(c, DNS_EKEY_ALG, k->alg_line,
+			return fail(c, DNS_EKEY_ALG, k->alg.line,
 				    "unknown TSIG algorithm %s; use " ALG_LIST,
-				    quote(q1, sizeof(q1), k->alg, k->alg_len));
+				    quote(q, sizeof(q), k->alg.s, k->alg.len));
 		if (c->alg != DNS_ALG_NONE && c->alg != alg)
-			return fail(c, DNS_EKEY_CONFLICT, k->alg_line,
+			return fail(c, DNS_EKEY_CONFLICT, k->alg.line,
 				    "the algorithm given, %s, differs from "
 				    "the algorithm of key %s in the file, %s",
 				    alg_names[c->alg],
-				    name_for_msg(q1, sizeof(q1), key->name,
+				    name_for_msg(q, sizeof(q), key->name,
 						 strlen(key->name)),
 				    alg_names[alg]);
 	} else if (c->alg != DNS_ALG_NONE) {
@@ -730,7 +756,7 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 		    "the TSIG algorithm of key %s is missing: set "
 		    "--tsig-algorithm (tsigAlgorithm in the solver "
 		    "config) to " ALG_LIST,
-		    name_for_msg(q1, sizeof(q1), key->name, strlen(key->name)));
+		    name_for_msg(q, sizeof(q), key->name, strlen(key->name)));
 	}
 	key->alg = (enum dns_alg)alg;
 	/* RFC 8945 6: HMAC-MD5 is deprecated, HMAC-SHA1 not recommended. */
@@ -743,6 +769,23 @@ static int cands_finish(struct kctx *c, const struct cands *cs,
 			 key->name, alg_names[alg], (int)strlen(key->name) - 1,
 			 key->name);
 	return 0;
+}
+
+/* Pick the key, decode the secret, check its name and algorithm. */
+static int cands_finish(struct kctx *c, const struct cands *cs,
+			enum key_fmt fmt, struct dns_key *key)
+{
+	const struct cand *k = NULL;
+	int ret;
+
+	ret = cands_pick(c, cs, &k);
+	if (ret == 0)
+		ret = secret_decode(c, k, fmt, key);
+	if (ret == 0)
+		ret = key_name_set(c, k, fmt, key);
+	if (ret == 0)
+		ret = key_alg_set(c, k, key);
+	return ret;
 }
 
 /* ------------------------------------------------- BIND configuration */
@@ -786,12 +829,15 @@ static const char *tok_desc(const struct token *t)
 	}
 }
 
-/*
- * Next token of named.conf syntax: comments (#, //, C style) and white
- * space skipped.  @quiet: report no error (format detection).
- */
-static int lex_next(struct kctx *c, struct lexer *lx, struct token *t,
-		    bool quiet)
+/* A lexer error: none reported while only detecting the format (@quiet). */
+static int lex_fail(struct kctx *c, bool quiet, unsigned line, const char *msg)
+{
+	return quiet ? DNS_EKEY_SYNTAX
+		     : fail(c, DNS_EKEY_SYNTAX, line, "%s", msg);
+}
+
+/* Skip white space and comments (#, //, C style) up to the next token. */
+static int lex_skip(struct kctx *c, struct lexer *lx, bool quiet)
 {
 	for (;;) {
 		while (lx->p < lx->end && is_space((unsigned char)*lx->p)) {
@@ -800,7 +846,7 @@ static int lex_next(struct kctx *c, struct lexer *lx, struct token *t,
 			lx->p++;
 		}
 		if (lx->p >= lx->end)
-			break;
+			return 0;
 		if (*lx->p == '#' ||
 		    (*lx->p == '/' && lx->p + 1 < lx->end && lx->p[1] == '/')) {
 			while (lx->p < lx->end && *lx->p != '\n')
@@ -818,56 +864,37 @@ static int lex_next(struct kctx *c, struct lexer *lx, struct token *t,
 				lx->p++;
 			}
 			if (lx->p + 1 >= lx->end)
-				return quiet ? DNS_EKEY_SYNTAX
-					     : fail(c, DNS_EKEY_SYNTAX, start,
-						    "a /* comment is not "
-						    "closed");
+				return lex_fail(c, quiet, start,
+						"a /* comment is not closed");
 			lx->p += 2;
 			continue;
 		}
-		break;
-	}
-	memset(t, 0, sizeof(*t));
-	t->line = lx->line;
-	if (lx->p >= lx->end) {
-		t->type = T_EOF;
 		return 0;
 	}
-	t->s = lx->p;
-	switch (*lx->p) {
-	case '{':
-		t->type = T_LBRACE;
-		t->len = 1;
+}
+
+/* A quoted string: the text between the quotes, which may span lines. */
+static int lex_string(struct kctx *c, struct lexer *lx, struct token *t,
+		      bool quiet)
+{
+	t->type = T_STRING;
+	t->s = ++lx->p;
+	while (lx->p < lx->end && *lx->p != '"') {
+		if (*lx->p == '\n')
+			lx->line++;
 		lx->p++;
-		return 0;
-	case '}':
-		t->type = T_RBRACE;
-		t->len = 1;
-		lx->p++;
-		return 0;
-	case ';':
-		t->type = T_SEMI;
-		t->len = 1;
-		lx->p++;
-		return 0;
-	case '"':
-		t->type = T_STRING;
-		t->s = ++lx->p;
-		while (lx->p < lx->end && *lx->p != '"') {
-			if (*lx->p == '\n')
-				lx->line++;
-			lx->p++;
-		}
-		if (lx->p >= lx->end)
-			return quiet ? DNS_EKEY_SYNTAX
-				     : fail(c, DNS_EKEY_SYNTAX, t->line,
-					    "a quoted string is not closed");
-		t->len = (size_t)(lx->p - t->s);
-		lx->p++;
-		return 0;
-	default:
-		break;
 	}
+	if (lx->p >= lx->end)
+		return lex_fail(c, quiet, t->line,
+				"a quoted string is not closed");
+	t->len = (size_t)(lx->p - t->s);
+	lx->p++;
+	return 0;
+}
+
+/* A word: up to white space, a brace, ';', a quote or a comment. */
+static void lex_word(struct lexer *lx, struct token *t)
+{
 	t->type = T_WORD;
 	while (lx->p < lx->end) {
 		char ch = *lx->p;
@@ -880,6 +907,44 @@ static int lex_next(struct kctx *c, struct lexer *lx, struct token *t,
 		lx->p++;
 	}
 	t->len = (size_t)(lx->p - t->s);
+}
+
+/*
+ * Next token of named.conf syntax: comments (#, //, C style) and white
+ * space skipped.  @quiet: report no error (format detection).
+ */
+static int lex_next(struct kctx *c, struct lexer *lx, struct token *t,
+		    bool quiet)
+{
+	int ret = lex_skip(c, lx, quiet);
+
+	if (ret < 0)
+		return ret;
+	memset(t, 0, sizeof(*t));
+	t->line = lx->line;
+	if (lx->p >= lx->end) {
+		t->type = T_EOF;
+		return 0;
+	}
+	t->s = lx->p;
+	switch (*lx->p) {
+	case '{':
+		t->type = T_LBRACE;
+		break;
+	case '}':
+		t->type = T_RBRACE;
+		break;
+	case ';':
+		t->type = T_SEMI;
+		break;
+	case '"':
+		return lex_string(c, lx, t, quiet);
+	default:
+		lex_word(lx, t);
+		return 0;
+	}
+	t->len = 1;
+	lx->p++;
 	return 0;
 }
 
@@ -909,12 +974,66 @@ static bool bind_detect(struct kctx *c)
 	}
 }
 
+/*
+ * One clause of key @q's block, @t its first word: "algorithm ALG;" or
+ * "secret BASE64;", each at most once.
+ */
+static int bind_clause(struct kctx *c, struct lexer *lx, const struct token *t,
+		       struct cand *k, const char *q)
+{
+	const char *what;
+	struct token v, semi;
+	bool is_alg;
+	int ret;
+
+	if (t->type != T_WORD)
+		return fail(c, DNS_EKEY_SYNTAX, t->line,
+			    "unexpected %s in key %s; expected "
+			    "'algorithm' or 'secret'",
+			    tok_desc(t), q);
+	is_alg = eq_nocase(t->s, t->len, "algorithm");
+	if (!is_alg && !eq_nocase(t->s, t->len, "secret")) {
+		char w[64];
+
+		return fail(c, DNS_EKEY_SYNTAX, t->line,
+			    "unknown clause %s in key %s; expected "
+			    "'algorithm', 'secret' or '};' closing "
+			    "the block",
+			    quote(w, sizeof(w), t->s, t->len), q);
+	}
+	what = is_alg ? "algorithm" : "secret";
+	if ((is_alg && k->alg.s != NULL) || (!is_alg && k->sec.s != NULL))
+		return fail(c, DNS_EKEY_SYNTAX, t->line,
+			    "key %s has two '%s' clauses", q, what);
+	ret = lex_next(c, lx, &v, false);
+	if (ret < 0)
+		return ret;
+	if (v.type != T_WORD && v.type != T_STRING)
+		return fail(c, DNS_EKEY_SYNTAX, v.line,
+			    "'%s' is followed by %s, not by a value", what,
+			    tok_desc(&v));
+	if (is_alg) {
+		k->alg = (struct span){v.s, v.len, v.line};
+	} else {
+		k->sec = (struct span){v.s, v.len, v.line};
+	}
+	ret = lex_next(c, lx, &semi, false);
+	if (ret < 0)
+		return ret;
+	if (semi.type != T_SEMI)
+		return fail(c, DNS_EKEY_SYNTAX, semi.line,
+			    "expected ';' after the %s of key %s, found %s",
+			    what, q, tok_desc(&semi));
+	return 0;
+}
+
 /* key NAME { algorithm ALG; secret "BASE64"; }; */
 static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 		      struct cands *cs)
 {
 	char q[64];
-	struct token t, v;
+	struct token t;
+	struct lexer save;
 	struct cand *k;
 	int ret;
 
@@ -928,9 +1047,7 @@ static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 	ret = cands_add(c, cs, &k);
 	if (ret < 0)
 		return ret;
-	k->name = t.s;
-	k->name_len = t.len;
-	k->name_line = t.line;
+	k->name = (struct span){t.s, t.len, t.line};
 	k->line = line;
 	quote(q, sizeof(q), t.s, t.len);
 	ret = lex_next(c, lx, &t, false);
@@ -941,8 +1058,6 @@ static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 			    "expected '{' after key %s, found %s", q,
 			    tok_desc(&t));
 	for (;;) {
-		bool is_alg;
-
 		ret = lex_next(c, lx, &t, false);
 		if (ret < 0)
 			return ret;
@@ -953,59 +1068,14 @@ static int bind_block(struct kctx *c, struct lexer *lx, unsigned line,
 				    "the block of key %s (line %u) is not "
 				    "closed: '};' is missing",
 				    q, line);
-		if (t.type != T_WORD)
-			return fail(c, DNS_EKEY_SYNTAX, t.line,
-				    "unexpected %s in key %s; expected "
-				    "'algorithm' or 'secret'",
-				    tok_desc(&t), q);
-		is_alg = eq_nocase(t.s, t.len, "algorithm");
-		if (!is_alg && !eq_nocase(t.s, t.len, "secret")) {
-			char w[64];
-
-			return fail(c, DNS_EKEY_SYNTAX, t.line,
-				    "unknown clause %s in key %s; expected "
-				    "'algorithm', 'secret' or '};' closing "
-				    "the block",
-				    quote(w, sizeof(w), t.s, t.len), q);
-		}
-		if ((is_alg && k->alg != NULL) || (!is_alg && k->sec != NULL))
-			return fail(c, DNS_EKEY_SYNTAX, t.line,
-				    "key %s has two '%s' clauses", q,
-				    is_alg ? "algorithm" : "secret");
-		ret = lex_next(c, lx, &v, false);
+		ret = bind_clause(c, lx, &t, k, q);
 		if (ret < 0)
 			return ret;
-		if (v.type != T_WORD && v.type != T_STRING)
-			return fail(c, DNS_EKEY_SYNTAX, v.line,
-				    "'%s' is followed by %s, not by a value",
-				    is_alg ? "algorithm" : "secret",
-				    tok_desc(&v));
-		if (is_alg) {
-			k->alg = v.s;
-			k->alg_len = v.len;
-			k->alg_line = v.line;
-		} else {
-			k->sec = v.s;
-			k->sec_len = v.len;
-			k->sec_line = v.line;
-		}
-		ret = lex_next(c, lx, &t, false);
-		if (ret < 0)
-			return ret;
-		if (t.type != T_SEMI)
-			return fail(c, DNS_EKEY_SYNTAX, t.line,
-				    "expected ';' after the %s of key %s, "
-				    "found %s",
-				    is_alg ? "algorithm" : "secret", q,
-				    tok_desc(&t));
 	}
 	/* The ';' after '}' is BIND's syntax; tolerate its absence. */
-	{
-		struct lexer save = *lx;
-
-		if (lex_next(c, lx, &t, true) < 0 || t.type != T_SEMI)
-			*lx = save;
-	}
+	save = *lx;
+	if (lex_next(c, lx, &t, true) < 0 || t.type != T_SEMI)
+		*lx = save;
 	return 0;
 }
 
@@ -1138,25 +1208,21 @@ static int kfile_parse(struct kctx *c, struct cands *cs)
 			/* "163 (HMAC_SHA256)": the number decides. */
 			while (n < vlen && !is_space((unsigned char)v[n]))
 				n++;
-			if (k->alg != NULL)
+			if (k->alg.s != NULL)
 				return fail(c, DNS_EKEY_SYNTAX, l.no,
 					    "a second Algorithm line");
-			k->alg = v;
-			k->alg_len = n;
-			k->alg_line = l.no;
+			k->alg = (struct span){v, n, l.no};
 		} else if (eq_nocase(f, flen, "Key")) {
-			if (k->sec != NULL)
+			if (k->sec.s != NULL)
 				return fail(c, DNS_EKEY_SYNTAX, l.no,
 					    "a second Key line");
-			k->sec = v;
-			k->sec_len = vlen;
-			k->sec_line = l.no;
+			k->sec = (struct span){v, vlen, l.no};
 		}
 	}
-	if (k->sec == NULL)
+	if (k->sec.s == NULL)
 		return fail(c, DNS_EKEY_SYNTAX, 0,
 			    "the K*.private file has no 'Key:' line");
-	if (k->alg == NULL)
+	if (k->alg.s == NULL)
 		return fail(c, DNS_EKEY_SYNTAX, 0,
 			    "the K*.private file has no 'Algorithm:' line");
 	if (name_from_kfile(c->source, c->fname) == false)
@@ -1229,21 +1295,15 @@ static int yaml_parse(struct kctx *c, struct cands *cs)
 				    "a key field before '- id:'");
 		yaml_scalar(&v, &vlen);
 		if (eq_nocase(f, flen, "id")) {
-			k->name = v;
-			k->name_len = vlen;
-			k->name_line = l.no;
+			k->name = (struct span){v, vlen, l.no};
 		} else if (eq_nocase(f, flen, "algorithm")) {
-			k->alg = v;
-			k->alg_len = vlen;
-			k->alg_line = l.no;
+			k->alg = (struct span){v, vlen, l.no};
 		} else if (eq_nocase(f, flen, "secret")) {
-			k->sec = v;
-			k->sec_len = vlen;
-			k->sec_line = l.no;
+			k->sec = (struct span){v, vlen, l.no};
 		}
 	}
 	for (size_t i = 0; i < cs->n; i++)
-		if (cs->v[i].name == NULL)
+		if (cs->v[i].name.s == NULL)
 			return fail(c, DNS_EKEY_SYNTAX, cs->v[i].line,
 				    "a key without 'id:'");
 	return 0;
@@ -1291,15 +1351,11 @@ static int knot_parse(struct kctx *c, struct cands *cs)
 		ret = cands_add(c, cs, &k);
 		if (ret < 0)
 			return ret;
-		k->line = k->name_line = k->alg_line = k->sec_line = l.no;
-		if (nf == 3) {
-			k->alg = f[0];
-			k->alg_len = flen[0];
-		}
-		k->name = f[nf - 2];
-		k->name_len = flen[nf - 2];
-		k->sec = f[nf - 1];
-		k->sec_len = flen[nf - 1];
+		k->line = l.no;
+		if (nf == 3)
+			k->alg = (struct span){f[0], flen[0], l.no};
+		k->name = (struct span){f[nf - 2], flen[nf - 2], l.no};
+		k->sec = (struct span){f[nf - 1], flen[nf - 1], l.no};
 		/* Knot's tools assume hmac-sha256 without an algorithm. */
 		k->alg_default = DNS_ALG_SHA256;
 	}
@@ -1351,9 +1407,8 @@ static int bare_parse(struct kctx *c, struct cands *cs)
 	ret = cands_add(c, cs, &k);
 	if (ret < 0)
 		return ret;
-	k->line = k->sec_line = first;
-	k->sec = start;
-	k->sec_len = (size_t)(end - start);
+	k->line = first;
+	k->sec = (struct span){start, (size_t)(end - start), first};
 	return 0;
 }
 
@@ -1444,8 +1499,7 @@ static int bare_detect(struct kctx *c, bool *yes)
 	*yes = b64_decode(c->text, c->len, inline_space(c->text, c->len), buf,
 			  &n, &bad, &why) == 0 &&
 	       n > 0;
-	explicit_bzero(buf, cap);
-	free(buf);
+	util_wipe_free(buf, cap);
 	return 0;
 }
 
@@ -1461,8 +1515,8 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 		       struct dns_key *key, const char *name, const char *alg,
 		       int first)
 {
-	char src[48], inner[512];
-	size_t cap = k->sec_len * 3 / 4 + 3, n = 0, bad;
+	char inner[512];
+	size_t cap = k->sec.len * 3 / 4 + 3, n = 0, bad;
 	const char *why;
 	char *buf = malloc(cap);
 	struct dns_key file;
@@ -1475,7 +1529,7 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	 * Key bytes are random: 16 or more of them are printable text naming
 	 * key fields with a probability far below 1e-12.
 	 */
-	if (b64_decode(k->sec, k->sec_len, false, (uint8_t *)buf, &n, &bad,
+	if (b64_decode(k->sec.s, k->sec.len, false, (uint8_t *)buf, &n, &bad,
 		       &why) < 0 ||
 	    n < INNER_MIN || first_binary(buf, n) != NULL ||
 	    !(memchr(buf, ':', n) || contains_nocase(buf, n, "key") ||
@@ -1484,7 +1538,6 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 	if (key_parse(&file, buf, n, c->source, name, alg, inner, sizeof(inner),
 		      1) < 0)
 		goto out;
-	snprintf(src, sizeof(src), "%s", c->source);
 	if (first < 0) {
 		/* The bare reading is impossible: the file's key it is. */
 		dns_key_release(key);
@@ -1492,37 +1545,35 @@ static int bare_nested(struct kctx *c, const struct cand *k,
 		memset(&file, 0, sizeof(file));
 		if (c->err != NULL && c->errlen > 0)
 			c->err[0] = '\0';
-		snprintf(key->warning, sizeof(key->warning),
-			 "%s holds a key file base64-encoded once more; it was "
-			 "decoded. Store the file's text itself (stringData:, "
-			 "or kubectl create secret generic NAME "
-			 "--from-file=secret=FILE)",
-			 src);
+		snprintf(
+		    key->warning, sizeof(key->warning),
+		    "%.47s holds a key file base64-encoded once more; it was "
+		    "decoded. Store the file's text itself (stringData:, "
+		    "or kubectl create secret generic NAME "
+		    "--from-file=secret=FILE)",
+		    c->source);
 		ret = 0;
 		goto out;
 	}
 	if (file.alg != key->alg || strcmp(file.name, key->name) != 0)
 		goto out;
-	if (key->alt_secret != NULL) {
-		explicit_bzero(key->alt_secret, key->alt_secret_len);
-		free(key->alt_secret);
-	}
+	util_wipe_free(key->alt_secret, key->alt_secret_len);
 	key->alt_secret = file.secret;
 	key->alt_secret_len = file.secret_len;
 	file.secret = NULL;
 	snprintf(key->alt_desc, sizeof(key->alt_desc),
 		 "the secret of the key file it decodes to");
-	snprintf(key->alt_warning, sizeof(key->alt_warning),
-		 "the secret in %s is ambiguous: read as nsupdate -y reads it "
-		 "(base64 decoded once) the server rejected it; it decodes to "
-		 "a key file whose secret was accepted. Store the file's text "
-		 "itself (stringData:, or kubectl create secret generic NAME "
-		 "--from-file=secret=FILE)",
-		 src);
+	snprintf(
+	    key->alt_warning, sizeof(key->alt_warning),
+	    "the secret in %.47s is ambiguous: read as nsupdate -y reads it "
+	    "(base64 decoded once) the server rejected it; it decodes to "
+	    "a key file whose secret was accepted. Store the file's text "
+	    "itself (stringData:, or kubectl create secret generic NAME "
+	    "--from-file=secret=FILE)",
+	    c->source);
 out:
 	dns_key_release(&file);
-	explicit_bzero(buf, cap);
-	free(buf);
+	util_wipe_free(buf, cap);
 	return ret;
 }
 
@@ -1533,17 +1584,137 @@ int dns_key_parse(struct dns_key *key, const char *text, size_t len,
 	return key_parse(key, text, len, source, name, alg, err, errlen, 0);
 }
 
+/* The caller's name and algorithm, checked first: they are not secret. */
+static int kctx_given(struct kctx *c, const char *name, const char *alg)
+{
+	const char *why;
+	char q[64];
+
+	if (name != NULL && name[0] != '\0') {
+		size_t nlen = strlen(name);
+		const char *s = name;
+
+		trim(&s, &nlen);
+		why = name_normalize(s, nlen, c->namebuf);
+		if (why != NULL)
+			return fail(c, DNS_EKEY_NAME, 0,
+				    "the key name given, %s, is not a valid "
+				    "domain name: %s",
+				    quote(q, sizeof(q), s, nlen), why);
+		c->name = c->namebuf;
+	}
+	if (alg != NULL && alg[0] != '\0') {
+		c->alg = dns_alg_from_text(alg);
+		if (c->alg < 0)
+			return fail(
+			    c, DNS_EKEY_ALG, 0,
+			    "unknown TSIG algorithm %s given; use " ALG_LIST,
+			    quote(q, sizeof(q), alg, strlen(alg)));
+	}
+	return 0;
+}
+
+/*
+ * Raw key bytes (a Secret's data: field holding the key printed by
+ * tsig-keygen) are not text, @bin their first binary byte.  A text file
+ * with stray binary bytes names its fields; random key bytes practically
+ * never do.
+ */
+static int raw_parse(struct kctx *c, struct cands *cs, const char *bin)
+{
+	struct cand *k;
+	int ret;
+
+	if (contains_nocase(c->text, c->len, "secret") ||
+	    contains_nocase(c->text, c->len, "algorithm") ||
+	    contains_nocase(c->text, c->len, "private-key-format") ||
+	    contains_nocase(c->text, c->len, "hmac-"))
+		return fail(c, DNS_EKEY_SYNTAX, line_at(c, bin),
+			    "%s in a key file",
+			    *bin == '\0' ? "a NUL byte"
+					 : "a control character or "
+					   "invalid UTF-8");
+	ret = cands_add(c, cs, &k);
+	if (ret < 0)
+		return ret;
+	k->line = 1;
+	k->sec = (struct span){c->text, c->len, 1};
+	return 0;
+}
+
+/* The key file formats, told apart by their marks, a bare secret last. */
+static int file_parse(struct kctx *c, struct cands *cs, enum key_fmt *fmt)
+{
+	if (has_col0(c, "private-key-format:", false) ||
+	    has_col0(c, "algorithm:", false)) {
+		*fmt = FMT_KFILE;
+		return kfile_parse(c, cs);
+	}
+	if (has_col0(c, "key:", true)) {
+		*fmt = FMT_YAML;
+		return yaml_parse(c, cs);
+	}
+	if (bind_detect(c)) {
+		*fmt = FMT_BIND;
+		return bind_parse(c, cs);
+	}
+	if (knot_detect(c)) {
+		*fmt = FMT_KNOT;
+		return knot_parse(c, cs);
+	}
+	*fmt = FMT_BARE;
+	return bare_parse(c, cs);
+}
+
+/*
+ * The keys of a text: valid base64 is a bare secret, read as nsupdate -y
+ * reads it whatever the bytes; else a key file.  Inside bare_nested()
+ * (@depth > 0) only a key file, never a bare secret.
+ */
+static int text_parse(struct kctx *c, struct cands *cs, int depth,
+		      enum key_fmt *fmt)
+{
+	const char *s = c->text;
+	size_t n = c->len;
+	bool is_b64 = false;
+	struct cand *k;
+	int ret;
+
+	trim(&s, &n);
+	if (n == 0)
+		return fail(c, DNS_EKEY_SYNTAX, 0,
+			    c->len ? "it is empty (only white space)"
+				   : "it is empty");
+	ret = depth == 0 ? bare_detect(c, &is_b64) : 0;
+	if (ret < 0)
+		return ret;
+	if (is_b64) {
+		*fmt = FMT_BARE;
+		ret = cands_add(c, cs, &k);
+		if (ret < 0)
+			return ret;
+		k->line = line_at(c, s);
+		k->sec = (struct span){s, n, k->line};
+		return 0;
+	}
+	ret = file_parse(c, cs, fmt);
+	if (ret == 0 && depth > 0 && *fmt == FMT_BARE)
+		ret = fail(c, DNS_EKEY_SYNTAX, 0, "not a key file");
+	return ret;
+}
+
+/*
+ * dns_key_parse() at @depth: 0 for the caller's text, 1 for the key file
+ * a bare secret decodes to (bare_nested()).
+ */
 static int key_parse(struct dns_key *key, const char *text, size_t len,
 		     const char *source, const char *name, const char *alg,
 		     char *err, size_t errlen, int depth)
 {
 	struct kctx c = {0};
 	struct cands cs = {0};
-	struct cand *k;
-	enum key_fmt fmt;
-	const char *bin, *why;
-	bool is_b64 = false;
-	char q[64];
+	enum key_fmt fmt = FMT_BARE;
+	const char *bin;
 	int ret;
 
 	if (err != NULL && errlen > 0)
@@ -1558,106 +1729,22 @@ static int key_parse(struct dns_key *key, const char *text, size_t len,
 		return fail(&c, -EINVAL, 0, "no text");
 	c.text = text ? text : "";
 	c.len = len;
-
-	/* The caller's name and algorithm first: they are not secret. */
-	if (name != NULL && name[0] != '\0') {
-		size_t nlen = strlen(name);
-		const char *s = name;
-
-		trim(&s, &nlen);
-		why = name_normalize(s, nlen, c.namebuf);
-		if (why != NULL)
-			return fail(&c, DNS_EKEY_NAME, 0,
-				    "the key name given, %s, is not a valid "
-				    "domain name: %s",
-				    quote(q, sizeof(q), s, nlen), why);
-		c.name = c.namebuf;
-	}
-	if (alg != NULL && alg[0] != '\0') {
-		c.alg = dns_alg_from_text(alg);
-		if (c.alg < 0)
-			return fail(
-			    &c, DNS_EKEY_ALG, 0,
-			    "unknown TSIG algorithm %s given; use " ALG_LIST,
-			    quote(q, sizeof(q), alg, strlen(alg)));
-	}
-
+	ret = kctx_given(&c, name, alg);
+	if (ret < 0)
+		return ret;
 	if (len > KEY_INPUT_MAX)
 		return fail(&c, DNS_EKEY_SYNTAX, 0,
 			    "it is larger than 64 KiB (%zu bytes): not a key",
 			    len);
-
-	/*
-	 * Raw key bytes (a Secret's data: field holding the key printed by
-	 * tsig-keygen) are not text.  A text file with stray binary bytes
-	 * names its fields; random key bytes practically never do.
-	 */
 	bin = first_binary(c.text, c.len);
 	if (bin != NULL) {
-		if (contains_nocase(c.text, c.len, "secret") ||
-		    contains_nocase(c.text, c.len, "algorithm") ||
-		    contains_nocase(c.text, c.len, "private-key-format") ||
-		    contains_nocase(c.text, c.len, "hmac-"))
-			return fail(&c, DNS_EKEY_SYNTAX, line_at(&c, bin),
-				    "%s in a key file",
-				    *bin == '\0' ? "a NUL byte"
-						 : "a control character or "
-						   "invalid UTF-8");
 		fmt = FMT_RAW;
-		ret = cands_add(&c, &cs, &k);
-		if (ret < 0)
-			goto out;
-		k->sec = c.text;
-		k->sec_len = c.len;
-		k->line = k->sec_line = 1;
+		ret = raw_parse(&c, &cs, bin);
 	} else {
-		const char *s = c.text;
-		size_t n = c.len;
-
-		trim(&s, &n);
-		if (n == 0) {
-			ret = fail(&c, DNS_EKEY_SYNTAX, 0,
-				   c.len ? "it is empty (only white space)"
-					 : "it is empty");
-			goto out;
-		}
-		ret = depth == 0 ? bare_detect(&c, &is_b64) : 0;
-		if (ret < 0)
-			goto out;
-		if (is_b64) {
-			/* nsupdate's reading first, whatever the bytes. */
-			fmt = FMT_BARE;
-			ret = cands_add(&c, &cs, &k);
-			if (ret < 0)
-				goto out;
-			k->sec = s;
-			k->sec_len = n;
-			k->line = k->sec_line = line_at(&c, s);
-		} else if (has_col0(&c, "private-key-format:", false) ||
-			   has_col0(&c, "algorithm:", false)) {
-			fmt = FMT_KFILE;
-			ret = kfile_parse(&c, &cs);
-		} else if (has_col0(&c, "key:", true)) {
-			fmt = FMT_YAML;
-			ret = yaml_parse(&c, &cs);
-		} else if (bind_detect(&c)) {
-			fmt = FMT_BIND;
-			ret = bind_parse(&c, &cs);
-		} else if (knot_detect(&c)) {
-			fmt = FMT_KNOT;
-			ret = knot_parse(&c, &cs);
-		} else {
-			fmt = FMT_BARE;
-			ret = bare_parse(&c, &cs);
-		}
-		if (ret < 0)
-			goto out;
-		/* Inside bare_nested(): a key file, never a bare secret. */
-		if (depth > 0 && fmt == FMT_BARE) {
-			ret = fail(&c, DNS_EKEY_SYNTAX, 0, "not a key file");
-			goto out;
-		}
+		ret = text_parse(&c, &cs, depth, &fmt);
 	}
+	if (ret < 0)
+		goto out;
 	ret = cands_finish(&c, &cs, fmt, key);
 	if (fmt == FMT_BARE && depth == 0 &&
 	    (ret == 0 || ret == DNS_EKEY_NAME || ret == DNS_EKEY_ALG))
@@ -1671,87 +1758,57 @@ out:
 	return ret;
 }
 
+/*
+ * The text of a failed read of key file @path (@code from util_file_read(),
+ * which does not say which step failed: a directory or an I/O error is a
+ * failed read, anything else, ENOENT or EACCES, a failed open); the code
+ * to return.
+ */
+static int load_fail(const char *path, int code, char *err, size_t errlen)
+{
+	if (err != NULL && errlen > 0) {
+		if (code == UTIL_ENOTREG)
+			snprintf(err, errlen,
+				 "%s is not a regular file (a FIFO, socket or "
+				 "device): give the key file itself",
+				 path);
+		else if (code == UTIL_ETOOBIG)
+			snprintf(err, errlen,
+				 "%s: the file is larger than 64 KiB: not a "
+				 "key file",
+				 path);
+		else if (code != -ENOMEM)
+			snprintf(err, errlen, "cannot %s %s: %s",
+				 code == -EISDIR || code == -EIO ? "read"
+								 : "open",
+				 path, strerror(-code));
+	}
+	return code == UTIL_ENOTREG || code == UTIL_ETOOBIG ? DNS_EKEY_SYNTAX
+							    : code;
+}
+
 int dns_key_load(struct dns_key *key, const char *path, const char *name,
 		 const char *alg, char *err, size_t errlen)
 {
-	char *buf = NULL;
+	uint8_t *buf = NULL;
 	size_t len = 0;
-	struct stat st = {0};
-	int fd = -1, ret;
+	int ret;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (key != NULL)
 		memset(key, 0, sizeof(*key));
-	if (key == NULL || path == NULL) {
-		ret = -EINVAL;
-		goto out;
-	}
-	/* O_NONBLOCK and regular files only: a FIFO must not block us. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		ret = -errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot open %s: %s", path,
-				 strerror(-ret));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -errno;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "cannot read %s: %s", path,
-				 strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = DNS_EKEY_SYNTAX;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen,
-				 "%s is not a regular file (a FIFO, socket or "
-				 "device): give the key file itself",
-				 path);
-		goto out;
-	}
-	/* One byte more than allowed tells a too large file. */
-	buf = malloc(KEY_INPUT_MAX + 1);
-	if (buf == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (len < KEY_INPUT_MAX + 1) {
-		ssize_t n = read(fd, buf + len, KEY_INPUT_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "cannot read %s: %s",
-					 path, strerror(-ret));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > KEY_INPUT_MAX) {
-		ret = DNS_EKEY_SYNTAX;
-		if (err != NULL && errlen > 0)
-			snprintf(
-			    err, errlen,
-			    "%s: the file is larger than 64 KiB: not a key "
-			    "file",
-			    path);
-		goto out;
-	}
-	ret = dns_key_parse(key, buf, len, path, name, alg, err, errlen);
-out:
-	if (buf != NULL) {
-		explicit_bzero(buf, KEY_INPUT_MAX + 1);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
+	if (key == NULL || path == NULL)
+		return -EINVAL;
+	/* Regular files only, opened without blocking: a FIFO must not
+	 * block us. */
+	ret =
+	    util_file_read(path, KEY_INPUT_MAX, UTIL_FILE_REGULAR, &buf, &len);
+	if (ret < 0)
+		return load_fail(path, ret, err, errlen);
+	ret = dns_key_parse(key, (const char *)buf, len, path, name, alg, err,
+			    errlen);
+	util_wipe_free(buf, len);
 	return ret;
 }
 
@@ -1775,13 +1832,7 @@ void dns_key_release(struct dns_key *key)
 {
 	if (key == NULL)
 		return;
-	if (key->secret != NULL) {
-		explicit_bzero(key->secret, key->secret_len);
-		free(key->secret);
-	}
-	if (key->alt_secret != NULL) {
-		explicit_bzero(key->alt_secret, key->alt_secret_len);
-		free(key->alt_secret);
-	}
+	util_wipe_free(key->secret, key->secret_len);
+	util_wipe_free(key->alt_secret, key->alt_secret_len);
 	explicit_bzero(key, sizeof(*key));
 }

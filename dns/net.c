@@ -8,19 +8,17 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dns/dns.h"
 #include "dns/msg_internal.h"
 #include "dns/net_internal.h"
+#include "util/clock.h"
 
+/* The module's deadlines are signed: differences may be negative. */
 int64_t dns_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)util_now_ms();
 }
 
 int64_t dns_clock_ms(void)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Milliseconds on the monotonic clock (deadlines survive clock changes). */
+/* util_now_ms() as the signed milliseconds of this module's deadlines. */
 int64_t dns_now_ms(void);
 
 /*

@@ -156,20 +156,81 @@ static void append(char *buf, size_t len, const char *sep, const char *text)
 		snprintf(buf + used, len - used, "%s%s", used ? sep : "", text);
 }
 
+/* A referral: the zone that holds the name is delegated to @za's NS. */
+static int zone_referral(const struct dns_zone_answer *za, const char *fqdn,
+			 struct dns_zone *zone, char *err, size_t errlen)
+{
+	snprintf(zone->delegation, sizeof(zone->delegation), "%s",
+		 za->delegation);
+	for (size_t i = 0; i < za->nns; i++)
+		append(zone->ns, sizeof(zone->ns), ", ", za->ns[i]);
+	if (err != NULL)
+		snprintf(err, errlen,
+			 "%s is in zone %s, which %s delegates to %s: send the "
+			 "update to that zone's primary",
+			 fqdn, zone->delegation, zone->server,
+			 zone->ns[0] ? zone->ns : "(no NS named)");
+	return DNS_EREFERRAL;
+}
+
+#define ZONE_ABOVE 1 /* zone_ask(): no zone here, ask for the parent */
+
+/*
+ * One SOA query for @name, @fqdn or one of its ancestors: 0 with the zone
+ * in @zone, ZONE_ABOVE when the server serves no zone at @name, or an
+ * error with its text in @err.
+ */
+static int zone_ask(const struct dns_addr *server, const struct dns_opts *opts,
+		    const char *fqdn, const char *name, struct dns_zone *zone,
+		    char *err, size_t errlen)
+{
+	char why[512];
+	struct dns_zone_answer za;
+	struct dns_reply reply;
+	int ret;
+
+	ret = dns_query(server, opts, name, QTYPE_SOA, &reply);
+	zone->ntried++;
+	zone->ms += reply.outcome.ms;
+	zone->outcome = reply.outcome;
+	snprintf(zone->server, sizeof(zone->server), "%s",
+		 reply.outcome.server);
+	if (ret != 0) {
+		if (not_served(&reply.outcome))
+			ret = ZONE_ABOVE;
+		else if (err != NULL) /* the server cannot be asked: why */
+			snprintf(err, errlen,
+				 "finding the zone of %s at %s: %s", fqdn,
+				 zone->server,
+				 dns_outcome_explain(&reply.outcome, opts->key,
+						     name, why, sizeof(why)));
+		goto out;
+	}
+	ret = dns_zone_answer_parse(reply.wire, reply.wirelen, name, &za);
+	if (ret != 0)
+		goto out;
+	if (za.kind == DNS_ZONE_FOUND)
+		zone->soa = za.soa;
+	else if (za.kind == DNS_ZONE_REFERRAL)
+		ret = zone_referral(&za, fqdn, zone, err, errlen);
+	else
+		ret = ZONE_ABOVE;
+out:
+	dns_reply_release(&reply);
+	return ret;
+}
+
 int dns_zone_find(const struct dns_addr *server, const struct dns_opts *opts,
 		  const char *fqdn, struct dns_zone *zone, char *err,
 		  size_t errlen)
 {
-	char name[DNS_NAME_LEN], tried[512] = "", why[512];
-	struct dns_zone_answer za;
-	struct dns_reply reply;
+	char name[DNS_NAME_LEN], tried[512] = "";
 	size_t n;
 	int ret;
 
 	if (zone == NULL || server == NULL || opts == NULL || fqdn == NULL)
 		return -EINVAL;
 	memset(zone, 0, sizeof(*zone));
-	memset(&reply, 0, sizeof(reply));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	n = strlen(fqdn);
@@ -177,59 +238,12 @@ int dns_zone_find(const struct dns_addr *server, const struct dns_opts *opts,
 		return DNS_ENAME;
 	snprintf(name, sizeof(name), "%s%s", fqdn,
 		 fqdn[n - 1] == '.' ? "" : ".");
-	for (;;) {
-		ret = dns_query(server, opts, name, QTYPE_SOA, &reply);
-		zone->ntried++;
-		zone->ms += reply.outcome.ms;
-		zone->outcome = reply.outcome;
-		snprintf(zone->server, sizeof(zone->server), "%s",
-			 reply.outcome.server);
+	do {
 		append(tried, sizeof(tried), ", ", name);
-		if (ret != 0 && !not_served(&reply.outcome)) {
-			/* The server cannot be asked: say why. */
-			if (err != NULL)
-				snprintf(err, errlen,
-					 "finding the zone of %s at %s: %s",
-					 fqdn, zone->server,
-					 dns_outcome_explain(&reply.outcome,
-							     opts->key, name,
-							     why, sizeof(why)));
+		ret = zone_ask(server, opts, fqdn, name, zone, err, errlen);
+		if (ret != ZONE_ABOVE)
 			goto out;
-		}
-		if (ret == 0) {
-			ret = dns_zone_answer_parse(reply.wire, reply.wirelen,
-						    name, &za);
-			if (ret != 0)
-				goto out;
-			if (za.kind == DNS_ZONE_FOUND) {
-				zone->soa = za.soa;
-				goto out;
-			}
-			if (za.kind == DNS_ZONE_REFERRAL) {
-				snprintf(zone->delegation,
-					 sizeof(zone->delegation), "%s",
-					 za.delegation);
-				for (size_t i = 0; i < za.nns; i++)
-					append(zone->ns, sizeof(zone->ns), ", ",
-					       za.ns[i]);
-				ret = DNS_EREFERRAL;
-				if (err != NULL)
-					snprintf(err, errlen,
-						 "%s is in zone %s, which %s "
-						 "delegates to %s: send the "
-						 "update to that zone's "
-						 "primary",
-						 fqdn, zone->delegation,
-						 zone->server,
-						 zone->ns[0] ? zone->ns
-							     : "(no NS named)");
-				goto out;
-			}
-		}
-		dns_reply_release(&reply);
-		if (!name_parent(name))
-			break;
-	}
+	} while (name_parent(name));
 	ret = DNS_ENOZONE;
 	if (err != NULL)
 		snprintf(err, errlen,
@@ -239,7 +253,6 @@ int dns_zone_find(const struct dns_addr *server, const struct dns_opts *opts,
 			 "TSIG-keyed view does not include it",
 			 zone->server, fqdn, tried);
 out:
-	dns_reply_release(&reply);
 	zone->outcome.code = ret;
 	return ret;
 }
