@@ -51,7 +51,7 @@ const char *auth_strerror(int code)
 {
 	if (code >= AUTH_ENOCA && code < AUTH_ELAST)
 		return auth_errors[code - AUTH_ENOCA];
-	/* errno values stay far below the module ranges (-2000, -3000). */
+	/* errno values stay far below the module ranges (-1000 and on). */
 	if (code < 0 && code > -1000)
 		return strerror(-code);
 	return "unknown error";
@@ -331,8 +331,8 @@ static int ca_file_load(struct authn *a, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", a->ca_file,
 			 ret == UTIL_ETOOBIG ? "larger than 1 MiB"
 					     : util_strerror(ret));
-		/* A negated errno, as auth.h says (UTIL_E* would read as
-		 * AUTH_E*: both modules start at -3000). */
+		/* A negated errno, as auth.h says: callers read this
+		 * module's codes, not util's. */
 		if (ret == UTIL_ETOOBIG)
 			ret = -EFBIG;
 		goto out;

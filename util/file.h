@@ -12,9 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* This module's codes; errno values are returned as negative errno. */
+/* This module's codes (DNS_E* are from -1000, K8S_E* -2000, AUTH_E*
+ * -3000); errno values are returned as negative errno. */
 enum {
-	UTIL_ETOOBIG = -3000, /* the file is larger than the cap */
+	UTIL_ETOOBIG = -4000, /* the file is larger than the cap */
 	UTIL_ENOTREG,	      /* not a regular file (a FIFO, a device) */
 	UTIL_ELAST
 };
