@@ -150,12 +150,7 @@ static int helper_wait(struct helper *h, int64_t deadline)
 /* What to send: an UPDATE or a query, rebuilt for every attempt. */
 struct msg_spec {
 	bool query;
-	const char *zone; /* update */
-	const char *fqdn;
-	enum dns_action action;
-	const char *value;
-	uint32_t ttl;
-	const struct dns_change *changes; /* a batch, instead of fqdn... */
+	const struct dns_change *changes; /* update: one, or a batch */
 	size_t nchanges;
 	const char *name; /* query */
 	uint16_t qtype;
@@ -194,14 +189,13 @@ static int msg_build(const struct msg_spec *spec, const struct dns_key *key,
 	if (spec->query)
 		ret = dns_msg_query(x->query, &x->qlen, DNS_MSG_MAX, id,
 				    spec->name, spec->qtype, NULL, 0);
-	else if (spec->nchanges > 0)
-		ret = dns_msg_update_many(x->query, &x->qlen, DNS_MSG_MAX, id,
-					  spec->zone, spec->changes,
-					  spec->nchanges, spec->ttl, NULL, 0);
+	else if (spec->nchanges > 1)
+		ret =
+		    dns_msg_update_many(x->query, &x->qlen, DNS_MSG_MAX, id,
+					spec->changes, spec->nchanges, NULL, 0);
 	else
 		ret = dns_msg_update(x->query, &x->qlen, DNS_MSG_MAX, id,
-				     spec->zone, spec->fqdn, spec->action,
-				     spec->value, spec->ttl, NULL, 0);
+				     spec->changes, NULL, 0);
 	if (ret == 0 && key != NULL)
 		ret = dns_msg_sign(x->query, &x->qlen, DNS_MSG_MAX, key,
 				   (uint64_t)time(NULL), x->mac, &x->maclen);
@@ -317,7 +311,7 @@ struct gss_job {
 	socklen_t salen;
 	unsigned timeout_ms;
 	struct msg_spec spec;
-	char *zone, *fqdn, *value, *name; /* the spec's strings, copied */
+	void *copy; /* the spec's changes and strings (spec_copy()) */
 	struct exchange x;
 	struct dns_outcome o;
 	int ret;
@@ -326,10 +320,7 @@ struct gss_job {
 static void gss_job_free(struct gss_job *j)
 {
 	exchange_release(&j->x);
-	free(j->zone);
-	free(j->fqdn);
-	free(j->value);
-	free(j->name);
+	free(j->copy);
 	dns_gss_free(j->gss, 0); /* our reference */
 	helper_release(&j->h);
 	free(j);
@@ -349,16 +340,56 @@ static void *gss_job_run(void *arg)
 	return NULL;
 }
 
-static char *dup_or_null(const char *s, bool *fail)
+/* Copy @s (NULL stays NULL) to *@p and move *@p past it. */
+static const char *str_put(char **p, const char *s)
 {
-	char *d;
+	size_t n;
+	char *d = *p;
 
 	if (s == NULL)
 		return NULL;
-	d = strdup(s);
-	if (d == NULL)
-		*fail = true;
+	n = strlen(s) + 1;
+	memcpy(d, s, n);
+	*p += n;
 	return d;
+}
+
+static size_t str_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+/*
+ * @src with its changes and strings copied into one allocation (*@block,
+ * freed by the caller), for a helper that may outlive the caller's.
+ */
+static int spec_copy(struct msg_spec *dst, const struct msg_spec *src,
+		     void **block)
+{
+	size_t size = src->nchanges * sizeof(struct dns_change) + 1;
+	struct dns_change *c;
+	char *p;
+
+	for (size_t i = 0; i < src->nchanges; i++)
+		size += str_size(src->changes[i].zone) +
+			str_size(src->changes[i].fqdn) +
+			str_size(src->changes[i].value);
+	size += str_size(src->name);
+	*block = malloc(size);
+	if (*block == NULL)
+		return -ENOMEM;
+	c = *block;
+	p = (char *)(c + src->nchanges);
+	*dst = *src;
+	for (size_t i = 0; i < src->nchanges; i++) {
+		c[i] = src->changes[i];
+		c[i].zone = str_put(&p, src->changes[i].zone);
+		c[i].fqdn = str_put(&p, src->changes[i].fqdn);
+		c[i].value = str_put(&p, src->changes[i].value);
+	}
+	dst->changes = src->nchanges > 0 ? c : NULL;
+	dst->name = str_put(&p, src->name);
+	return 0;
 }
 
 /*
@@ -375,7 +406,6 @@ static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
 	struct gss_build_arg b = {.spec = spec, .x = x};
 	int64_t end = dns_now_ms() + timeout;
 	struct gss_job *j;
-	bool fail = false;
 	uint8_t *tmp;
 	int ret;
 
@@ -395,15 +425,10 @@ static int gss_attempt_bounded(const struct sockaddr *sa, socklen_t salen,
 	memcpy(&j->sa, sa, salen);
 	j->salen = salen;
 	j->timeout_ms = timeout;
-	j->spec = *spec;
-	j->spec.zone = j->zone = dup_or_null(spec->zone, &fail);
-	j->spec.fqdn = j->fqdn = dup_or_null(spec->fqdn, &fail);
-	j->spec.value = j->value = dup_or_null(spec->value, &fail);
-	j->spec.name = j->name = dup_or_null(spec->name, &fail);
 	j->o = *o;
 	ret = exchange_init(&j->x);
-	if (ret == 0 && fail)
-		ret = -ENOMEM;
+	if (ret == 0)
+		ret = spec_copy(&j->spec, spec, &j->copy);
 	if (ret == 0)
 		ret = helper_start(gss_job_run, j);
 	if (ret != 0) {
@@ -872,26 +897,20 @@ out:
 }
 
 int dns_update(const struct dns_addr *servers, size_t nservers,
-	       const struct dns_opts *opts, const char *zone, const char *fqdn,
-	       enum dns_action action, const char *value, uint32_t ttl,
+	       const struct dns_opts *opts, const struct dns_change *change,
 	       struct dns_result *res)
 {
-	struct msg_spec spec = {.zone = zone,
-				.fqdn = fqdn,
-				.action = action,
-				.value = value,
-				.ttl = ttl};
+	struct msg_spec spec = {.changes = change, .nchanges = 1};
 
 	return update_run(servers, nservers, opts, &spec, res);
 }
 
 int dns_update_many(const struct dns_addr *servers, size_t nservers,
-		    const struct dns_opts *opts, const char *zone,
+		    const struct dns_opts *opts,
 		    const struct dns_change *changes, size_t nchanges,
-		    uint32_t ttl, struct dns_result *res)
+		    struct dns_result *res)
 {
-	struct msg_spec spec = {
-	    .zone = zone, .changes = changes, .nchanges = nchanges, .ttl = ttl};
+	struct msg_spec spec = {.changes = changes, .nchanges = nchanges};
 
 	if (changes == NULL || nchanges == 0) {
 		if (res != NULL) {

@@ -695,7 +695,7 @@ static void attempts_count(const struct dns_addr *server,
  * lands in @res for the diagnosis.
  */
 static int update_send(const struct solver_config *cfg,
-		       const struct dns_opts *base, const char *zone,
+		       const struct dns_opts *base,
 		       const struct dns_change *changes, size_t nchanges,
 		       uint64_t deadline, struct dns_result *res,
 		       size_t *untried)
@@ -723,13 +723,11 @@ static int update_send(const struct solver_config *cfg,
 			o.timeout_ms = ATTEMPT_MIN_MS;
 
 		if (nchanges == 1)
-			ret = dns_update(&cfg->servers[i], 1, &o, zone,
-					 changes[0].fqdn, changes[0].action,
-					 changes[0].value, cfg->ttl, &one);
-		else
 			ret =
-			    dns_update_many(&cfg->servers[i], 1, &o, zone,
-					    changes, nchanges, cfg->ttl, &one);
+			    dns_update(&cfg->servers[i], 1, &o, changes, &one);
+		else
+			ret = dns_update_many(&cfg->servers[i], 1, &o, changes,
+					      nchanges, &one);
 		attempts_count(&cfg->servers[i], &one);
 		if (res->note[0] == '\0')
 			memcpy(res->note, one.note, sizeof(res->note));
@@ -757,7 +755,6 @@ static int update_send(const struct solver_config *cfg,
 struct send_ctx {
 	const struct solver_config *cfg;
 	const struct dns_opts *opts;
-	const char *zone;
 	uint64_t deadline;
 };
 
@@ -766,8 +763,8 @@ static int send_changes(void *arg, const struct dns_change *changes, size_t n,
 {
 	const struct send_ctx *x = arg;
 
-	return update_send(x->cfg, x->opts, x->zone, changes, n, x->deadline,
-			   res, untried);
+	return update_send(x->cfg, x->opts, changes, n, x->deadline, res,
+			   untried);
 }
 
 /*
@@ -996,11 +993,13 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 	opts.trace = trace_dns;
 	opts.deadline_ms = (int64_t)deadline;
 	change = (struct dns_change){
+	    .zone = *zone,
 	    .fqdn = ch->resolved_fqdn,
 	    .action = ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
-	    .value = ch->key};
-	sctx = (struct send_ctx){
-	    .cfg = cfg, .opts = &opts, .zone = *zone, .deadline = deadline};
+	    .value = ch->key,
+	    .ttl = cfg->ttl};
+	sctx =
+	    (struct send_ctx){.cfg = cfg, .opts = &opts, .deadline = deadline};
 	group_id(cfg, ch, *zone, group, sizeof(group));
 	/* GSS-TSIG contexts are per caller's principal: never shared. */
 	ret = coalesce_update(gss != NULL ? NULL : s->coalesce, group, &change,
@@ -1048,7 +1047,8 @@ static bool challenge_solve(struct solver *s, const struct challenge *ch,
 			 tc->action, "nameserver", cfg->servers_text);
 		*zone = found;
 		tc->zone = *zone;
-		ret = update_send(cfg, &opts, *zone, &change, 1, deadline, &res,
+		change.zone = *zone;
+		ret = update_send(cfg, &opts, &change, 1, deadline, &res,
 				  &untried);
 		if (ret == 0 && !cfg->no_verify)
 			ret = solver_verify_write(
