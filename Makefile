@@ -71,14 +71,25 @@ build/config.mk: scripts/deps.sh Makefile
 	      echo "K8S_CFLAGS := $$(pkg-config --cflags $(K8S_PKGS))"; } > $@.tmp
 	$(Q)mv $@.tmp $@
 
-LIB_SRC ?= $(wildcard dns/*.c k8s/*.c cli/*.c) \
-	$(filter-out server/main.c,$(wildcard server/*.c))
+# One static archive per module (docs/ARCHITECTURE.md), each compiled with
+# the flags of the libraries that module may use: util/ with libc's only,
+# dns/ and k8s/ with their own libraries', cli/ with none, server/ with all.
+MODULES := util dns k8s cli server
+util_SRC := $(wildcard util/*.c)
+dns_SRC := $(wildcard dns/*.c)
+k8s_SRC := $(wildcard k8s/*.c)
+cli_SRC := $(wildcard cli/*.c)
+server_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
+LIB_SRC := $(foreach m,$(MODULES),$($(m)_SRC))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/%.o)
+$(O)/util/%.o: PKG_CFLAGS =
 $(O)/dns/%.o: PKG_CFLAGS = $(DNS_CFLAGS)
 $(O)/k8s/%.o: PKG_CFLAGS = $(K8S_CFLAGS)
 $(O)/cli/%.o: PKG_CFLAGS =
 BIN := $(O)/rfc2136-webhook
-LIBA := $(O)/librfc2136.a
+# In link order: each archive before the ones it uses.
+LIBA := $(O)/libserver.a $(O)/libcli.a $(O)/libk8s.a $(O)/libdns.a \
+	$(O)/libutil.a
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -94,14 +105,31 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(O)/tools/%)
 
 all: $(BIN)
 
+# The layering is checked on every compile: the headers an object was
+# built from (its .d file) must not cross into a module it may not use.
+$(O)/util/%.o: LAYER_FORBID = (dns|k8s|cli|server)/
+$(O)/dns/%.o: LAYER_FORBID = (k8s|cli|server)/
+$(O)/k8s/%.o: LAYER_FORBID = (dns|cli|server)/
+$(O)/cli/%.o: LAYER_FORBID = (k8s|server)/
+$(O)/server/%.o: LAYER_FORBID = cli/
+$(O)/server/main.o: LAYER_FORBID =
+
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)if [ -n '$(LAYER_FORBID)' ] && \
+	    grep -qE '(^| )$(LAYER_FORBID)' $(@:.o=.d); then \
+		echo "$<: includes $$(grep -oE '(^| )$(LAYER_FORBID)[^ ]*' $(@:.o=.d) | head -1 | tr -d ' ')," \
+		     "across the layering (docs/ARCHITECTURE.md)" >&2; \
+		rm -f $@; exit 1; fi
 
-$(LIBA): $(LIB_OBJ)
-	@$(if $(Q),echo "  AR      $@")
-	$(Q)rm -f $@ && ar rcs $@ $^
+define module_archive
+$(O)/lib$(1).a: $$($(1)_SRC:%.c=$(O)/%.o)
+	@$$(if $$(Q),echo "  AR      $$@")
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_archive,$(m))))
 
 $(BIN): $(O)/server/main.o $(LIBA)
 	@$(if $(Q),echo "  LD      $@")
@@ -141,16 +169,18 @@ demo: $(BIN)
 
 lint:
 	$(Q)sh scripts/deps.sh lint
-	$(Q)clang-format --dry-run -Werror $(wildcard dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch])
+	$(Q)clang-format --dry-run -Werror $(wildcard util/*.[ch] dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch])
 	$(Q)if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)\s*\(' \
-		dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch]; then \
+		util/*.[ch] dns/*.[ch] k8s/*.[ch] cli/*.[ch] server/*.[ch]; then \
 		echo "lint: forbidden functions above"; exit 1; fi
-	$(Q)if grep -nE '^#include "(k8s|cli|server)/' dns/*.[ch] || \
+	$(Q)if grep -nE '^#include "(dns|k8s|cli|server)/' util/*.[ch] || \
+	    grep -nE '^#include "(k8s|cli|server)/' dns/*.[ch] || \
 	    grep -nE '^#include "(dns|cli|server)/' k8s/*.[ch] || \
 	    grep -nE '^#include "(k8s|server)/' cli/*.[ch] || \
 	    grep -nE '^#include "cli/' $(filter-out server/main.c,$(wildcard server/*.[ch])); then \
 		echo "lint: an include across the layering above (docs/ARCHITECTURE.md:"; \
-		echo "      dns/ and k8s/ are leaves, cli/ uses dns/, only server/main.c uses cli/)"; \
+		echo "      util/ uses none, dns/ and k8s/ only util/, cli/ dns/ and util/,"; \
+		echo "      only server/main.c uses cli/)"; \
 		exit 1; fi
 	@echo "lint: ok"
 

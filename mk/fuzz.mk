@@ -28,9 +28,9 @@ FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -I. \
 	$(WARN) $(PKG_CFLAGS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	-MMD -MP
 
-# What the targets reach: dns/, k8s/ and the pure codecs of server/ (the
+# What the targets reach: util/, dns/, k8s/ and the pure codecs of server/ (the
 # ChallengePayload and Status encoders, the solver config).
-FUZZ_LIB_SRC := $(wildcard dns/*.c k8s/*.c) server/codec.c server/status.c \
+FUZZ_LIB_SRC := $(wildcard util/*.c dns/*.c k8s/*.c) server/codec.c server/status.c \
 	server/config.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_O)/obj/%.o)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
