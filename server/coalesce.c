@@ -56,26 +56,24 @@ struct coalescer {
 int coalescer_new(struct coalescer **out, unsigned window_ms, size_t max)
 {
 	struct coalescer *c = calloc(1, sizeof(*c));
-	int ret = -ENOMEM;
 
 	*out = NULL;
 	if (c == NULL)
-		goto out;
+		return -ENOMEM;
 	c->window_ms = window_ms ? window_ms : COALESCE_WINDOW_MS;
 	c->max = max ? max : COALESCE_MAX;
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
-		goto out;
+		goto fail;
 	/* Timed waits on the monotonic clock: a clock step changes nothing */
 	if (util_cond_init(&c->cond) != 0) {
 		pthread_mutex_destroy(&c->lock);
-		goto out;
+		goto fail;
 	}
 	*out = c;
-	c = NULL;
-	ret = 0;
-out:
+	return 0;
+fail:
 	free(c);
-	return ret;
+	return -ENOMEM;
 }
 
 void coalescer_free(struct coalescer *c)

@@ -168,12 +168,12 @@ int gss_get(struct solver *s, const char *ns, const struct solver_config *cfg,
 	int ret;
 
 	*out = NULL;
-	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
-	if (ret < 0)
-		return ret;
 	snprintf(id, sizeof(id), "%s/%s/%s/%s/%s/%s/%c", ns, cfg->secret_name,
 		 cfg->secret_key, cfg->gss_principal, cfg->gss_service_host,
 		 cfg->gss_realm, cfg->gss_password ? 'p' : 'k');
+	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
+	if (ret < 0)
+		return ret;
 	g = gss_find(s, id, value, len);
 	if (g != NULL)
 		goto out;
