@@ -11,6 +11,11 @@
  * Authorization asks the Kubernetes API with a SubjectAccessReview, with
  * answers cached for a few seconds, or, in AllowAuthenticated mode, lets
  * every authenticated user through.
+ *
+ * One header for both, as the daemon uses them together and both speak of
+ * the same struct auth_user: authentication is authn.c (configuration, CA,
+ * certificate chain) and authn_user.c (the user from the headers),
+ * authorization is authz.c; what they share is in auth_internal.h.
  */
 #ifndef RFC2136_AUTH_H
 #define RFC2136_AUTH_H
@@ -255,8 +260,8 @@ const char *authz_forbidden_message(const struct auth_user *user,
  * The Status body of a request whose authorization could not be decided,
  * as k8s.io/apimachinery's NewInternalError(@cause) writes it: code 500,
  * reason "InternalError", message "Internal error occurred: <cause>",
- * details.causes[0].message the cause.  Malloc'ed JSON (caller frees),
- * length in *@len; NULL when out of memory.
+ * details.causes[0].message the cause (status_internal_error()).  Malloc'ed
+ * JSON (caller frees), length in *@len; NULL when out of memory.
  */
 char *authz_error_body(const char *cause, size_t *len);
 

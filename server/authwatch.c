@@ -15,6 +15,7 @@
 #include "server/auth.h"
 #include "server/authwatch.h"
 #include "server/log.h"
+#include "util/clock.h"
 
 /* While no CA is known, try again at least this often. */
 #define AUTHWATCH_RETRY_MS 5000
@@ -119,13 +120,7 @@ static void *watch_main(void *arg)
 		unsigned ms = w->interval_ms;
 		if (!authn_has_ca(w->authn) && ms > AUTHWATCH_RETRY_MS)
 			ms = AUTHWATCH_RETRY_MS;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += ms / 1000;
-		deadline.tv_nsec += (long)(ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
+		deadline = util_deadline_in(ms);
 		int rc = 0;
 		while (!w->stop && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&w->cond, &w->lock,
@@ -144,7 +139,6 @@ int authn_watch_start(struct authn_watch **out, struct authn *authn,
 		      struct k8s_client *api, unsigned interval_ms)
 {
 	struct authn_watch *w = calloc(1, sizeof(*w));
-	pthread_condattr_t attr;
 	int ret;
 
 	*out = NULL;
@@ -154,22 +148,23 @@ int authn_watch_start(struct authn_watch **out, struct authn *authn,
 	w->api = api;
 	w->interval_ms = interval_ms != 0 ? interval_ms : 60000;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&attr);
 	/* Timed waits on the monotonic clock: a clock step changes nothing. */
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	ret = util_cond_init(&w->cond);
+	if (ret < 0)
+		goto no_cond;
 
 	watch_read_logged(w);
-	ret = pthread_create(&w->thread, NULL, watch_main, w);
-	if (ret != 0) {
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->lock);
-		free(w);
-		return -ret;
-	}
+	ret = -pthread_create(&w->thread, NULL, watch_main, w);
+	if (ret < 0)
+		goto no_thread;
 	*out = w;
 	return 0;
+no_thread:
+	pthread_cond_destroy(&w->cond);
+no_cond:
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	return ret;
 }
 
 void authn_watch_stop(struct authn_watch *w)

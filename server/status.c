@@ -4,6 +4,7 @@
  * metav1.StatusReason), so our answers read like kube-apiserver's.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,5 +137,19 @@ char *status_body(int code, const char *message,
 out:
 	json_decref(det);
 	json_decref(root);
+	return out;
+}
+
+char *status_internal_error(const char *cause, size_t *len)
+{
+	const struct status_details details = {.cause = cause ? cause : ""};
+	char *msg = NULL, *out;
+
+	*len = 0;
+	/* k8s.io/apimachinery/pkg/api/errors.NewInternalError */
+	if (asprintf(&msg, "Internal error occurred: %s", details.cause) < 0)
+		return NULL;
+	out = status_body(500, msg, &details, len);
+	free(msg);
 	return out;
 }

@@ -1,6 +1,7 @@
 /*
  * status.h - Kubernetes Status bodies for the HTTP layer's protocol errors
- * (internal to server/).  The shape is the one kube-apiserver answers with
+ * and for a request whose authorization could not be decided (internal to
+ * server/).  The shape is the one kube-apiserver answers with
  * (kind Status, apiVersion v1, status Failure, message, reason, details,
  * code), so kube-aggregator and clients show our errors as they show the
  * API server's.
@@ -50,5 +51,14 @@ json_t *status_text_new(const char *s);
  */
 char *status_body(int code, const char *message,
 		  const struct status_details *details, size_t *len);
+
+/*
+ * The Status body of an internal error, as k8s.io/apimachinery's
+ * NewInternalError(@cause) writes it: code 500, reason "InternalError",
+ * message "Internal error occurred: <cause>", details.causes[0].message
+ * the cause (NULL reads as "").  Malloc'ed JSON (caller frees), length in
+ * *@len; NULL when out of memory.
+ */
+char *status_internal_error(const char *cause, size_t *len);
 
 #endif /* RFC2136_STATUS_H */

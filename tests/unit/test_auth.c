@@ -294,6 +294,25 @@ static void test_ca_file_errors(void **state)
 		unlink(path);
 		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
 	}
+
+	/* Over the cap: refused before it is parsed. */
+	struct authn *a = NULL;
+	char err[512];
+	size_t big = 1024 * 1024 + 1;
+	char *junk = malloc(big);
+	int fd = mkstemp(path);
+	assert_non_null(junk);
+	assert_true(fd >= 0);
+	memset(junk, 'A', big);
+	assert_int_equal(write(fd, junk, big), (ssize_t)big);
+	close(fd);
+	struct authn_opts opts = {.ca_file = path};
+	assert_int_equal(authn_new(&a, &opts, err, sizeof(err)), -EFBIG);
+	assert_null(a);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "larger than 1 MiB"));
+	unlink(path);
+	free(junk);
 }
 
 /* Headers in, user out.  NULL-terminated name/value pairs per case. */
