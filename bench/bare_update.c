@@ -57,8 +57,9 @@ static int update_timed(struct bare *b, const char *fqdn,
 {
 	struct dns_result res;
 	uint64_t t0 = bench_now_ns();
-	int ret = dns_update(&b->server, 1, &b->opts, b->zone, fqdn, action,
-			     value, 60, &res);
+	int ret = dns_update(
+	    &b->server, 1, &b->opts,
+	    &(struct dns_change){b->zone, fqdn, action, value, 60}, &res);
 
 	/* What the webhook and the CLI do after a NOERROR by default. */
 	if (ret == 0 && b->verify) {
@@ -113,9 +114,12 @@ static double sign_cost(struct bare *b, unsigned long loops)
 		size_t len, maclen;
 
 		value_make(value, sizeof(value), b->prefix, i);
-		if (dns_msg_update(msg, &len, sizeof(msg), (uint16_t)i, b->zone,
-				   "_acme-challenge.sign.example.test.",
-				   DNS_ADD, value, 60, err, sizeof(err)) < 0 ||
+		if (dns_msg_update(msg, &len, sizeof(msg), (uint16_t)i,
+				   &(struct dns_change){
+				       b->zone,
+				       "_acme-challenge.sign.example.test.",
+				       DNS_ADD, value, 60},
+				   err, sizeof(err)) < 0 ||
 		    dns_msg_sign(msg, &len, sizeof(msg), &b->key, 1700000000,
 				 mac, &maclen) < 0) {
 			fprintf(stderr, "bare_update: build/sign: %s\n", err);

@@ -419,14 +419,15 @@ static int check_update(struct check *c, enum dns_action action,
 			const char *label, bool cleanup,
 			const struct dns_result *failed_add)
 {
+	struct dns_change change = {c->o->zone, c->fqdn, action, c->value,
+				    CLI_TTL_DEFAULT};
 	struct dns_result r;
 	char quoted[128];
 	uint64_t t0 = util_now_ms();
 	int ret;
 
 	memset(&r, 0, sizeof(r));
-	ret = dns_update(c->server, 1, &c->dopts, c->o->zone, c->fqdn, action,
-			 c->value, CLI_TTL_DEFAULT, &r);
+	ret = dns_update(c->server, 1, &c->dopts, &change, &r);
 	c->last = r;
 	cli_quote(c->value, quoted, sizeof(quoted));
 	if (ret == 0) {

@@ -153,94 +153,111 @@ static int value_there(const struct cli_opts *o, const struct dns_opts *dopts)
 	return -1;
 }
 
-static int update_main(const struct update_cmd *uc, int argc, char **argv)
-{
-	struct cli_opts o = {.cmd = uc->name};
-	struct dns_key key;
+/* One present or cleanup run: what its reports need. */
+struct update_run {
+	const struct update_cmd *uc;
+	struct cli_opts o;
 	struct dns_opts dopts;
 	struct dns_result res;
-	bool is_signed = false;
-	char msg[4096], quoted[DNS_TXT_MAX * 4 + 3];
-	char found_at[DNS_NAME_LEN + 64], zone_text[2 * DNS_NAME_LEN + 96];
+	char found_at[DNS_NAME_LEN + 64]; /* discovered zone: where, or "" */
+	int there; /* before a delete: value_there(), -1 unknown */
 	uint64_t t0;
-	int ret, there = -1;
+};
+
+/* After a NOERROR: verify (unless --no-verify), say so, then --wait. */
+static int update_success(struct update_run *r)
+{
+	const struct update_cmd *uc = r->uc;
+	struct cli_opts *o = &r->o;
+	const struct dns_outcome *last = &r->res.attempts[r->res.nattempts - 1];
+	char quoted[DNS_TXT_MAX * 4 + 3], zone_text[2 * DNS_NAME_LEN + 96];
+	uint64_t ms = cli_now_ms() - r->t0;
+	unsigned vms = 0;
+
+	cli_quote(o->value, quoted, sizeof(quoted));
+	/* A NOERROR is not always the truth: ask the server. */
+	if (!o->no_verify && cli_verify(o, &r->dopts, last, o->value,
+					uc->action == DNS_ADD, &vms) != 0)
+		return CLI_FAIL;
+	if (r->found_at[0] != '\0')
+		snprintf(zone_text, sizeof(zone_text), "zone %s, found at %s",
+			 o->zone, r->found_at);
+	else
+		snprintf(zone_text, sizeof(zone_text), "zone %s", o->zone);
+	if (r->there == 0)
+		printf("TXT %s at %s was not there; nothing to "
+		       "delete (%s) via %s%s in %llu ms",
+		       quoted, o->fqdn, zone_text, last->server,
+		       last->tcp ? " over TCP" : "", (unsigned long long)ms);
+	else
+		printf("%s TXT %s at %s (%s) via %s%s in %llu ms", uc->done,
+		       quoted, o->fqdn, zone_text, last->server,
+		       last->tcp ? " over TCP" : "", (unsigned long long)ms);
+	if (!o->no_verify)
+		printf(", verified%s in %u ms",
+		       uc->action == DNS_ADD ? "" : " gone", vms);
+	printf("\n");
+	print_earlier_attempts(&r->res, r->dopts.key, o->zone);
+	cli_key_result(r->dopts.key, &r->res);
+	if (uc->action == DNS_ADD && o->wait_ms > 0)
+		return cli_propagation_wait(o, &r->dopts, o->value, o->wait_ms);
+	return CLI_OK;
+}
+
+/* After a failure: the diagnosis and what to do, on stderr. */
+static int update_failure(struct update_run *r, int ret)
+{
+	char msg[4096] = "";
+
+	dns_result_explain(&r->res, r->uc->what, r->dopts.key, r->o.zone,
+			   r->o.fqdn, msg, sizeof(msg));
+	fprintf(stderr, "error: %s\n",
+		msg[0] ? msg : dns_strerror(ret ? ret : r->res.code));
+	cli_key_result(r->dopts.key, &r->res);
+	cli_hint_update(&r->res, &r->o, r->dopts.key, r->o.fqdn);
+	return CLI_FAIL;
+}
+
+static int update_main(const struct update_cmd *uc, int argc, char **argv)
+{
+	struct update_run r = {.uc = uc, .o = {.cmd = uc->name}, .there = -1};
+	struct cli_opts *o = &r.o;
+	struct dns_change change;
+	struct dns_key key;
+	bool is_signed = false;
+	int ret;
 
 	memset(&key, 0, sizeof(key));
-	ret = cli_opts_parse(&o, argc, argv, CLI_NEED_FQDN | CLI_NEED_VALUE,
+	ret = cli_opts_parse(o, argc, argv, CLI_NEED_FQDN | CLI_NEED_VALUE,
 			     uc->usage);
 	if (ret != CLI_OK)
 		return ret < 0 ? CLI_OK : ret;
-	if (cli_key_load(&o, &key, &is_signed) != 0)
+	if (cli_key_load(o, &key, &is_signed) != 0)
 		return CLI_FAIL;
-	cli_dns_opts(&o, is_signed ? &key : NULL, &dopts);
+	cli_dns_opts(o, is_signed ? &key : NULL, &r.dopts);
 
-	memset(&res, 0, sizeof(res));
-	t0 = cli_now_ms();
-	found_at[0] = '\0';
-	if (!o.zone_given &&
-	    cli_zone_discover(&o, &dopts, found_at, sizeof(found_at)) != 0) {
+	r.t0 = cli_now_ms();
+	if (!o->zone_given && cli_zone_discover(o, &r.dopts, r.found_at,
+						sizeof(r.found_at)) != 0) {
 		ret = CLI_FAIL;
 		goto out;
 	}
 	/* --no-verify: no query besides the update's messages. */
-	if (uc->action == DNS_DELETE && !o.no_verify)
-		there = value_there(&o, &dopts);
-	ret = dns_update(o.servers, o.nservers, &dopts, o.zone, o.fqdn,
-			 uc->action, o.value, o.ttl, &res);
-	cli_quote(o.value, quoted, sizeof(quoted));
-	if (ret == 0 && res.nattempts > 0) {
-		const struct dns_outcome *last =
-		    &res.attempts[res.nattempts - 1];
-		uint64_t ms = cli_now_ms() - t0;
-		unsigned vms = 0;
-
-		/* A NOERROR is not always the truth: ask the server. */
-		if (!o.no_verify &&
-		    cli_verify(&o, &dopts, last, o.value, uc->action == DNS_ADD,
-			       &vms) != 0) {
-			ret = CLI_FAIL;
-			goto out;
-		}
-		if (found_at[0] != '\0')
-			snprintf(zone_text, sizeof(zone_text),
-				 "zone %s, found at %s", o.zone, found_at);
-		else
-			snprintf(zone_text, sizeof(zone_text), "zone %s",
-				 o.zone);
-		if (there == 0)
-			printf("TXT %s at %s was not there; nothing to "
-			       "delete (%s) via %s%s in %llu ms",
-			       quoted, o.fqdn, zone_text, last->server,
-			       last->tcp ? " over TCP" : "",
-			       (unsigned long long)ms);
-		else
-			printf("%s TXT %s at %s (%s) via %s%s in %llu ms",
-			       uc->done, quoted, o.fqdn, zone_text,
-			       last->server, last->tcp ? " over TCP" : "",
-			       (unsigned long long)ms);
-		if (!o.no_verify)
-			printf(", verified%s in %u ms",
-			       uc->action == DNS_ADD ? "" : " gone", vms);
-		printf("\n");
-		print_earlier_attempts(&res, dopts.key, o.zone);
-		cli_key_result(dopts.key, &res);
-		ret = CLI_OK;
-		if (uc->action == DNS_ADD && o.wait_ms > 0)
-			ret = cli_propagation_wait(&o, &dopts, o.value,
-						   o.wait_ms);
-		goto out;
-	}
-	msg[0] = '\0';
-	dns_result_explain(&res, uc->what, dopts.key, o.zone, o.fqdn, msg,
-			   sizeof(msg));
-	fprintf(stderr, "error: %s\n",
-		msg[0] ? msg : dns_strerror(ret ? ret : res.code));
-	cli_key_result(dopts.key, &res);
-	cli_hint_update(&res, &o, dopts.key, o.fqdn);
-	ret = CLI_FAIL;
+	if (uc->action == DNS_DELETE && !o->no_verify)
+		r.there = value_there(o, &r.dopts);
+	change = (struct dns_change){.zone = o->zone,
+				     .fqdn = o->fqdn,
+				     .action = uc->action,
+				     .value = o->value,
+				     .ttl = o->ttl};
+	ret = dns_update(o->servers, o->nservers, &r.dopts, &change, &r.res);
+	if (ret == 0 && r.res.nattempts > 0)
+		ret = update_success(&r);
+	else
+		ret = update_failure(&r, ret);
 out:
 	dns_key_release(&key);
-	cli_release(&o);
+	cli_release(o);
 	return ret;
 }
 

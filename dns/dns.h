@@ -301,14 +301,26 @@ enum dns_action {
 #define DNS_TXT_MAX 4096 /* longest TXT value we publish, in bytes */
 
 /*
- * Add (RFC 2136 2.5.1, class IN) or delete exactly one (2.5.4, class NONE,
- * TTL 0) TXT record @value at @fqdn in @zone.  Values over 255 bytes are
- * split into character-strings.  Tries each address of each server in
- * order until one answers NOERROR with a verified signature (when signed);
- * every attempt builds and signs a fresh message.  A definitive refusal
- * (NOTAUTH, REFUSED, a TSIG error) from one server also moves on to the
- * next.  Deleting an absent value and adding a present one succeed (the
- * server answers NOERROR).  When an address rejects the key
+ * What an UPDATE changes: add (RFC 2136 2.5.1, class IN, @ttl) or delete
+ * exactly one (2.5.4, class NONE, TTL 0) TXT record @value at @fqdn in
+ * @zone.  The strings are borrowed for the call.
+ */
+struct dns_change {
+	const char *zone;
+	const char *fqdn;
+	enum dns_action action;
+	const char *value;
+	uint32_t ttl;
+};
+
+/*
+ * Send @change to @servers.  Values over 255 bytes are split into
+ * character-strings.  Tries each address of each server in order until one
+ * answers NOERROR with a verified signature (when signed); every attempt
+ * builds and signs a fresh message.  A definitive refusal (NOTAUTH,
+ * REFUSED, a TSIG error) from one server also moves on to the next.
+ * Deleting an absent value and adding a present one succeed (the server
+ * answers NOERROR).  When an address rejects the key
  * (dns_outcome_key_rejected()) and the key has an alternate secret, the
  * update is signed with it and sent there once more, an outcome of its own
  * marked key_alt.  @res records every attempt.  A host name's first
@@ -317,16 +329,8 @@ enum dns_action {
  * left, and the call stops with DNS_EDEADLINE when it passes.
  */
 int dns_update(const struct dns_addr *servers, size_t nservers,
-	       const struct dns_opts *opts, const char *zone, const char *fqdn,
-	       enum dns_action action, const char *value, uint32_t ttl,
+	       const struct dns_opts *opts, const struct dns_change *change,
 	       struct dns_result *res);
-
-/* One record of a batched UPDATE. */
-struct dns_change {
-	const char *fqdn;
-	enum dns_action action;
-	const char *value;
-};
 
 /*
  * Larger UPDATEs go over TCP whatever opts->proto says: PowerDNS drops UDP
@@ -338,13 +342,14 @@ struct dns_change {
 /*
  * dns_update() for @nchanges records of one zone in one message: the
  * server applies all or none of them (RFC 2136 3.4), and bumps the zone's
- * serial once.  A message over DNS_UDP_UPDATE_MAX goes over TCP.  Every
+ * serial once.  Every change names the same zone (case-insensitively, else
+ * -EINVAL).  A message over DNS_UDP_UPDATE_MAX goes over TCP.  Every
  * record is checked before anything is sent (DNS_ENOTSUB, DNS_EVALUE).
  */
 int dns_update_many(const struct dns_addr *servers, size_t nservers,
-		    const struct dns_opts *opts, const char *zone,
+		    const struct dns_opts *opts,
 		    const struct dns_change *changes, size_t nchanges,
-		    uint32_t ttl, struct dns_result *res);
+		    struct dns_result *res);
 
 #define DNS_REPLY_TXT_MAX 32
 
@@ -510,16 +515,14 @@ bool dns_outcome_key_rejected(const struct dns_outcome *o);
 
 #define DNS_MSG_MAX 65535
 
-/* Build an unsigned UPDATE for @action into @buf; *@len gets its size. */
+/* Build an unsigned UPDATE for @change into @buf; *@len gets its size. */
 int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-		   const char *zone, const char *fqdn, enum dns_action action,
-		   const char *value, uint32_t ttl, char *err, size_t errlen);
+		   const struct dns_change *change, char *err, size_t errlen);
 
 /* The same with @nchanges records (see dns_update_many()). */
 int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-			const char *zone, const struct dns_change *changes,
-			size_t nchanges, uint32_t ttl, char *err,
-			size_t errlen);
+			const struct dns_change *changes, size_t nchanges,
+			char *err, size_t errlen);
 
 /* Build an unsigned query with RD clear. */
 int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,

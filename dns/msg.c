@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libknot/libknot.h>
 
@@ -171,6 +172,13 @@ static int change_check(const uint8_t *lzone, const char *zone,
 
 	if (c->action != DNS_ADD && c->action != DNS_DELETE)
 		return -EINVAL;
+	/* RFC 2136 2.3: one UPDATE changes one zone. */
+	if (c->zone == NULL || strcasecmp(c->zone, zone) != 0) {
+		msg_err(err, errlen,
+			"record name '%s' names zone '%s', not '%s'", c->fqdn,
+			c->zone != NULL ? c->zone : "", zone);
+		return -EINVAL;
+	}
 	ret = name_parse(owner, c->fqdn, "record name", err, errlen);
 	if (ret != 0)
 		return ret;
@@ -195,9 +203,10 @@ static int change_check(const uint8_t *lzone, const char *zone,
 }
 
 int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-			const char *zone, const struct dns_change *changes,
-			size_t nchanges, uint32_t ttl, char *err, size_t errlen)
+			const struct dns_change *changes, size_t nchanges,
+			char *err, size_t errlen)
 {
+	const char *zone;
 	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
 	uint8_t lzone[KNOT_DNAME_MAXLEN];
 	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
@@ -210,6 +219,7 @@ int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		err[0] = '\0';
 	if (buf == NULL || len == NULL || changes == NULL || nchanges == 0)
 		return -EINVAL;
+	zone = changes[0].zone;
 	ret = name_parse(zname, zone, "zone", err, errlen);
 	if (ret != 0)
 		return ret;
@@ -253,7 +263,7 @@ int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 		knot_rrset_init(&rr, owner, KNOT_RRTYPE_TXT,
 				c->action == DNS_ADD ? KNOT_CLASS_IN
 						     : KNOT_CLASS_NONE,
-				c->action == DNS_ADD ? ttl : 0);
+				c->action == DNS_ADD ? c->ttl : 0);
 		ret = knot_rrset_add_rdata(
 		    &rr, rdata, txt_rdata(rdata, c->value, vlen), NULL);
 		if (ret == KNOT_EOK)
@@ -275,19 +285,15 @@ done:
 }
 
 int dns_msg_update(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-		   const char *zone, const char *fqdn, enum dns_action action,
-		   const char *value, uint32_t ttl, char *err, size_t errlen)
+		   const struct dns_change *change, char *err, size_t errlen)
 {
-	struct dns_change c = {.fqdn = fqdn, .action = action, .value = value};
-
-	if (buf == NULL || len == NULL ||
-	    (action != DNS_ADD && action != DNS_DELETE)) {
+	if (buf == NULL || len == NULL || change == NULL ||
+	    (change->action != DNS_ADD && change->action != DNS_DELETE)) {
 		if (err != NULL && errlen > 0)
 			err[0] = '\0';
 		return -EINVAL;
 	}
-	return dns_msg_update_many(buf, len, max, id, zone, &c, 1, ttl, err,
-				   errlen);
+	return dns_msg_update_many(buf, len, max, id, change, 1, err, errlen);
 }
 
 int dns_msg_query(uint8_t *buf, size_t *len, size_t max, uint16_t id,

@@ -20,6 +20,7 @@
 
 #include "server/coalesce.h"
 #include "server/log.h"
+#include "util/clock.h"
 
 struct member {
 	struct dns_result *res;
@@ -55,34 +56,24 @@ struct coalescer {
 int coalescer_new(struct coalescer **out, unsigned window_ms, size_t max)
 {
 	struct coalescer *c = calloc(1, sizeof(*c));
-	pthread_condattr_t attr;
-	int ret = -ENOMEM;
 
 	*out = NULL;
 	if (c == NULL)
-		goto out;
+		return -ENOMEM;
 	c->window_ms = window_ms ? window_ms : COALESCE_WINDOW_MS;
 	c->max = max ? max : COALESCE_MAX;
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
-		goto out;
-	if (pthread_condattr_init(&attr) != 0) {
-		pthread_mutex_destroy(&c->lock);
-		goto out;
-	}
+		goto fail;
 	/* Timed waits on the monotonic clock: a clock step changes nothing */
-	if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&c->cond, &attr) != 0) {
-		pthread_condattr_destroy(&attr);
+	if (util_cond_init(&c->cond) != 0) {
 		pthread_mutex_destroy(&c->lock);
-		goto out;
+		goto fail;
 	}
-	pthread_condattr_destroy(&attr);
 	*out = c;
-	c = NULL;
-	ret = 0;
-out:
+	return 0;
+fail:
 	free(c);
-	return ret;
+	return -ENOMEM;
 }
 
 void coalescer_free(struct coalescer *c)
@@ -163,20 +154,6 @@ static struct batch *batch_new(size_t max)
 	return b;
 }
 
-static struct timespec deadline_in(unsigned ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 static bool answered(const struct dns_result *res)
 {
 	for (size_t i = 0; i < res->nattempts; i++)
@@ -192,7 +169,7 @@ static bool answered(const struct dns_result *res)
 static void batch_lead(struct coalescer *c, struct group *g, struct batch *b,
 		       coalesce_send_fn *send, void *arg)
 {
-	struct timespec until = deadline_in(c->window_ms);
+	struct timespec until = util_deadline_in(c->window_ms);
 	struct dns_result *res = b->members[0].res;
 	size_t untried = 0;
 	int ret = 0;
@@ -218,11 +195,95 @@ static void batch_lead(struct coalescer *c, struct group *g, struct batch *b,
 	pthread_cond_broadcast(&c->cond);
 }
 
+/*
+ * The group is idle (called locked, returns unlocked): no window, no wait,
+ * the change goes alone at once.
+ */
+static int send_idle(struct coalescer *c, struct group *g,
+		     const struct dns_change *change, coalesce_send_fn *send,
+		     void *arg, struct dns_result *res, size_t *untried)
+{
+	int ret;
+
+	g->inflight++;
+	pthread_mutex_unlock(&c->lock);
+	ret = send(arg, change, 1, res, untried);
+	pthread_mutex_lock(&c->lock);
+	g->inflight--;
+	pthread_cond_broadcast(&c->cond);
+	group_put(c, g);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+/*
+ * Join the group's open batch, or open one and lead it (*@lead); called
+ * locked.  NULL when out of memory (the group is then released).
+ */
+static struct batch *batch_join(struct coalescer *c, struct group *g,
+				const struct dns_change *change,
+				const struct member *m, bool *lead)
+{
+	struct batch *b;
+
+	*lead = false;
+	if (g->open == NULL) {
+		g->open = batch_new(c->max);
+		if (g->open == NULL) {
+			group_put(c, g);
+			return NULL;
+		}
+		*lead = true;
+	}
+	b = g->open;
+	b->changes[b->n] = *change;
+	b->members[b->n] = *m;
+	b->n++;
+	b->refs++;
+	if (b->n == c->max) {
+		/* Full: closed now, the leader sends it. */
+		g->open = NULL;
+		pthread_cond_broadcast(&c->cond);
+	}
+	return b;
+}
+
+/*
+ * Wait until @b was sent, leave it (the last one out frees it) and the
+ * group; called locked, returns unlocked.  *@n gets the batch's size;
+ * returns its code.
+ */
+static int batch_leave(struct coalescer *c, struct group *g, struct batch *b,
+		       bool lead, const struct dns_result *res, size_t *n)
+{
+	int ret;
+
+	while (!b->sent)
+		pthread_cond_wait(&c->cond, &c->lock);
+	ret = b->ret;
+	*n = b->n;
+	if (*n > 1 && ret != 0 && (b->answered || res->nattempts == 0) &&
+	    lead) {
+		char records[24];
+
+		snprintf(records, sizeof(records), "%zu", *n);
+		log_info("a batched update failed; each of its records "
+			 "is sent alone for its own diagnosis",
+			 "records", records, "group", g->id);
+	}
+	if (--b->refs == 0)
+		batch_free(b);
+	group_put(c, g);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
 int coalesce_update(struct coalescer *c, const char *id,
 		    const struct dns_change *change, coalesce_send_fn *send,
 		    void *arg, struct dns_result *res, size_t *untried,
 		    size_t *batched)
 {
+	const struct member m = {.res = res, .untried = untried};
 	struct group *g = NULL;
 	struct batch *b = NULL;
 	size_t n = 0;
@@ -239,55 +300,16 @@ int coalesce_update(struct coalescer *c, const char *id,
 		goto alone;
 	}
 	g->users++;
-	if (g->inflight == 0 && g->open == NULL) {
-		/* Idle: no window, no wait. */
-		g->inflight++;
+	if (g->inflight == 0 && g->open == NULL)
+		return send_idle(c, g, change, send, arg, res, untried);
+	b = batch_join(c, g, change, &m, &lead);
+	if (b == NULL) {
 		pthread_mutex_unlock(&c->lock);
-		ret = send(arg, change, 1, res, untried);
-		pthread_mutex_lock(&c->lock);
-		g->inflight--;
-		pthread_cond_broadcast(&c->cond);
-		group_put(c, g);
-		pthread_mutex_unlock(&c->lock);
-		return ret;
-	}
-	if (g->open == NULL) {
-		g->open = batch_new(c->max);
-		if (g->open == NULL) {
-			group_put(c, g);
-			pthread_mutex_unlock(&c->lock);
-			goto alone;
-		}
-		lead = true;
-	}
-	b = g->open;
-	b->changes[b->n] = *change;
-	b->members[b->n] = (struct member){.res = res, .untried = untried};
-	b->n++;
-	b->refs++;
-	if (b->n == c->max) {
-		/* Full: closed now, the leader sends it. */
-		g->open = NULL;
-		pthread_cond_broadcast(&c->cond);
+		goto alone;
 	}
 	if (lead)
 		batch_lead(c, g, b, send, arg);
-	while (!b->sent)
-		pthread_cond_wait(&c->cond, &c->lock);
-	ret = b->ret;
-	n = b->n;
-	if (n > 1 && ret != 0 && (b->answered || res->nattempts == 0) && lead) {
-		char records[24];
-
-		snprintf(records, sizeof(records), "%zu", n);
-		log_info("a batched update failed; each of its records "
-			 "is sent alone for its own diagnosis",
-			 "records", records, "group", g->id);
-	}
-	if (--b->refs == 0)
-		batch_free(b);
-	group_put(c, g);
-	pthread_mutex_unlock(&c->lock);
+	ret = batch_leave(c, g, b, lead, res, &n);
 	*batched = n;
 	if (ret == 0 || n == 1)
 		return ret;

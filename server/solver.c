@@ -3,7 +3,8 @@
  *
  * The order of a call: decode the body (codec.c), validate request.config
  * (config.c), read the TSIG secret from request.resourceNamespace (through a
- * short cache), parse it as whatever key format it holds, send the update
+ * short cache, solver_secret.c), parse it as whatever key format it holds
+ * (solver_key.c) or take a GSS-TSIG client (solver_gss.c), send the update
  * to each nameserver in turn within the call's deadline, and turn the
  * outcome into one sentence for the Challenge's events.  This file is the
  * one place where a DNS or Kubernetes error code becomes what the user
@@ -12,11 +13,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "dns/dns.h"
 #include "k8s/k8s.h"
@@ -26,8 +26,11 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/solver.h"
+#include "server/solver_internal.h"
 #include "server/solver_zone.h"
 #include "server/trace.h"
+#include "util/cache.h"
+#include "util/clock.h"
 
 #define DNS_TIMEOUT_DEFAULT 5000
 #define DEADLINE_DEFAULT    25000
@@ -38,70 +41,6 @@
 /* Below this, another attempt cannot get an answer back in time. */
 #define ATTEMPT_MIN_MS 100
 #define MESSAGE_MAX    4096
-
-/* One cached Secret value, keyed by namespace/name/key. */
-struct cache_entry {
-	char id[3 * SOLVER_REF_MAX];
-	uint8_t *value;
-	size_t len;
-	uint64_t expires; /* monotonic ms */
-	struct cache_entry *next;
-};
-
-/*
- * One GSS-TSIG client per (namespace, Secret, principal, service host,
- * realm), kept for the solver's life so that one negotiated context serves
- * many challenges (RFC 3645 contexts are meant to be reused).  A changed
- * Secret value (a new keytab) replaces the entry; users hold a reference.
- */
-struct gss_entry {
-	char id[3 * SOLVER_REF_MAX + 512];
-	uint8_t *value; /* the Secret value it was made from */
-	size_t len;
-	struct dns_gss_ctx *ctx;
-	unsigned refs;
-	bool dropped; /* no longer in the list: free at the last release */
-	struct gss_entry *next;
-};
-
-#define GSS_ENTRIES_MAX 32
-/* Secret reads in flight that others wait for instead of reading too. */
-#define FETCHING_MAX 16
-#define NOTES_MAX    256 /* keys remembered for one-time notes */
-
-struct solver {
-	struct solver_opts opts;
-	pthread_mutex_t lock; /* guards cache and gss */
-	struct cache_entry *cache;
-	size_t ncache;
-	struct gss_entry *gss;
-	size_t ngss;
-	struct coalescer *coalesce; /* bursts for one zone in one UPDATE */
-	/* Secrets being read from the API now (ids), guarded by lock. */
-	char fetching[FETCHING_MAX][3 * SOLVER_REF_MAX];
-	pthread_cond_t fetched;	   /* one of them is done */
-	uint64_t notes[NOTES_MAX]; /* see key_note(); guarded by lock */
-	size_t nnotes;
-};
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void entry_free(struct cache_entry *e)
-{
-	if (e == NULL)
-		return;
-	if (e->value != NULL) {
-		explicit_bzero(e->value, e->len);
-		free(e->value);
-	}
-	free(e);
-}
 
 int solver_new(struct solver **solver, const struct solver_opts *opts)
 {
@@ -120,539 +59,31 @@ int solver_new(struct solver **solver, const struct solver_opts *opts)
 	if (s->opts.secret_cache_ms == 0)
 		s->opts.secret_cache_ms = SECRET_CACHE_DEFAULT;
 	if (!s->opts.no_coalesce &&
-	    coalescer_new(&s->coalesce, s->opts.coalesce_window_ms, 0) != 0) {
-		free(s);
-		return -ENOMEM;
-	}
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
-		coalescer_free(s->coalesce);
-		free(s);
-		return -ENOMEM;
-	}
-	if (pthread_cond_init(&s->fetched, NULL) != 0) {
-		pthread_mutex_destroy(&s->lock);
-		coalescer_free(s->coalesce);
-		free(s);
-		return -ENOMEM;
-	}
+	    coalescer_new(&s->coalesce, s->opts.coalesce_window_ms, 0) != 0)
+		goto fail;
+	if (util_cache_new(&s->secrets, CACHE_ENTRIES_MAX,
+			   s->opts.secret_cache_ms) != 0)
+		goto fail;
+	if (pthread_mutex_init(&s->lock, NULL) != 0)
+		goto fail;
 	*solver = s;
 	return 0;
-}
-
-static void gss_entry_free(struct gss_entry *g)
-{
-	if (g == NULL)
-		return;
-	/* RFC 2930 4.2: delete our key on the server, then forget it. */
-	dns_gss_free(g->ctx, 2000);
-	if (g->value != NULL) {
-		explicit_bzero(g->value, g->len);
-		free(g->value);
-	}
-	free(g);
+fail:
+	util_cache_free(s->secrets);
+	coalescer_free(s->coalesce);
+	free(s);
+	return -ENOMEM;
 }
 
 void solver_free(struct solver *solver)
 {
-	struct cache_entry *e;
-	struct gss_entry *g;
-
 	if (solver == NULL)
 		return;
-	while ((g = solver->gss) != NULL) {
-		solver->gss = g->next;
-		gss_entry_free(g);
-	}
-	while ((e = solver->cache) != NULL) {
-		solver->cache = e->next;
-		entry_free(e);
-	}
+	gss_free_all(solver);
+	util_cache_free(solver->secrets);
 	coalescer_free(solver->coalesce);
-	pthread_cond_destroy(&solver->fetched);
 	pthread_mutex_destroy(&solver->lock);
 	free(solver);
-}
-
-/* Drop expired entries; the caller holds the lock. */
-static void cache_evict(struct solver *s, uint64_t now)
-{
-	struct cache_entry **pp = &s->cache;
-
-	while (*pp != NULL) {
-		struct cache_entry *e = *pp;
-
-		if (e->expires <= now) {
-			*pp = e->next;
-			entry_free(e);
-			s->ncache--;
-		} else {
-			pp = &e->next;
-		}
-	}
-}
-
-/* A copy of the cached value of @id, or -ENOENT. */
-static int cache_get(struct solver *s, const char *id, uint8_t **value,
-		     size_t *len)
-{
-	int ret = -ENOENT;
-
-	pthread_mutex_lock(&s->lock);
-	cache_evict(s, now_ms());
-	for (struct cache_entry *e = s->cache; e != NULL; e = e->next) {
-		if (strcmp(e->id, id) != 0)
-			continue;
-		*value = malloc(e->len + 1);
-		if (*value == NULL) {
-			ret = -ENOMEM;
-			break;
-		}
-		memcpy(*value, e->value, e->len);
-		(*value)[e->len] = '\0';
-		*len = e->len;
-		ret = 0;
-		break;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
-
-/* Remember a copy of @value under @id (best effort: no error on ENOMEM). */
-static void cache_put(struct solver *s, const char *id, const uint8_t *value,
-		      size_t len)
-{
-	struct cache_entry *e = calloc(1, sizeof(*e));
-	struct cache_entry **pp;
-
-	if (e == NULL)
-		return;
-	e->value = malloc(len + 1);
-	if (e->value == NULL) {
-		free(e);
-		return;
-	}
-	memcpy(e->value, value, len);
-	e->len = len;
-	snprintf(e->id, sizeof(e->id), "%s", id);
-
-	pthread_mutex_lock(&s->lock);
-	e->expires = now_ms() + s->opts.secret_cache_ms;
-	cache_evict(s, now_ms());
-	/* A parallel call may have fetched the same Secret: replace it. */
-	for (pp = &s->cache; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, id) == 0) {
-			struct cache_entry *old = *pp;
-
-			*pp = old->next;
-			entry_free(old);
-			s->ncache--;
-			break;
-		}
-	}
-	/* Full: drop the oldest, which is the last (we insert in front). */
-	if (s->ncache >= CACHE_ENTRIES_MAX) {
-		for (pp = &s->cache; (*pp)->next != NULL; pp = &(*pp)->next)
-			;
-		entry_free(*pp);
-		*pp = NULL;
-		s->ncache--;
-	}
-	e->next = s->cache;
-	s->cache = e;
-	s->ncache++;
-	pthread_mutex_unlock(&s->lock);
-}
-
-/*
- * One read of a Secret at a time: when the cached value expires under
- * load, every call in flight misses it at once, and each would read the
- * Secret from the API (16 workers: 16 GETs, queued behind each other at
- * the API server).  The first reads it; the others wait for that read and
- * take the value it cached.  Returns -1 when this call is to read it
- * (fetch_end() afterwards), else 0 after waiting (look in the cache
- * again).  Called unlocked.
- */
-static int fetch_begin(struct solver *s, const char *id, int *slot)
-{
-	int free_slot = -1;
-	bool waited = false;
-
-	pthread_mutex_lock(&s->lock);
-	for (;;) {
-		bool busy = false;
-
-		free_slot = -1;
-		for (int i = 0; i < FETCHING_MAX; i++) {
-			if (s->fetching[i][0] == '\0') {
-				if (free_slot < 0)
-					free_slot = i;
-			} else if (strcmp(s->fetching[i], id) == 0) {
-				busy = true;
-			}
-		}
-		if (!busy)
-			break;
-		pthread_cond_wait(&s->fetched, &s->lock);
-		waited = true;
-	}
-	if (waited) {
-		pthread_mutex_unlock(&s->lock);
-		return 0;
-	}
-	/* No free slot: read without telling others (they read too). */
-	*slot = free_slot;
-	if (free_slot >= 0)
-		snprintf(s->fetching[free_slot], sizeof(s->fetching[free_slot]),
-			 "%s", id);
-	pthread_mutex_unlock(&s->lock);
-	return -1;
-}
-
-static void fetch_end(struct solver *s, int slot)
-{
-	if (slot < 0)
-		return;
-	pthread_mutex_lock(&s->lock);
-	s->fetching[slot][0] = '\0';
-	pthread_cond_broadcast(&s->fetched);
-	pthread_mutex_unlock(&s->lock);
-}
-
-/*
- * Read the TSIG secret, from the cache when it is fresh.  On failure @msg
- * says what is wrong and what to do, naming namespace, Secret and key.
- */
-static int secret_get(struct solver *s, const char *ns,
-		      const struct solver_config *cfg, uint8_t **value,
-		      size_t *len, char *msg, size_t msglen)
-{
-	const char *name = cfg->secret_name;
-	const char *key = cfg->secret_key;
-	/* What the Secret holds and which field names it, for messages. */
-	const char *what = !cfg->has_gss       ? "TSIG secret"
-			   : cfg->gss_password ? "Kerberos password"
-					       : "Kerberos keytab";
-	const char *ref = !cfg->has_gss ? "config.tsigSecretSecretRef"
-			  : cfg->gss_password
-			      ? "config.gssTSIG.passwordSecretRef"
-			      : "config.gssTSIG.keytabSecretRef";
-	char id[sizeof(((struct cache_entry *)0)->id)];
-	char detail[1024] = "";
-	uint8_t *v = NULL;
-	size_t n = 0;
-	int slot = -1;
-	int ret;
-
-	snprintf(id, sizeof(id), "%s/%s/%s", ns, name, key);
-	ret = cache_get(s, id, value, len);
-	/* Another call's read of it ended: its value, or our own read. */
-	if (ret == -ENOENT && fetch_begin(s, id, &slot) == 0)
-		ret = cache_get(s, id, value, len);
-	if (ret != -ENOENT)
-		goto out;
-	if (s->opts.secrets == NULL) {
-		snprintf(msg, msglen,
-			 "cannot read Secret %s/%s key %s: the webhook has no "
-			 "secret source (run it in-cluster, or with "
-			 "--kubeconfig or --secrets-dir)",
-			 ns, name, key);
-		ret = -ENOENT;
-		goto out;
-	}
-	ret = k8s_secret_get(s->opts.secrets, ns, name, key, &v, &n, detail,
-			     sizeof(detail));
-	if (ret == 0) {
-		cache_put(s, id, v, n);
-		*value = v;
-		*len = n;
-		goto out;
-	}
-	switch (ret) {
-	case K8S_ENOTFOUND:
-		snprintf(msg, msglen,
-			 "Secret %s/%s not found: create it in namespace %s "
-			 "with the %s under key %s (for a "
-			 "ClusterIssuer, in cert-manager's cluster resource "
-			 "namespace), or fix %s.name",
-			 ns, name, ns, what, key, ref);
-		break;
-	case K8S_ENOKEY:
-		/* The detail lists the keys the Secret does have. */
-		if (detail[0] == '\0')
-			snprintf(detail, sizeof(detail),
-				 "Secret %s/%s has no key %s", ns, name, key);
-		snprintf(msg, msglen,
-			 "%s: store the %s under key %s, or set "
-			 "%s.key to the key that holds it",
-			 detail, what, key, ref);
-		break;
-	case K8S_EFORBIDDEN:
-		/* The API client's detail carries the RBAC hint already. */
-		if (k8s_client_forbidden_hinted(s->opts.secrets))
-			snprintf(msg, msglen, "reading Secret %s/%s key %s: %s",
-				 ns, name, key, detail);
-		else
-			snprintf(msg, msglen,
-				 "reading Secret %s/%s key %s is forbidden "
-				 "(%s); grant the webhook's service account "
-				 "get on secrets in namespace %s (a Role and "
-				 "RoleBinding)",
-				 ns, name, key,
-				 detail[0] != '\0' ? detail : k8s_strerror(ret),
-				 ns);
-		break;
-	case K8S_EUNAUTHORIZED:
-		snprintf(msg, msglen,
-			 "reading Secret %s/%s key %s failed: the Kubernetes "
-			 "API rejected the webhook's credentials; %s",
-			 ns, name, key, detail);
-		break;
-	default:
-		snprintf(msg, msglen, "reading Secret %s/%s key %s failed: %s",
-			 ns, name, key,
-			 detail[0] != '\0' ? detail : k8s_strerror(ret));
-		break;
-	}
-out:
-	fetch_end(s, slot);
-	if (ret == -ENOMEM)
-		snprintf(msg, msglen, "out of memory reading Secret %s/%s", ns,
-			 name);
-	return ret;
-}
-
-enum note_op {
-	NOTE_TEST = 0,
-	NOTE_ADD,
-	NOTE_DEL
-};
-
-/*
- * One-time facts about a key, by its Secret, name and algorithm (a hash:
- * never key material): "weak" (warned about its algorithm) and "alt" (the
- * server accepted the alternate reading of its secret).  Returns whether
- * the fact was noted before @op.  When the set is full nothing more is
- * noted: the warning then repeats, which is harmless.
- */
-static bool key_note(struct solver *s, const char *what, const char *ns,
-		     const struct solver_config *cfg, const struct dns_key *key,
-		     enum note_op op)
-{
-	const char *parts[] = {what,
-			       ns,
-			       cfg->secret_name,
-			       cfg->secret_key,
-			       key->name,
-			       dns_alg_to_text(key->alg)};
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-	bool found = false;
-	size_t i;
-
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		for (const char *p = parts[i];; p++) {
-			h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-			if (*p == '\0')
-				break;
-		}
-	pthread_mutex_lock(&s->lock);
-	for (i = 0; i < s->nnotes && !found; i++)
-		found = s->notes[i] == h;
-	if (found && op == NOTE_DEL)
-		s->notes[i - 1] = s->notes[--s->nnotes];
-	else if (!found && op == NOTE_ADD && s->nnotes < NOTES_MAX)
-		s->notes[s->nnotes++] = h;
-	pthread_mutex_unlock(&s->lock);
-	return found;
-}
-
-/* Parse the Secret's value as any key format; explain what to change. */
-static int key_get(struct solver *s, const struct challenge *ch,
-		   const struct solver_config *cfg, const char *rid,
-		   struct dns_key *key, char *msg, size_t msglen)
-{
-	const char *ns = ch->resource_namespace;
-	char source[3 * SOLVER_REF_MAX + 32];
-	char detail[512] = "";
-	const char *hint = "";
-	uint8_t *value = NULL;
-	size_t len = 0;
-	int ret;
-
-	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
-	if (ret < 0)
-		goto out;
-	snprintf(source, sizeof(source), "Secret %s/%s key %s", ns,
-		 cfg->secret_name, cfg->secret_key);
-	ret = dns_key_parse(key, (const char *)value, len, source,
-			    cfg->key_name[0] ? cfg->key_name : NULL,
-			    cfg->alg[0] ? cfg->alg : NULL, detail,
-			    sizeof(detail));
-	if (ret < 0) {
-		if (key->err_names_setting)
-			hint = ""; /* the key parser named the field */
-		else if (ret == DNS_EKEY_ALG && cfg->alg[0] == '\0')
-			hint = "; set config.tsigAlgorithm to the server's "
-			       "algorithm (e.g. hmac-sha256), or store a whole "
-			       "key file that names it";
-		else if (ret == DNS_EKEY_NAME && cfg->key_name[0] == '\0')
-			hint = "; set config.tsigKeyName to the key's name on "
-			       "the server, or store a whole key file that "
-			       "names it";
-		else if (ret == DNS_EKEY_CONFLICT)
-			hint = "; config.tsigKeyName and config.tsigAlgorithm "
-			       "must match the key file in the Secret (or be "
-			       "left out)";
-		snprintf(msg, msglen, "%s%s",
-			 detail[0] != '\0' ? detail : dns_strerror(ret), hint);
-		goto out;
-	}
-	if (key->warning[0] != '\0') {
-		const struct trace_ctx *tc = trace_ctx_get();
-
-		log_warn("TSIG secret stored in a wrong form", "namespace", ns,
-			 "secret", cfg->secret_name, "key", cfg->secret_key,
-			 "warning", key->warning, "request_id", rid, "action",
-			 tc->action, "fqdn", tc->fqdn, "zone", tc->zone,
-			 "nameserver", tc->nameserver);
-	}
-	if (key->weak[0] != '\0' &&
-	    !key_note(s, "weak", ns, cfg, key, NOTE_ADD))
-		log_warn("weak TSIG algorithm", "namespace", ns, "secret",
-			 cfg->secret_name, "key", cfg->secret_key, "warning",
-			 key->weak, "request_id", rid);
-	/* The reading the server took last time goes first. */
-	if (key->alt_secret != NULL &&
-	    key_note(s, "alt", ns, cfg, key, NOTE_TEST))
-		dns_key_alt_swap(key);
-out:
-	k8s_secret_free(value, len);
-	return ret;
-}
-
-/* Drop a reference taken by gss_get(). */
-static void gss_put(struct solver *s, struct gss_entry *g)
-{
-	bool last;
-
-	if (g == NULL)
-		return;
-	pthread_mutex_lock(&s->lock);
-	last = --g->refs == 0 && g->dropped;
-	pthread_mutex_unlock(&s->lock);
-	if (last)
-		gss_entry_free(g);
-}
-
-/* Unlink @g (the caller holds the lock); freed by its last user. */
-static struct gss_entry *gss_unlink(struct solver *s, struct gss_entry **pp)
-{
-	struct gss_entry *g = *pp;
-
-	*pp = g->next;
-	s->ngss--;
-	g->dropped = true;
-	return g->refs == 0 ? g : NULL;
-}
-
-/*
- * The GSS-TSIG client for this config and Secret value, made on first use
- * and shared after.  On failure @msg says what to fix.
- */
-static int gss_get(struct solver *s, const struct challenge *ch,
-		   const struct solver_config *cfg, struct gss_entry **out,
-		   char *msg, size_t msglen)
-{
-	const char *ns = ch->resource_namespace;
-	struct dns_gss_config gc = {
-	    .principal = cfg->gss_principal,
-	    .realm = cfg->gss_realm[0] ? cfg->gss_realm : NULL,
-	    .service_host = cfg->gss_service_host,
-	};
-	struct gss_entry *g = NULL, *stale = NULL, *evict = NULL, **pp;
-	char id[sizeof(g->id)], detail[512] = "", *pw = NULL;
-	uint8_t *value = NULL;
-	size_t len = 0;
-	int ret;
-
-	*out = NULL;
-	ret = secret_get(s, ns, cfg, &value, &len, msg, msglen);
-	if (ret < 0)
-		return ret;
-	snprintf(id, sizeof(id), "%s/%s/%s/%s/%s/%s/%c", ns, cfg->secret_name,
-		 cfg->secret_key, cfg->gss_principal, cfg->gss_service_host,
-		 cfg->gss_realm, cfg->gss_password ? 'p' : 'k');
-	pthread_mutex_lock(&s->lock);
-	for (pp = &s->gss; *pp != NULL; pp = &(*pp)->next) {
-		if (strcmp((*pp)->id, id) != 0)
-			continue;
-		if ((*pp)->len == len &&
-		    memcmp((*pp)->value, value, len) == 0) {
-			g = *pp;
-			g->refs++;
-		} else {
-			stale = gss_unlink(s, pp); /* the Secret changed */
-		}
-		break;
-	}
-	pthread_mutex_unlock(&s->lock);
-	gss_entry_free(stale);
-	if (g != NULL)
-		goto out;
-
-	g = calloc(1, sizeof(*g));
-	if (g == NULL) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	snprintf(g->id, sizeof(g->id), "%s", id);
-	if (cfg->gss_password) {
-		/* The first line of the value is the password. */
-		pw = calloc(1, len + 1);
-		if (pw == NULL) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		memcpy(pw, value, len);
-		pw[strcspn(pw, "\r\n")] = '\0';
-		gc.password = pw;
-	} else {
-		gc.keytab = value;
-		gc.keytab_len = len;
-	}
-	ret = dns_gss_new(&g->ctx, &gc, detail, sizeof(detail));
-	if (ret < 0) {
-		snprintf(msg, msglen, "config.gssTSIG: %s",
-			 detail[0] ? detail : strerror(-ret));
-		goto out;
-	}
-	g->value = value;
-	g->len = len;
-	value = NULL;
-	g->refs = 1;
-	pthread_mutex_lock(&s->lock);
-	if (s->ngss >= GSS_ENTRIES_MAX) {
-		/* Full: drop the oldest, which is the last. */
-		for (pp = &s->gss; (*pp)->next != NULL; pp = &(*pp)->next)
-			;
-		evict = gss_unlink(s, pp);
-	}
-	g->next = s->gss;
-	s->gss = g;
-	s->ngss++;
-	pthread_mutex_unlock(&s->lock);
-	gss_entry_free(evict);
-out:
-	if (pw != NULL) {
-		explicit_bzero(pw, len);
-		free(pw);
-	}
-	if (ret < 0 && g != NULL && g->refs == 0) {
-		gss_entry_free(g);
-		g = NULL;
-	}
-	k8s_secret_free(value, len);
-	*out = g;
-	return ret;
 }
 
 /* An IP literal is one address; a host name may resolve to several. */
@@ -695,7 +126,7 @@ static void attempts_count(const struct dns_addr *server,
  * lands in @res for the diagnosis.
  */
 static int update_send(const struct solver_config *cfg,
-		       const struct dns_opts *base, const char *zone,
+		       const struct dns_opts *base,
 		       const struct dns_change *changes, size_t nchanges,
 		       uint64_t deadline, struct dns_result *res,
 		       size_t *untried)
@@ -708,7 +139,7 @@ static int update_send(const struct solver_config *cfg,
 	res->code = -ETIMEDOUT;
 	for (i = 0; i < cfg->nservers; i++) {
 		struct dns_opts o = *base;
-		uint64_t now = now_ms();
+		uint64_t now = util_now_ms();
 		unsigned guess = 0;
 		uint64_t left;
 
@@ -723,13 +154,11 @@ static int update_send(const struct solver_config *cfg,
 			o.timeout_ms = ATTEMPT_MIN_MS;
 
 		if (nchanges == 1)
-			ret = dns_update(&cfg->servers[i], 1, &o, zone,
-					 changes[0].fqdn, changes[0].action,
-					 changes[0].value, cfg->ttl, &one);
-		else
 			ret =
-			    dns_update_many(&cfg->servers[i], 1, &o, zone,
-					    changes, nchanges, cfg->ttl, &one);
+			    dns_update(&cfg->servers[i], 1, &o, changes, &one);
+		else
+			ret = dns_update_many(&cfg->servers[i], 1, &o, changes,
+					      nchanges, &one);
 		attempts_count(&cfg->servers[i], &one);
 		if (res->note[0] == '\0')
 			memcpy(res->note, one.note, sizeof(res->note));
@@ -757,7 +186,6 @@ static int update_send(const struct solver_config *cfg,
 struct send_ctx {
 	const struct solver_config *cfg;
 	const struct dns_opts *opts;
-	const char *zone;
 	uint64_t deadline;
 };
 
@@ -766,8 +194,8 @@ static int send_changes(void *arg, const struct dns_change *changes, size_t n,
 {
 	const struct send_ctx *x = arg;
 
-	return update_send(x->cfg, x->opts, x->zone, changes, n, x->deadline,
-			   res, untried);
+	return update_send(x->cfg, x->opts, changes, n, x->deadline, res,
+			   untried);
 }
 
 /*
@@ -789,41 +217,6 @@ static void group_id(const struct solver_config *cfg,
 	len = strlen(zone);
 	for (size_t i = 0; i < len && i < idlen; i++)
 		id[i] = (char)tolower((unsigned char)id[i]);
-}
-
-/*
- * After an update with a secret that has two readings: say which one the
- * server took, once per key, and remember it so that the next requests
- * use it first.  key_get() has swapped the readings when the alternate
- * was noted, so an accepted key_alt attempt then means the first one.
- */
-static void key_alt_outcome(struct solver *s, const struct challenge *ch,
-			    const struct solver_config *cfg,
-			    struct dns_key *key, const struct dns_result *res,
-			    int ret, const char *rid)
-{
-	const char *ns = ch->resource_namespace;
-	const struct dns_outcome *last;
-
-	if (ret != 0 || res->nattempts == 0)
-		return;
-	last = &res->attempts[res->nattempts - 1];
-	if (!last->key_alt)
-		return;
-	if (key->alt_swapped) {
-		key_note(s, "alt", ns, cfg, key, NOTE_DEL);
-		log_info("TSIG secret accepted as nsupdate -y reads it again",
-			 "namespace", ns, "secret", cfg->secret_name, "key",
-			 cfg->secret_key, "request_id", rid);
-	} else {
-		key_note(s, "alt", ns, cfg, key, NOTE_ADD);
-		log_warn("TSIG secret accepted only in its second reading",
-			 "namespace", ns, "secret", cfg->secret_name, "key",
-			 cfg->secret_key, "reading", key->alt_desc, "warning",
-			 key->alt_warning, "request_id", rid);
-	}
-	/* The rest of this call (verification, a zone retry) signs with it. */
-	dns_key_alt_swap(key);
 }
 
 /*
@@ -890,234 +283,327 @@ static bool namespace_valid(const char *ns)
 	return true;
 }
 
-/* The decoded call: everything after the codec, before the answer. */
-static bool challenge_solve(struct solver *s, const struct challenge *ch,
-			    const char *rid, uint64_t start,
-			    struct solver_config *cfg, const char **zone,
-			    struct trace_ctx *tc, char *msg, size_t msglen,
-			    char *cause, size_t causelen)
-{
+/* One call after the codec: what its steps share. */
+struct solve {
+	struct solver *s;
+	const struct challenge *ch;
+	const char *rid;
 	/* STYLE.md 16: one deadline, every step gets what is left. */
-	uint64_t deadline = start + s->opts.deadline_ms;
+	uint64_t deadline;
+	struct solver_config cfg;
+	const char *zone; /* the zone updated (may be cfg.found_zone) */
+	struct trace_ctx tc;
 	struct dns_key key;
+	struct gss_entry *gss;
 	struct dns_opts opts;
-	struct dns_result res;
-	struct gss_entry *gss = NULL;
 	struct dns_change change;
-	struct send_ctx sctx;
-	char group[2 * DNS_NAME_LEN + sizeof(cfg->servers_text) +
-		   3 * SOLVER_REF_MAX + 128];
-	size_t batched = 1;
+	struct dns_result res;
+	size_t untried;		 /* nameservers not tried within the deadline */
+	char msg[MESSAGE_MAX];	 /* what the tenant reads */
+	char cause[MESSAGE_MAX]; /* the whole story, for the log */
+};
+
+/* Append to the tenant's message, cut at its size. */
+__attribute__((format(printf, 2, 3))) static void
+msg_append(struct solve *sv, const char *fmt, ...)
+{
+	size_t used = strlen(sv->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sv->msg + used, sizeof(sv->msg) - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Everything that refuses a call before any Secret read or DNS traffic:
+ * --allowed-zones (defence in depth), the Issuer's config, the zone, the
+ * namespace and --allowed-nameservers.  False with @sv->msg set.
+ */
+static bool solve_admit(struct solve *sv)
+{
+	const struct challenge *ch = sv->ch;
+	struct solver_config *cfg = &sv->cfg;
 	char detail[256] = "";
-	size_t untried = 0;
-	size_t used;
-	bool ok = false;
-	int ret;
 
-	char *found = cfg->found_zone; /* outlives the call: the log's */
-
-	memset(&key, 0, sizeof(key));
-	k8s_deadline_set(deadline);
-	*zone = ch->resolved_zone;
-	*tc = (struct trace_ctx){
-	    .request_id = rid,
-	    .action = challenge_action_text(ch->action),
-	    .fqdn = ch->resolved_fqdn,
-	    .zone = *zone,
-	};
-	trace_ctx_set(tc);
-	/* Defence in depth: before any Secret read or DNS traffic. */
-	if (solver_zone_allowed(s->opts.allowed_zones, ch->resolved_fqdn, msg,
-				msglen) < 0) {
+	if (solver_zone_allowed(sv->s->opts.allowed_zones, ch->resolved_fqdn,
+				sv->msg, sizeof(sv->msg)) < 0) {
 		metrics_zone_refusal();
-		goto out;
+		return false;
 	}
 	if (solver_config_parse(cfg, ch->config, detail, sizeof(detail)) < 0) {
-		snprintf(msg, msglen,
+		snprintf(sv->msg, sizeof(sv->msg),
 			 "invalid solver config (the Issuer's webhook.config): "
 			 "%s",
 			 detail);
-		goto out;
+		return false;
 	}
 	if (cfg->zone[0] != '\0')
-		*zone = cfg->zone;
-	tc->zone = *zone;
-	tc->nameserver = cfg->servers_text;
-	if ((*zone)[0] == '\0') {
-		snprintf(msg, msglen,
+		sv->zone = cfg->zone;
+	sv->tc.zone = sv->zone;
+	sv->tc.nameserver = cfg->servers_text;
+	if (sv->zone[0] == '\0') {
+		snprintf(sv->msg, sizeof(sv->msg),
 			 "no zone for %s: request.resolvedZone is empty; set "
 			 "config.zone to the zone that takes the update",
 			 ch->resolved_fqdn);
-		goto out;
+		return false;
 	}
 	if (cfg->zone[0] == '\0' &&
-	    solver_zone_outside(ch->dns_name, ch->resolved_fqdn, *zone, msg,
-				msglen) < 0)
-		goto out;
+	    solver_zone_outside(ch->dns_name, ch->resolved_fqdn, sv->zone,
+				sv->msg, sizeof(sv->msg)) < 0)
+		return false;
 	if (!namespace_valid(ch->resource_namespace)) {
-		snprintf(msg, msglen,
+		snprintf(sv->msg, sizeof(sv->msg),
 			 "request.resourceNamespace \"%.64s\" is not a "
 			 "namespace name",
 			 ch->resource_namespace);
-		goto out;
+		return false;
 	}
-	if (!servers_allowed(s, cfg, msg, msglen))
-		goto out;
+	return servers_allowed(sv->s, cfg, sv->msg, sizeof(sv->msg));
+}
 
-	if (cfg->has_gss) {
-		if (gss_get(s, ch, cfg, &gss, msg, msglen) < 0)
-			goto out;
-	} else if (cfg->has_secret_ref) {
-		if (key_get(s, ch, cfg, rid, &key, msg, msglen) < 0)
-			goto out;
-	} else {
-		/* DESIGN.md 2: unsigned is allowed, never silently. */
-		log_warn("sending an unsigned update: config has no "
-			 "tsigSecretSecretRef",
-			 "namespace", ch->resource_namespace, "fqdn",
-			 ch->resolved_fqdn, "request_id", rid, "action",
-			 tc->action, "zone", *zone, "nameserver",
-			 cfg->servers_text);
-	}
+/* The GSS-TSIG client or the TSIG key, or none (said in the log). */
+static bool solve_credentials(struct solve *sv)
+{
+	const char *ns = sv->ch->resource_namespace;
 
-	if (trace_cancelled()) {
-		/* The client hung up while the secret was read: stop here. */
-		snprintf(msg, msglen, "abandoned: the client hung up");
-		goto out;
-	}
-	memset(&opts, 0, sizeof(opts));
-	opts.proto = cfg->proto;
-	opts.timeout_ms =
-	    cfg->timeout_ms ? cfg->timeout_ms : s->opts.dns_timeout_ms;
-	opts.key = cfg->has_secret_ref ? &key : NULL;
-	opts.gss = gss != NULL ? gss->ctx : NULL;
-	if (opts.gss != NULL)
-		opts.proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
-	opts.trace = trace_dns;
-	opts.deadline_ms = (int64_t)deadline;
-	change = (struct dns_change){
-	    .fqdn = ch->resolved_fqdn,
-	    .action = ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
-	    .value = ch->key};
-	sctx = (struct send_ctx){
-	    .cfg = cfg, .opts = &opts, .zone = *zone, .deadline = deadline};
-	group_id(cfg, ch, *zone, group, sizeof(group));
-	/* GSS-TSIG contexts are per caller's principal: never shared. */
-	ret = coalesce_update(gss != NULL ? NULL : s->coalesce, group, &change,
-			      send_changes, &sctx, &res, &untried, &batched);
+	if (sv->cfg.has_gss)
+		return gss_get(sv->s, ns, &sv->cfg, &sv->gss, sv->msg,
+			       sizeof(sv->msg)) >= 0;
+	if (sv->cfg.has_secret_ref)
+		return key_get(sv->s, ns, &sv->cfg, sv->rid, &sv->key, sv->msg,
+			       sizeof(sv->msg)) >= 0;
+	/* DESIGN.md 2: unsigned is allowed, never silently. */
+	log_warn("sending an unsigned update: config has no "
+		 "tsigSecretSecretRef",
+		 "namespace", ns, "fqdn", sv->ch->resolved_fqdn, "request_id",
+		 sv->rid, "action", sv->tc.action, "zone", sv->zone,
+		 "nameserver", sv->cfg.servers_text);
+	return true;
+}
+
+/* How to send (dns_opts) and what (the change). */
+static void solve_prepare(struct solve *sv)
+{
+	const struct solver_config *cfg = &sv->cfg;
+	struct dns_opts *opts = &sv->opts;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->proto = cfg->proto;
+	opts->timeout_ms =
+	    cfg->timeout_ms ? cfg->timeout_ms : sv->s->opts.dns_timeout_ms;
+	opts->key = cfg->has_secret_ref ? &sv->key : NULL;
+	opts->gss = sv->gss != NULL ? gss_entry_ctx(sv->gss) : NULL;
+	if (opts->gss != NULL)
+		opts->proto = DNS_PROTO_TCP; /* tickets exceed UDP sizes */
+	opts->trace = trace_dns;
+	opts->deadline_ms = (int64_t)sv->deadline;
+	sv->change = (struct dns_change){
+	    .zone = sv->zone,
+	    .fqdn = sv->ch->resolved_fqdn,
+	    .action =
+		sv->ch->action == CHALLENGE_CLEANUP ? DNS_DELETE : DNS_ADD,
+	    .value = sv->ch->key,
+	    .ttl = cfg->ttl};
+}
+
+/* What the operator's log says about a sent update. */
+static void solve_sent_log(struct solve *sv, size_t batched)
+{
+	const struct dns_result *res = &sv->res;
+
 	if (batched > 1) {
 		char records[24];
 
 		snprintf(records, sizeof(records), "%zu", batched);
 		log_debug(1, "update sent in a batch", "records", records,
-			  "request_id", rid, "zone", *zone);
+			  "request_id", sv->rid, "zone", sv->zone);
 	}
-	if (res.note[0] != '\0')
-		log_info("nameserver addresses capped", "note", res.note,
-			 "namespace", ch->resource_namespace, "request_id",
-			 rid);
-	if (opts.key != NULL && key.alt_secret != NULL)
-		key_alt_outcome(s, ch, cfg, &key, &res, ret, rid);
-	/* Said once per server and principal: dns/ flags the attempt. */
-	for (size_t i = 0; i < res.nattempts; i++)
-		if (res.attempts[i].gss_samba_learned)
+	if (res->note[0] != '\0')
+		log_info("nameserver addresses capped", "note", res->note,
+			 "namespace", sv->ch->resource_namespace, "request_id",
+			 sv->rid);
+}
+
+/* Said once per server and principal: dns/ flags the attempt. */
+static void solve_samba_log(const struct solve *sv)
+{
+	for (size_t i = 0; i < sv->res.nattempts; i++)
+		if (sv->res.attempts[i].gss_samba_learned)
 			log_debug(2,
 				  "server signs answers without the request "
 				  "MAC length: Samba's form",
-				  "nameserver", res.attempts[i].server,
-				  "principal", res.attempts[i].gss_principal,
-				  "request_id", rid);
-	if (ret == 0 && !cfg->no_verify)
-		ret = solver_verify_write(
-		    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
-		    ch->action != CHALLENGE_CLEANUP, deadline, msg, msglen);
-	/*
-	 * NOTAUTH, or a NOERROR that is not served, with cert-manager's
-	 * zone: the server may serve another zone for the name.
-	 */
-	if (ret != 0 && cfg->zone[0] == '\0' &&
-	    solver_zone_retry(&res, ret == DNS_EVERIFY, &opts,
-			      ch->resolved_fqdn, *zone, found,
-			      sizeof(cfg->found_zone), msg, msglen)) {
-		msg[0] = '\0';
-		log_warn("the zone cert-manager found is not the server's: "
-			 "updating the zone found at the server; set the "
-			 "solver config's zone field to it",
-			 "resolved_zone", ch->resolved_zone, "zone", found,
-			 "fqdn", ch->resolved_fqdn, "request_id", rid, "action",
-			 tc->action, "nameserver", cfg->servers_text);
-		*zone = found;
-		tc->zone = *zone;
-		ret = update_send(cfg, &opts, *zone, &change, 1, deadline, &res,
-				  &untried);
-		if (ret == 0 && !cfg->no_verify)
-			ret = solver_verify_write(
-			    &opts, &res, ch->resolved_fqdn, *zone, ch->key,
-			    ch->action != CHALLENGE_CLEANUP, deadline, msg,
-			    msglen);
-	}
-	if (ret == 0) {
-		ok = true;
-		goto out;
-	}
-	if (ret == DNS_EVERIFY || msg[0] != '\0')
-		goto out;
-	/* The operator's log gets the whole story, the tenant less. */
-	dns_result_explain(&res, "update", opts.key, *zone, ch->resolved_fqdn,
-			   cause, causelen);
-	result_for_tenant(&res);
-	if (res.nattempts == 0 && ret == -ETIMEDOUT)
-		snprintf(msg, msglen,
+				  "nameserver", sv->res.attempts[i].server,
+				  "principal",
+				  sv->res.attempts[i].gss_principal,
+				  "request_id", sv->rid);
+}
+
+/* Ask the server that took the update whether it serves it (unless not). */
+static int solve_verify(struct solve *sv)
+{
+	if (sv->cfg.no_verify)
+		return 0;
+	return solver_verify_write(&sv->opts, &sv->res, sv->ch->resolved_fqdn,
+				   sv->zone, sv->ch->key,
+				   sv->ch->action != CHALLENGE_CLEANUP,
+				   sv->deadline, sv->msg, sizeof(sv->msg));
+}
+
+/* The update, alone or in a batch of its group, then its verification. */
+static int solve_send(struct solve *sv)
+{
+	struct send_ctx sctx = {
+	    .cfg = &sv->cfg, .opts = &sv->opts, .deadline = sv->deadline};
+	char group[2 * DNS_NAME_LEN + sizeof(sv->cfg.servers_text) +
+		   3 * SOLVER_REF_MAX + 128];
+	size_t batched = 1;
+	int ret;
+
+	group_id(&sv->cfg, sv->ch, sv->zone, group, sizeof(group));
+	/* GSS-TSIG contexts are per caller's principal: never shared. */
+	ret = coalesce_update(sv->gss != NULL ? NULL : sv->s->coalesce, group,
+			      &sv->change, send_changes, &sctx, &sv->res,
+			      &sv->untried, &batched);
+	solve_sent_log(sv, batched);
+	if (sv->opts.key != NULL && sv->key.alt_secret != NULL)
+		key_alt_outcome(sv->s, sv->ch->resource_namespace, &sv->cfg,
+				&sv->key, &sv->res, ret, sv->rid);
+	solve_samba_log(sv);
+	if (ret == 0)
+		ret = solve_verify(sv);
+	return ret;
+}
+
+/*
+ * NOTAUTH, or a NOERROR that is not served, with cert-manager's zone: the
+ * server may serve another zone for the name.  Update there once.  Returns
+ * @ret, or the retry's code.
+ */
+static int solve_zone_retry(struct solve *sv, int ret)
+{
+	const struct challenge *ch = sv->ch;
+	char *found = sv->cfg.found_zone; /* outlives the call: the log's */
+
+	if (ret == 0 || sv->cfg.zone[0] != '\0' ||
+	    !solver_zone_retry(&sv->res, ret == DNS_EVERIFY, &sv->opts,
+			       ch->resolved_fqdn, sv->zone, found,
+			       sizeof(sv->cfg.found_zone), sv->msg,
+			       sizeof(sv->msg)))
+		return ret;
+	sv->msg[0] = '\0';
+	log_warn("the zone cert-manager found is not the server's: "
+		 "updating the zone found at the server; set the "
+		 "solver config's zone field to it",
+		 "resolved_zone", ch->resolved_zone, "zone", found, "fqdn",
+		 ch->resolved_fqdn, "request_id", sv->rid, "action",
+		 sv->tc.action, "nameserver", sv->cfg.servers_text);
+	sv->zone = found;
+	sv->tc.zone = sv->zone;
+	sv->change.zone = sv->zone;
+	ret = update_send(&sv->cfg, &sv->opts, &sv->change, 1, sv->deadline,
+			  &sv->res, &sv->untried);
+	if (ret == 0)
+		ret = solve_verify(sv);
+	return ret;
+}
+
+/* What the tenant must change, after the failure's explanation. */
+static void solve_hints(struct solve *sv, int ret)
+{
+	const struct dns_result *res = &sv->res;
+	const struct dns_key *key = &sv->key;
+	bool signed_key = sv->opts.key != NULL;
+
+	if (sv->zone == sv->cfg.found_zone)
+		msg_append(sv,
+			   "; zone %s was found at the server after the "
+			   "update in request.resolvedZone %s failed",
+			   sv->zone, sv->ch->resolved_zone);
+	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)
+		msg_append(sv,
+			   "; request.resolvedFQDN must lie inside %s (set "
+			   "config.zone to the zone that holds it)",
+			   sv->cfg.zone[0] ? "config.zone"
+					   : "request.resolvedZone");
+	if (sv->untried > 0 && res->nattempts > 0)
+		msg_append(sv,
+			   "; %zu more nameserver(s) not tried within the "
+			   "solver's %u ms deadline",
+			   sv->untried, sv->s->opts.deadline_ms);
+	if (signed_key && key->alt_secret != NULL && res->nattempts > 0 &&
+	    res->attempts[res->nattempts - 1].key_alt)
+		msg_append(sv,
+			   "; the secret has two readings and the server "
+			   "rejected both: as nsupdate -y reads it (base64 "
+			   "decoded once) and %s",
+			   key->alt_desc);
+	else if (signed_key && key->warning[0] != '\0' && res->nattempts > 0 &&
+		 dns_outcome_key_rejected(&res->attempts[res->nattempts - 1]))
+		msg_append(sv, "; note: %s", key->warning);
+	if (res->note[0] != '\0')
+		msg_append(sv, "; %s", res->note);
+	if (!signed_key && sv->opts.gss == NULL)
+		msg_append(sv, "; the update was unsigned because config has "
+			       "no tsigSecretSecretRef (reference a Secret "
+			       "with the TSIG key if the server requires "
+			       "one)");
+}
+
+/* A failed update in words: the whole story to the log, less to the tenant. */
+static void solve_explain(struct solve *sv, int ret)
+{
+	const char *fqdn = sv->ch->resolved_fqdn;
+
+	dns_result_explain(&sv->res, "update", sv->opts.key, sv->zone, fqdn,
+			   sv->cause, sizeof(sv->cause));
+	result_for_tenant(&sv->res);
+	if (sv->res.nattempts == 0 && ret == -ETIMEDOUT)
+		snprintf(sv->msg, sizeof(sv->msg),
 			 "update of %s in zone %s not sent: the solver's "
 			 "%u ms deadline passed before any nameserver was "
 			 "tried",
-			 ch->resolved_fqdn, *zone, s->opts.deadline_ms);
+			 fqdn, sv->zone, sv->s->opts.deadline_ms);
 	else
-		dns_result_explain(&res, "update", opts.key, *zone,
-				   ch->resolved_fqdn, msg, msglen);
-	used = strlen(msg);
-	if (*zone == found)
-		snprintf(msg + used, msglen - used,
-			 "; zone %s was found at the server after the "
-			 "update in request.resolvedZone %s failed",
-			 found, ch->resolved_zone);
-	used = strlen(msg);
-	if (ret == DNS_ENOTSUB || ret == DNS_ENAME)
-		snprintf(msg + used, msglen - used,
-			 "; request.resolvedFQDN must lie inside %s (set "
-			 "config.zone to the zone that holds it)",
-			 cfg->zone[0] ? "config.zone" : "request.resolvedZone");
-	used = strlen(msg);
-	if (untried > 0 && res.nattempts > 0)
-		snprintf(msg + used, msglen - used,
-			 "; %zu more nameserver(s) not tried within the "
-			 "solver's %u ms deadline",
-			 untried, s->opts.deadline_ms);
-	used = strlen(msg);
-	if (opts.key != NULL && key.alt_secret != NULL && res.nattempts > 0 &&
-	    res.attempts[res.nattempts - 1].key_alt)
-		snprintf(msg + used, msglen - used,
-			 "; the secret has two readings and the server "
-			 "rejected both: as nsupdate -y reads it (base64 "
-			 "decoded once) and %s",
-			 key.alt_desc);
-	else if (opts.key != NULL && key.warning[0] != '\0' &&
-		 res.nattempts > 0 &&
-		 dns_outcome_key_rejected(&res.attempts[res.nattempts - 1]))
-		snprintf(msg + used, msglen - used, "; note: %s", key.warning);
-	used = strlen(msg);
-	if (res.note[0] != '\0')
-		snprintf(msg + used, msglen - used, "; %s", res.note);
-	used = strlen(msg);
-	if (opts.key == NULL && opts.gss == NULL)
-		snprintf(msg + used, msglen - used,
-			 "; the update was unsigned because config has no "
-			 "tsigSecretSecretRef (reference a Secret with the "
-			 "TSIG key if the server requires one)");
+		dns_result_explain(&sv->res, "update", sv->opts.key, sv->zone,
+				   fqdn, sv->msg, sizeof(sv->msg));
+	solve_hints(sv, ret);
+}
+
+/* The decoded call: everything after the codec, before the answer. */
+static bool challenge_solve(struct solve *sv)
+{
+	bool ok = false;
+	int ret;
+
+	k8s_deadline_set(sv->deadline);
+	sv->zone = sv->ch->resolved_zone;
+	sv->tc = (struct trace_ctx){
+	    .request_id = sv->rid,
+	    .action = challenge_action_text(sv->ch->action),
+	    .fqdn = sv->ch->resolved_fqdn,
+	    .zone = sv->zone,
+	};
+	trace_ctx_set(&sv->tc);
+	if (!solve_admit(sv) || !solve_credentials(sv))
+		goto out;
+	if (trace_cancelled()) {
+		/* The client hung up while the secret was read: stop here. */
+		snprintf(sv->msg, sizeof(sv->msg),
+			 "abandoned: the client hung up");
+		goto out;
+	}
+	solve_prepare(sv);
+	ret = solve_zone_retry(sv, solve_send(sv));
+	if (ret == 0)
+		ok = true;
+	else if (ret != DNS_EVERIFY && sv->msg[0] == '\0')
+		solve_explain(sv, ret);
 out:
 	k8s_deadline_set(0);
-	dns_key_release(&key);
-	gss_put(s, gss);
+	dns_key_release(&sv->key);
+	gss_put(sv->s, sv->gss);
 	return ok;
 }
 
@@ -1129,65 +615,81 @@ static int answer_oom(char **out, size_t *outlen)
 	return 500;
 }
 
+/* The one log line of a call. */
+static void solve_log(const struct solve *sv, bool ok, uint64_t start)
+{
+	const struct challenge *ch = sv->ch;
+	char ms[32];
+
+	snprintf(ms, sizeof(ms), "%llu",
+		 (unsigned long long)(util_now_ms() - start));
+	if (ok)
+		log_info("challenge", "action",
+			 challenge_action_text(ch->action), "fqdn",
+			 ch->resolved_fqdn, "zone", sv->zone, "nameserver",
+			 sv->cfg.servers_text, "namespace",
+			 ch->resource_namespace, "outcome", "success", "ms", ms,
+			 "uid", ch->uid, "request_id", sv->rid);
+	else
+		log_info(
+		    "challenge", "action", challenge_action_text(ch->action),
+		    "fqdn", ch->resolved_fqdn, "zone", sv->zone, "nameserver",
+		    sv->cfg.servers_text, "namespace", ch->resource_namespace,
+		    "outcome", "failure", "ms", ms, "uid", ch->uid,
+		    "request_id", sv->rid, "error", sv->msg,
+		    /* the detail the tenant's text leaves out, if any
+		     * (a NULL key ends the list) */
+		    strncmp(sv->cause, sv->msg, strlen(sv->cause)) != 0
+			? "cause"
+			: NULL,
+		    sv->cause);
+}
+
+/* A payload that does not decode: 400 with a Status body. */
+static int solver_reject(const char *detail, const char *request_id,
+			 uint64_t start, char **out, size_t *outlen)
+{
+	char msg[MESSAGE_MAX];
+	char ms[32];
+
+	snprintf(msg, sizeof(msg), "invalid ChallengePayload: %s", detail);
+	snprintf(ms, sizeof(ms), "%llu",
+		 (unsigned long long)(util_now_ms() - start));
+	log_info("challenge rejected", "outcome", "rejected", "error", msg,
+		 "ms", ms, "request_id", request_id);
+	metrics_request(METRICS_ACTION_UNKNOWN, METRICS_REJECTED,
+			(util_now_ms() - start) * 1000);
+	if (codec_status_encode(400, msg, out, outlen) < 0)
+		return answer_oom(out, outlen);
+	return 400;
+}
+
 int solver_handle(struct solver *solver, const char *body, size_t len,
 		  const char *request_id, char **out, size_t *outlen)
 {
-	struct solver_config cfg;
 	struct challenge ch;
-	char msg[MESSAGE_MAX] = "";
-	char cause[MESSAGE_MAX] = "";
+	struct solve sv;
 	char detail[512] = "";
-	char ms[32];
-	const char *zone = "";
-	uint64_t start = now_ms();
-	struct trace_ctx tc;
+	uint64_t start = util_now_ms();
 	bool ok;
 	int status;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (challenge_decode(&ch, body, len, detail, sizeof(detail)) < 0) {
-		snprintf(msg, sizeof(msg), "invalid ChallengePayload: %s",
-			 detail);
-		snprintf(ms, sizeof(ms), "%llu",
-			 (unsigned long long)(now_ms() - start));
-		log_info("challenge rejected", "outcome", "rejected", "error",
-			 msg, "ms", ms, "request_id", request_id);
-		metrics_request(METRICS_ACTION_UNKNOWN, METRICS_REJECTED,
-				(now_ms() - start) * 1000);
-		if (codec_status_encode(400, msg, out, outlen) < 0)
-			return answer_oom(out, outlen);
-		return 400;
-	}
-
-	ok = challenge_solve(solver, &ch, request_id, start, &cfg, &zone, &tc,
-			     msg, sizeof(msg), cause, sizeof(cause));
+	if (challenge_decode(&ch, body, len, detail, sizeof(detail)) < 0)
+		return solver_reject(detail, request_id, start, out, outlen);
+	memset(&sv, 0, sizeof(sv));
+	sv.s = solver;
+	sv.ch = &ch;
+	sv.rid = request_id;
+	sv.deadline = start + solver->opts.deadline_ms;
+	ok = challenge_solve(&sv);
 	trace_ctx_set(NULL);
-	metrics_request(
-	    ch.action == CHALLENGE_CLEANUP ? METRICS_CLEANUP : METRICS_PRESENT,
-	    ok ? METRICS_SUCCESS : METRICS_FAILURE, (now_ms() - start) * 1000);
-	snprintf(ms, sizeof(ms), "%llu",
-		 (unsigned long long)(now_ms() - start));
-	if (ok)
-		log_info("challenge", "action",
-			 challenge_action_text(ch.action), "fqdn",
-			 ch.resolved_fqdn, "zone", zone, "nameserver",
-			 cfg.servers_text, "namespace", ch.resource_namespace,
-			 "outcome", "success", "ms", ms, "uid", ch.uid,
-			 "request_id", request_id);
-	else
-		log_info(
-		    "challenge", "action", challenge_action_text(ch.action),
-		    "fqdn", ch.resolved_fqdn, "zone", zone, "nameserver",
-		    cfg.servers_text, "namespace", ch.resource_namespace,
-		    "outcome", "failure", "ms", ms, "uid", ch.uid, "request_id",
-		    request_id, "error", msg,
-		    /* the detail the tenant's text leaves out, if any
-		     * (a NULL key ends the list) */
-		    strncmp(cause, msg, strlen(cause)) != 0 ? "cause" : NULL,
-		    cause);
-
+	metrics_request(ch.action == CHALLENGE_CLEANUP ? METRICS_CLEANUP
+						       : METRICS_PRESENT,
+			ok ? METRICS_SUCCESS : METRICS_FAILURE,
+			(util_now_ms() - start) * 1000);
+	solve_log(&sv, ok, start);
 	status = 201;
-	if (challenge_encode(&ch, ok, msg, out, outlen) < 0)
+	if (challenge_encode(&ch, ok, sv.msg, out, outlen) < 0)
 		status = answer_oom(out, outlen);
 	challenge_release(&ch);
 	return status;

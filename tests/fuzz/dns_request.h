@@ -63,9 +63,12 @@ static inline int fuzz_request(unsigned mode, uint64_t now,
 				    0);
 	else
 		ret = dns_msg_update(
-		    q, qlen, max, FUZZ_ID, FUZZ_ZONE, FUZZ_FQDN,
-		    mode & FUZZ_MODE_DELETE ? DNS_DELETE : DNS_ADD, FUZZ_VALUE,
-		    60, NULL, 0);
+		    q, qlen, max, FUZZ_ID,
+		    &(struct dns_change){FUZZ_ZONE, FUZZ_FQDN,
+					 mode & FUZZ_MODE_DELETE ? DNS_DELETE
+								 : DNS_ADD,
+					 FUZZ_VALUE, 60},
+		    NULL, 0);
 	if (ret == 0 && (mode & FUZZ_MODE_SIGNED))
 		ret = dns_msg_sign(q, qlen, max, key, now, mac, maclen);
 	return ret;

@@ -35,8 +35,9 @@ static int update(const char *fqdn, enum dns_action action, const char *value,
 	struct dns_result res;
 	int ret;
 
-	ret =
-	    dns_update(&server, 1, &opts, zone, fqdn, action, value, 60, &res);
+	ret = dns_update(&server, 1, &opts,
+			 &(struct dns_change){zone, fqdn, action, value, 60},
+			 &res);
 	if (ret != 0)
 		dns_result_explain(&res, action == DNS_ADD ? "add" : "delete",
 				   NULL, zone, fqdn, msg, len);

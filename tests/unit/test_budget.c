@@ -142,9 +142,11 @@ static void test_update_deadline(void **state)
 	servers[1] = servers[0];
 	t0 = dns_clock_ms();
 	opts.deadline_ms = t0 + 400;
-	ret =
-	    dns_update(servers, 2, &opts, "example.test.",
-		       "_acme-challenge.example.test.", DNS_ADD, "v", 60, &res);
+	ret = dns_update(servers, 2, &opts,
+			 &(struct dns_change){"example.test.",
+					      "_acme-challenge.example.test.",
+					      DNS_ADD, "v", 60},
+			 &res);
 	assert_int_equal(ret, DNS_EDEADLINE);
 	assert_true(dns_clock_ms() - t0 < 1500);
 	/* Two servers to come: the first got half of what was left. */
@@ -159,9 +161,11 @@ static void test_update_deadline(void **state)
 	/* Already past: not even the name is looked up. */
 	snprintf(servers[0].host, sizeof(servers[0].host), "ns.invalid");
 	opts.deadline_ms = dns_clock_ms() - 1;
-	ret =
-	    dns_update(servers, 1, &opts, "example.test.",
-		       "_acme-challenge.example.test.", DNS_ADD, "v", 60, &res);
+	ret = dns_update(servers, 1, &opts,
+			 &(struct dns_change){"example.test.",
+					      "_acme-challenge.example.test.",
+					      DNS_ADD, "v", 60},
+			 &res);
 	assert_int_equal(ret, DNS_EDEADLINE);
 	assert_int_equal(res.nattempts, 1);
 	assert_non_null(strstr(res.attempts[0].detail,

@@ -106,7 +106,9 @@ static void test_lone_call_alone(void **state)
 {
 	struct coalescer *c;
 	struct fake f = {0};
-	struct caller k = {.group = "zone-a", .change = {"a1.", DNS_ADD, "v"}};
+	struct caller k = {
+	    .group = "zone-a",
+	    .change = {"example.test.", "a1.", DNS_ADD, "v", 60}};
 
 	(void)state;
 	assert_int_equal(coalescer_new(&c, 0, 0), 0);
@@ -133,7 +135,8 @@ static void test_burst_shares_one_send(void **state)
 	for (size_t i = 0; i < CALLERS; i++) {
 		snprintf(names[i], sizeof(names[i]), "a%zu.", i);
 		k[i].group = "zone-a";
-		k[i].change = (struct dns_change){names[i], DNS_ADD, "v"};
+		k[i].change = (struct dns_change){"example.test.", names[i],
+						  DNS_ADD, "v", 60};
 	}
 	run(c, &f, k, CALLERS);
 	/* The first alone, the other seven in one message. */
@@ -161,8 +164,9 @@ static void test_refused_batch_each_alone(void **state)
 	for (size_t i = 0; i < CALLERS; i++) {
 		snprintf(names[i], sizeof(names[i]), "a%zu.", i);
 		k[i].group = "zone-a";
-		k[i].change = (struct dns_change){names[i], DNS_ADD,
-						  i == 4 ? "bad" : "good"};
+		k[i].change =
+		    (struct dns_change){"example.test.", names[i], DNS_ADD,
+					i == 4 ? "bad" : "good", 60};
 	}
 	run(c, &f, k, CALLERS);
 	/* The first alone, the batch of seven, then each of those alone. */
@@ -190,7 +194,8 @@ static void test_groups_never_mix(void **state)
 		snprintf(names[i], sizeof(names[i]), "%c%zu.",
 			 i % 2 ? 'b' : 'a', i);
 		k[i].group = i % 2 ? "zone-b" : "zone-a";
-		k[i].change = (struct dns_change){names[i], DNS_ADD, "v"};
+		k[i].change = (struct dns_change){"example.test.", names[i],
+						  DNS_ADD, "v", 60};
 	}
 	run(c, &f, k, CALLERS);
 	assert_false(atomic_load(&f.mixed));
@@ -213,7 +218,8 @@ static void test_batch_size_bounded(void **state)
 	for (size_t i = 0; i < CALLERS; i++) {
 		snprintf(names[i], sizeof(names[i]), "a%zu.", i);
 		k[i].group = "zone-a";
-		k[i].change = (struct dns_change){names[i], DNS_ADD, "v"};
+		k[i].change = (struct dns_change){"example.test.", names[i],
+						  DNS_ADD, "v", 60};
 	}
 	run(c, &f, k, CALLERS);
 	assert_true(atomic_load(&f.max_batch) <= 3);

@@ -104,9 +104,12 @@ static void build(const struct dump_case *c, uint8_t *buf, size_t *len)
 				 0);
 	else
 		assert_int_equal(
-		    dns_msg_update(buf, len, DNS_MSG_MAX, 4242, ZONE, FQDN,
-				   c->kind == ADD ? DNS_ADD : DNS_DELETE,
-				   c->value, 60, err, sizeof(err)),
+		    dns_msg_update(buf, len, DNS_MSG_MAX, 4242,
+				   &(struct dns_change){
+				       ZONE, FQDN,
+				       c->kind == ADD ? DNS_ADD : DNS_DELETE,
+				       c->value, 60},
+				   err, sizeof(err)),
 		    0);
 	if (!c->sign)
 		return;

@@ -137,10 +137,11 @@ static void test_golden(void **state)
 		knot_pkt_t *pkt;
 
 		assert_int_equal(
-		    dns_msg_update(buf, &len, sizeof(buf), GOLDEN_ID, ZONE,
-				   FQDN, g->action,
-				   g->big ? value300() : "hello-acme", 60, err,
-				   sizeof(err)),
+		    dns_msg_update(buf, &len, sizeof(buf), GOLDEN_ID,
+				   &(struct dns_change){
+				       ZONE, FQDN, g->action,
+				       g->big ? value300() : "hello-acme", 60},
+				   err, sizeof(err)),
 		    0);
 		assert_int_equal(dns_msg_sign(buf, &len, sizeof(buf), &key,
 					      GOLDEN_TIME, mac, &maclen),
@@ -213,10 +214,12 @@ static void test_sign_algorithms(void **state)
 		size_t len, maclen;
 		knot_pkt_t *pkt;
 
-		assert_int_equal(dns_msg_update(buf, &len, sizeof(buf), 7, ZONE,
-						FQDN, DNS_ADD, "v", 60, NULL,
-						0),
-				 0);
+		assert_int_equal(
+		    dns_msg_update(
+			buf, &len, sizeof(buf), 7,
+			&(struct dns_change){ZONE, FQDN, DNS_ADD, "v", 60},
+			NULL, 0),
+		    0);
 		assert_int_equal(dns_msg_sign(buf, &len, sizeof(buf), &key,
 					      (uint64_t)time(NULL), mac,
 					      &maclen),
@@ -247,9 +250,11 @@ static void test_sign_errors(void **state)
 	(void)state;
 	nosecret.secret = NULL;
 	nosecret.secret_len = 0;
-	assert_int_equal(dns_msg_update(buf, &len, sizeof(buf), 7, ZONE, FQDN,
-					DNS_ADD, "v", 60, NULL, 0),
-			 0);
+	assert_int_equal(
+	    dns_msg_update(buf, &len, sizeof(buf), 7,
+			   &(struct dns_change){ZONE, FQDN, DNS_ADD, "v", 60},
+			   NULL, 0),
+	    0);
 	full = len;
 	assert_int_equal(
 	    dns_msg_sign(buf, &len, sizeof(buf), &noalg, 1, mac, &maclen),
@@ -324,8 +329,10 @@ static void test_update_build(void **state)
 		size_t len = 0;
 		char err[256] = "unset";
 		int ret =
-		    dns_msg_update(buf, &len, sizeof(buf), 1, c->zone, c->fqdn,
-				   DNS_ADD, c->value, 60, err, sizeof(err));
+		    dns_msg_update(buf, &len, sizeof(buf), 1,
+				   &(struct dns_change){c->zone, c->fqdn,
+							DNS_ADD, c->value, 60},
+				   err, sizeof(err));
 
 		if (ret != c->ret || strstr(err, c->err) == NULL)
 			print_message("case %zu: %d '%s'\n", i, ret, err);
@@ -342,13 +349,17 @@ static void test_update_small_buffer(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(dns_msg_update(buf, &len, sizeof(buf), 1, ZONE, FQDN,
-					DNS_ADD, "value", 60, NULL, 0),
+	assert_int_equal(dns_msg_update(buf, &len, sizeof(buf), 1,
+					&(struct dns_change){
+					    ZONE, FQDN, DNS_ADD, "value", 60},
+					NULL, 0),
 			 -EMSGSIZE);
-	assert_int_equal(dns_msg_update(buf, &len, sizeof(buf), 1, ZONE, FQDN,
-					(enum dns_action)7, "value", 60, NULL,
-					0),
-			 -EINVAL);
+	assert_int_equal(
+	    dns_msg_update(buf, &len, sizeof(buf), 1,
+			   &(struct dns_change){ZONE, FQDN, (enum dns_action)7,
+						"value", 60},
+			   NULL, 0),
+	    -EINVAL);
 }
 
 /* Several records in one UPDATE (dns_update_many, coalesced bursts). */
@@ -358,50 +369,58 @@ static void test_update_many(void **state)
 	size_t onelen = 0, manylen = 0;
 	char err[256];
 	const struct dns_change changes[] = {
-	    {FQDN, DNS_ADD, "first"},
-	    {"_acme-challenge.other.example.test.", DNS_DELETE, "second"},
-	    {FQDN, DNS_ADD, "third"},
+	    {ZONE, FQDN, DNS_ADD, "first", 60},
+	    {ZONE, "_acme-challenge.other.example.test.", DNS_DELETE, "second",
+	     60},
+	    {ZONE, FQDN, DNS_ADD, "third", 60},
 	};
 	struct dns_change bad[] = {
-	    {FQDN, DNS_ADD, "first"},
-	    {"_acme-challenge.example.com.", DNS_ADD, "outside"},
+	    {ZONE, FQDN, DNS_ADD, "first", 60},
+	    {ZONE, "_acme-challenge.example.com.", DNS_ADD, "outside", 60},
 	};
 
 	(void)state;
 	/* One record: byte for byte what dns_msg_update() builds. */
-	assert_int_equal(dns_msg_update(one, &onelen, sizeof(one), 7, ZONE,
-					FQDN, DNS_ADD, "first", 60, NULL, 0),
+	assert_int_equal(dns_msg_update(one, &onelen, sizeof(one), 7,
+					&(struct dns_change){
+					    ZONE, FQDN, DNS_ADD, "first", 60},
+					NULL, 0),
 			 0);
 	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
-					     ZONE, changes, 1, 60, NULL, 0),
+					     changes, 1, NULL, 0),
 			 0);
 	assert_int_equal(onelen, manylen);
 	assert_memory_equal(one, many, onelen);
 	/* Three: one zone (ZOCOUNT 1), three RRs in the update section. */
 	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
-					     ZONE, changes, 3, 60, NULL, 0),
+					     changes, 3, NULL, 0),
 			 0);
 	assert_int_equal((many[4] << 8) | many[5], 1);
 	assert_int_equal((many[8] << 8) | many[9], 3);
 	assert_true(manylen > onelen + 2 * 10);
 	/* A record outside the zone fails the whole message, named. */
 	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
-					     ZONE, bad, 2, 60, err,
-					     sizeof(err)),
+					     bad, 2, err, sizeof(err)),
 			 DNS_ENOTSUB);
 	assert_non_null(strstr(err, "example.com"));
+	/* One message, one zone (RFC 2136 2.3). */
 	bad[1].fqdn = FQDN;
+	bad[1].zone = "other.test.";
+	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
+					     bad, 2, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "other.test."));
+	bad[1].zone = ZONE;
 	bad[1].value = "";
 	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
-					     ZONE, bad, 2, 60, err,
-					     sizeof(err)),
+					     bad, 2, err, sizeof(err)),
 			 DNS_EVALUE);
 	assert_int_equal(dns_msg_update_many(many, &manylen, sizeof(many), 7,
-					     ZONE, changes, 0, 60, NULL, 0),
+					     changes, 0, NULL, 0),
 			 -EINVAL);
 	/* Too small a buffer for three. */
 	assert_int_equal(dns_msg_update_many(many, &manylen, onelen + 4, 7,
-					     ZONE, changes, 3, 60, NULL, 0),
+					     changes, 3, NULL, 0),
 			 -EMSGSIZE);
 }
 
@@ -687,10 +706,12 @@ static void test_check_table(void **state)
 		int ret;
 
 		memset(&o, 0xa5, sizeof(o));
-		assert_int_equal(dns_msg_update(q, &qlen, sizeof(q), 0x4242,
-						ZONE, FQDN, DNS_ADD, "v", 60,
-						NULL, 0),
-				 0);
+		assert_int_equal(
+		    dns_msg_update(
+			q, &qlen, sizeof(q), 0x4242,
+			&(struct dns_change){ZONE, FQDN, DNS_ADD, "v", 60},
+			NULL, 0),
+		    0);
 		if (k != NULL)
 			assert_int_equal(dns_msg_sign(q, &qlen, sizeof(q), k,
 						      (uint64_t)now, mac,

@@ -399,8 +399,10 @@ static void test_transport_table(void **state)
 				 "127.0.0.1");
 			addrs[s].port = rs[s].port;
 		}
-		ret = dns_update(addrs, c->nservers, &opts, ZONE, FQDN, DNS_ADD,
-				 "token", 60, &res);
+		ret = dns_update(
+		    addrs, c->nservers, &opts,
+		    &(struct dns_change){ZONE, FQDN, DNS_ADD, "token", 60},
+		    &res);
 		for (size_t s = 0; s < c->nservers; s++)
 			responder_stop(&rs[s]);
 
@@ -443,9 +445,12 @@ static void test_truncate_fresh_id(void **state)
 	for (int run = 0; run < 8; run++) {
 		responder_start(&r, B_TRUNCATE);
 		a.port = r.port;
-		assert_int_equal(dns_update(&a, 1, &opts, ZONE, FQDN,
-					    DNS_DELETE, "token", 60, &res),
-				 0);
+		assert_int_equal(
+		    dns_update(&a, 1, &opts,
+			       &(struct dns_change){ZONE, FQDN, DNS_DELETE,
+						    "token", 60},
+			       &res),
+		    0);
 		responder_stop(&r);
 		assert_int_equal(atomic_load(&r.nids), 2);
 		differ += r.ids[0] != r.ids[1];
@@ -467,7 +472,10 @@ static void test_hostname(void **state)
 	snprintf(text, sizeof(text), "localhost:%u", r.port);
 	assert_int_equal(dns_addr_parse(&a, text, NULL, 0), 0);
 	assert_int_equal(
-	    dns_update(&a, 1, &opts, ZONE, FQDN, DNS_ADD, "t", 60, &res), 0);
+	    dns_update(&a, 1, &opts,
+		       &(struct dns_change){ZONE, FQDN, DNS_ADD, "t", 60},
+		       &res),
+	    0);
 	responder_stop(&r);
 	snprintf(text, sizeof(text), "localhost (127.0.0.1:%u)", r.port);
 	assert_string_equal(res.attempts[res.nattempts - 1].server, text);
@@ -481,18 +489,26 @@ static void test_bad_request(void **state)
 	struct dns_result res;
 
 	(void)state;
-	assert_int_equal(dns_update(&a, 1, &opts, ZONE, "www.example.com.",
-				    DNS_ADD, "t", 60, &res),
-			 DNS_ENOTSUB);
+	assert_int_equal(
+	    dns_update(&a, 1, &opts,
+		       &(struct dns_change){ZONE, "www.example.com.", DNS_ADD,
+					    "t", 60},
+		       &res),
+	    DNS_ENOTSUB);
 	assert_int_equal(res.nattempts, 0);
 	assert_int_equal(
-	    dns_update(&a, 1, &opts, ZONE, FQDN, DNS_ADD, "", 60, &res),
+	    dns_update(&a, 1, &opts,
+		       &(struct dns_change){ZONE, FQDN, DNS_ADD, "", 60}, &res),
 	    DNS_EVALUE);
 	assert_int_equal(
-	    dns_update(NULL, 0, &opts, ZONE, FQDN, DNS_ADD, "t", 60, &res),
+	    dns_update(NULL, 0, &opts,
+		       &(struct dns_change){ZONE, FQDN, DNS_ADD, "t", 60},
+		       &res),
 	    -EINVAL);
 	assert_int_equal(
-	    dns_update(&a, 1, &opts, ZONE, FQDN, DNS_ADD, "t", 60, NULL),
+	    dns_update(&a, 1, &opts,
+		       &(struct dns_change){ZONE, FQDN, DNS_ADD, "t", 60},
+		       NULL),
 	    -EINVAL);
 }
 
