@@ -510,6 +510,8 @@ char *dns_result_explain(const struct dns_result *res, const char *what,
 	if (n == 0) {
 		/* Failed before any server: the request itself. */
 		out_printf(&out, " failed: %s", dns_strerror(res->code));
+		if (res->detail[0] != '\0')
+			out_printf(&out, " (%s)", res->detail);
 		return buf;
 	}
 	/* A retry with the secret's second reading is the same server. */

@@ -291,6 +291,9 @@ struct dns_result {
 	/* "ns.example.com has 16 addresses; only the first 4 were tried",
 	 * or "" (DNS_HOST_ADDRS_MAX). */
 	char note[DNS_NAME_LEN + 96];
+	/* Why the message could not be built, when it failed before any
+	 * server ("record name 'x.' is not in zone 'y.'"), or "". */
+	char detail[2 * DNS_NAME_LEN + 48];
 };
 
 enum dns_action {

@@ -202,64 +202,49 @@ static int change_check(const uint8_t *lzone, const char *zone,
 	return 0;
 }
 
-int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
-			const struct dns_change *changes, size_t nchanges,
-			char *err, size_t errlen)
+/* Check every change against the first one's zone; the zone into @zname. */
+static int changes_check(const struct dns_change *changes, size_t nchanges,
+			 uint8_t *zname, char *err, size_t errlen)
 {
-	const char *zone;
-	uint8_t zname[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
-	uint8_t lzone[KNOT_DNAME_MAXLEN];
-	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
-	knot_pkt_t *pkt = NULL;
-	knot_rrset_t rr;
+	const char *zone = changes[0].zone;
+	uint8_t lzone[KNOT_DNAME_MAXLEN], owner[KNOT_DNAME_MAXLEN];
 	int ret;
 
-	knot_rrset_init_empty(&rr);
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (buf == NULL || len == NULL || changes == NULL || nchanges == 0)
-		return -EINVAL;
-	zone = changes[0].zone;
 	ret = name_parse(zname, zone, "zone", err, errlen);
 	if (ret != 0)
 		return ret;
 	knot_dname_copy_lower(lzone, zname);
-	for (size_t i = 0; i < nchanges; i++) {
+	for (size_t i = 0; i < nchanges && ret == 0; i++)
 		ret =
 		    change_check(lzone, zone, &changes[i], owner, err, errlen);
-		if (ret != 0)
-			return ret;
-	}
+	return ret;
+}
 
-	pkt = knot_pkt_new(NULL, wire_max(max), NULL);
-	if (pkt == NULL)
-		return -ENOMEM;
-	knot_wire_set_id(pkt->wire, id);
-	knot_wire_set_opcode(pkt->wire, KNOT_OPCODE_UPDATE);
+/*
+ * Put one record per change into the update section (a knot code).
+ * RFC 2136 2.5.1: add to an RRset, class IN with the TTL.
+ * RFC 2136 2.5.4: delete one RR from an RRset, class NONE, TTL 0, the
+ * RDATA naming the value; never 2.5.2 (class ANY, the whole RRset), which
+ * would remove other challenges at the same name.
+ * RFC 2136 3.4.2: the server applies the records of one message in order
+ * and all or none of them; one RR per record, so that a record's position
+ * is its own.
+ */
+static int changes_put(knot_pkt_t *pkt, const struct dns_change *changes,
+		       size_t nchanges)
+{
+	uint8_t rdata[DNS_TXT_MAX + DNS_TXT_MAX / TXT_CHUNK + 1];
+	uint8_t owner[KNOT_DNAME_MAXLEN];
+	knot_rrset_t rr;
+	int ret = KNOT_EOK;
 
-	/* RFC 2136 2.3: the zone section names the zone, type SOA. */
-	ret = knot_pkt_put_question(pkt, zname, KNOT_CLASS_IN, KNOT_RRTYPE_SOA);
-	if (ret == KNOT_EOK)
-		ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
-	if (ret != KNOT_EOK)
-		goto out;
-
-	/*
-	 * RFC 2136 2.5.1: add to an RRset, class IN with the TTL.
-	 * RFC 2136 2.5.4: delete one RR from an RRset, class NONE, TTL 0,
-	 * the RDATA naming the value; never 2.5.2 (class ANY, the whole
-	 * RRset), which would remove other challenges at the same name.
-	 * RFC 2136 3.4.2: the server applies the records of one message in
-	 * order and all or none of them; one RR per record, so that a
-	 * record's position is its own.
-	 */
-	for (size_t i = 0; i < nchanges; i++) {
+	for (size_t i = 0; i < nchanges && ret == KNOT_EOK; i++) {
 		const struct dns_change *c = &changes[i];
 		size_t vlen = strlen(c->value);
 
-		ret = name_parse(owner, c->fqdn, "record name", NULL, 0);
-		if (ret != 0)
-			goto done;
+		/* Checked by changes_check(): the name parses. */
+		if (name_parse(owner, c->fqdn, "record name", NULL, 0) != 0)
+			return KNOT_EINVAL;
 		knot_rrset_init(&rr, owner, KNOT_RRTYPE_TXT,
 				c->action == DNS_ADD ? KNOT_CLASS_IN
 						     : KNOT_CLASS_NONE,
@@ -270,17 +255,39 @@ int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
 			ret = knot_pkt_put(pkt, KNOT_COMPR_HINT_NONE, &rr,
 					   KNOT_PF_NOTRUNC);
 		knot_rdataset_clear(&rr.rrs, NULL);
-		knot_rrset_init_empty(&rr);
-		if (ret != KNOT_EOK)
-			goto out;
 	}
-	ret = dns_msg_pkt_export(pkt, buf, len, max);
-	goto done;
-out:
+	return ret;
+}
+
+int dns_msg_update_many(uint8_t *buf, size_t *len, size_t max, uint16_t id,
+			const struct dns_change *changes, size_t nchanges,
+			char *err, size_t errlen)
+{
+	uint8_t zname[KNOT_DNAME_MAXLEN];
+	knot_pkt_t *pkt = NULL;
+	int ret;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (buf == NULL || len == NULL || changes == NULL || nchanges == 0)
+		return -EINVAL;
+	ret = changes_check(changes, nchanges, zname, err, errlen);
+	if (ret != 0)
+		return ret;
+
+	pkt = dns_msg_pkt_new(max, id, KNOT_OPCODE_UPDATE);
+	if (pkt == NULL)
+		return -ENOMEM;
+	/* RFC 2136 2.3: the zone section names the zone, type SOA. */
+	ret = knot_pkt_put_question(pkt, zname, KNOT_CLASS_IN, KNOT_RRTYPE_SOA);
+	if (ret == KNOT_EOK)
+		ret = knot_pkt_begin(pkt, KNOT_AUTHORITY);
+	if (ret == KNOT_EOK)
+		ret = changes_put(pkt, changes, nchanges);
 	ret = knot_to_errno(ret);
-done:
+	if (ret == 0)
+		ret = dns_msg_pkt_export(pkt, buf, len, max);
 	knot_pkt_free(pkt);
-	knot_rdataset_clear(&rr.rrs, NULL);
 	return ret;
 }
 

@@ -36,7 +36,7 @@
 #define HELPER_GRACE_MS 50
 
 int dns_spec_build(const struct msg_spec *spec, const struct dns_key *key,
-		   struct exchange *x)
+		   struct exchange *x, char *err, size_t errlen)
 {
 	uint16_t id;
 	int ret = util_random(&id, sizeof(id));
@@ -46,14 +46,14 @@ int dns_spec_build(const struct msg_spec *spec, const struct dns_key *key,
 	x->maclen = 0;
 	if (spec->query)
 		ret = dns_msg_query(x->query, &x->qlen, DNS_MSG_MAX, id,
-				    spec->name, spec->qtype, NULL, 0);
+				    spec->name, spec->qtype, err, errlen);
 	else if (spec->nchanges > 1)
-		ret =
-		    dns_msg_update_many(x->query, &x->qlen, DNS_MSG_MAX, id,
-					spec->changes, spec->nchanges, NULL, 0);
+		ret = dns_msg_update_many(x->query, &x->qlen, DNS_MSG_MAX, id,
+					  spec->changes, spec->nchanges, err,
+					  errlen);
 	else
 		ret = dns_msg_update(x->query, &x->qlen, DNS_MSG_MAX, id,
-				     spec->changes, NULL, 0);
+				     spec->changes, err, errlen);
 	if (ret == 0 && key != NULL)
 		ret = dns_msg_sign(x->query, &x->qlen, DNS_MSG_MAX, key,
 				   (uint64_t)time(NULL), x->mac, &x->maclen);
@@ -139,7 +139,7 @@ static int gss_build(void *arg, uint8_t *buf, size_t *len)
 
 	(void)buf; /* a->x->query */
 	(void)len; /* a->x->qlen */
-	return dns_spec_build(a->spec, NULL, a->x);
+	return dns_spec_build(a->spec, NULL, a->x, NULL, 0);
 }
 
 int dns_exchange_init(struct exchange *x)
@@ -398,7 +398,8 @@ int dns_attempt(const struct sockaddr *sa, socklen_t salen,
 			break;
 		}
 		cut = opts->deadline_ms != 0 && now + wait >= opts->deadline_ms;
-		ret = dns_spec_build(spec, opts->key, x);
+		ret = dns_spec_build(spec, opts->key, x, o->detail,
+				     sizeof(o->detail));
 		if (ret != 0)
 			break;
 		o->tcp = tcp;

@@ -111,10 +111,10 @@ void dns_exchange_release(struct exchange *x);
 
 /*
  * Build @spec with a random ID into @x, signed with @key when not NULL.
- * Returns 0 or the dns_msg_* error.
+ * Returns 0 or the dns_msg_* error, whose text goes to @err (may be NULL).
  */
 int dns_spec_build(const struct msg_spec *spec, const struct dns_key *key,
-		   struct exchange *x);
+		   struct exchange *x, char *err, size_t errlen);
 
 /*
  * One attempt at one address within @timeout (an attempt's share of the

@@ -133,7 +133,8 @@ static int update_run(const struct dns_addr *servers, size_t nservers,
 	ret = dns_exchange_init(&c.x);
 	if (ret == 0) {
 		/* A message we cannot build fails before any server. */
-		ret = dns_spec_build(spec, NULL, &c.x);
+		ret = dns_spec_build(spec, NULL, &c.x, res->detail,
+				     sizeof(res->detail));
 	}
 	res->code = ret;
 	if (ret != 0)

@@ -496,6 +496,16 @@ static void test_bad_request(void **state)
 		       &res),
 	    DNS_ENOTSUB);
 	assert_int_equal(res.nattempts, 0);
+	/* The builder's own text is kept and explained. */
+	assert_non_null(strstr(res.detail, "record name 'www.example.com.' "
+					   "is not in zone"));
+	{
+		char text[512];
+
+		dns_result_explain(&res, "add", NULL, ZONE, "www.example.com.",
+				   text, sizeof(text));
+		assert_non_null(strstr(text, "is not in zone"));
+	}
 	assert_int_equal(
 	    dns_update(&a, 1, &opts,
 		       &(struct dns_change){ZONE, FQDN, DNS_ADD, "", 60}, &res),
