@@ -78,7 +78,7 @@ NS_SHARE = 16
 SECRET = ("tsig-secret", "secret")
 MB = 1024.0
 # Idle time before "after the load" is sampled: the webhook hands freed
-# memory back on its watchdog's next tick (at most 1 s, server/http.c).
+# memory back on its watchdog's next tick (at most 1 s, server/watchdog.c).
 SETTLE_S = 1.5
 
 # Targets (issue 18), production configuration, checked at the end of

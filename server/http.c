@@ -151,7 +151,7 @@ static void conn_open(struct http_server *srv, struct MHD_Connection *mc,
 	/*
 	 * Ask for a client certificate but do not require one: the front
 	 * proxy sends one, kubelet probes do not.  Whether it is any good is
-	 * decided per request (auth.c), never by the handshake.
+	 * decided per request (authn.c), never by the handshake.
 	 */
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci != NULL && ci->tls_session != NULL) {

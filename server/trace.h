@@ -3,7 +3,7 @@
  * (internal to server/).
  *
  * A request is served on one thread from the moment a worker takes it
- * (http.c) to its answer, so the request's context (its id, the action,
+ * (job.c) to its answer, so the request's context (its id, the action,
  * the FQDN, the zone, the nameservers) lives in a thread-local pointer:
  * the observers that dns/ and k8s/ call back (they never log themselves)
  * read it to write lines that carry the same request id as the rest.
@@ -38,7 +38,7 @@ const struct trace_ctx *trace_ctx_get(void);
 
 /*
  * Make @gone (borrowed, NULL for none) the calling thread's sign that the
- * client of the request being served hung up: http.c sets it when the
+ * client of the request being served hung up: job.c sets it when the
  * connection closes while a worker holds the request.
  */
 void trace_cancel_set(const atomic_bool *gone);

@@ -532,7 +532,7 @@ static const struct check_case check_cases[] = {
      false, false, false, 0, 0, 0},
     {"signed by hand as RFC 8945 4.3.1 says", C_BY_HAND, true, 0, 0, 0, 0, true,
      true, true, 0, -2, 2},
-    /* Samba's GSS-TSIG quirk is accepted for GSS-TSIG only (dns/gss.c):
+    /* Samba's GSS-TSIG quirk is accepted for GSS-TSIG only (dns/tsig.c):
      * HMAC TSIG stays strict. */
     {"HMAC answer in Samba's form (no request MAC length)", C_SAMBA_FORM, true,
      0, 0, 0, DNS_ETSIG, true, true, false, 0, -2, 2},
