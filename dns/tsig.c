@@ -38,6 +38,8 @@ static dnssec_tsig_algorithm_t alg_to_dnssec(enum dns_alg alg)
 	    [DNS_ALG_SHA384] = DNSSEC_TSIG_HMAC_SHA384,
 	    [DNS_ALG_SHA512] = DNSSEC_TSIG_HMAC_SHA512,
 	};
+	_Static_assert(sizeof(map) / sizeof(map[0]) == DNS_ALG_SHA512 + 1,
+		       "one libdnssec algorithm per dns_alg");
 
 	if ((unsigned)alg >= sizeof(map) / sizeof(map[0]))
 		return DNSSEC_TSIG_UNKNOWN;

@@ -188,6 +188,8 @@ static void watchdog_log(const struct watchdog *wd, unsigned stage)
 			       "arrive in time",
 			       "--request-read-timeout"},
 	};
+	_Static_assert(sizeof(missed) / sizeof(missed[0]) == WATCH_REQUEST + 1,
+		       "one text per watch stage");
 	char ms[24];
 
 	if (stage > WATCH_REQUEST)
