@@ -19,19 +19,18 @@
 #include "tests/fuzz/fuzz.h"
 
 /*
- * The same mapping as dns/key.c's b64_value(), written again on purpose:
- * this file is the oracle the parser's decoding is checked against, so it
- * shares none of dns/key.c's base64 code (a bug there must not reach here).
+ * The RFC 4648 alphabet looked up, where dns/key.c computes each digit's
+ * value from character ranges: this file is the oracle the parser's
+ * decoding is checked against, so it shares none of dns/key.c's base64
+ * code (a bug there must not reach here).
  */
 static int b64_digit(uint8_t ch)
 {
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = memchr(alphabet, ch, 64);
+
+	return p != NULL ? (int)(p - alphabet) : -1;
 }
 
 /*
