@@ -42,7 +42,7 @@ SERVE_FLAGS = {
     # issue 15: the limits
     "max-connections", "max-connections-per-client", "tls-handshake-timeout",
     "first-request-timeout", "max-challenges-per-namespace",
-    "allow-core-dumps",
+    "allow-core-dumps", "coalesce-window",
 }
 
 # The limit flags the chart always sets, with their default values.
@@ -483,6 +483,7 @@ MATRIX = [
     ("server-flags",
      {"webhook": {"securePort": 9443, "bindAddress": "::", "authorizationMode":
                   "AllowAuthenticated", "logLevel": 3, "logFormat": "json", "dnsTimeout": "1500ms",
+                  "coalesceWindow": "25ms",
                   "extraArgs": ["--requestheader-allowed-names=front-proxy-client"],
                   "extraEnv": [{"name": "TZ", "value": "UTC"}]},
       "service": {"port": 8443}, "networkPolicy": {"enabled": True}}, {},
@@ -491,7 +492,8 @@ MATRIX = [
          "tls-cert-file": "/tls/tls.crt", "tls-private-key-file": "/tls/tls.key",
          "group-name": "acme.rfc2136-webhook.example", "solver-name": "rfc2136",
          "authorization-mode": "AllowAuthenticated", "v": "3", "logging-format": "json",
-         "dns-timeout": "1500ms", "requestheader-allowed-names": "front-proxy-client",
+         "dns-timeout": "1500ms", "coalesce-window": "25ms",
+         "requestheader-allowed-names": "front-proxy-client",
          "shutdown-grace-period": "25s", "metrics-bind-address": "127.0.0.1:9402",
          **LIMIT_FLAGS}
      or pytest.fail(str(r.flags()))),
@@ -557,6 +559,8 @@ BAD = [
     ("port-range", {"webhook": {"securePort": 70000}}, "webhook.securePort"),
     ("extra-arg-not-a-flag", {"webhook": {"extraArgs": ["serve"]}}, "webhook.extraArgs.0"),
     ("dns-timeout-words", {"webhook": {"dnsTimeout": "five"}}, "webhook.dnsTimeout"),
+    ("coalesce-window-too-long", {"webhook": {"coalesceWindow": "2s"}},
+     "webhook.coalesceWindow"),
     ("allowed-zones-not-a-name", {"allowedZones": ["example.com/x"]}, "allowedZones.0"),
     ("allowed-zones-string", {"allowedZones": "example.com"}, "allowedZones"),
     ("allowed-nameservers-blank", {"webhook": {"allowedNameservers": ["10.0.0.0/8, ns1"]}},
