@@ -14,6 +14,7 @@
 
 #include "cli/cli.h"
 #include "util/clock.h"
+#include "util/file.h"
 
 /* Long-option values (no short forms: every flag is spelled out). */
 enum {
@@ -539,11 +540,9 @@ void cli_release(struct cli_opts *o)
 	/* RFC 2930 4.2: delete our keys on the servers, briefly. */
 	dns_gss_free(o->gss, o->timeout_ms < 2000 ? o->timeout_ms : 2000);
 	o->gss = NULL;
-	if (o->key_secret != NULL) {
-		explicit_bzero(o->key_secret, strlen(o->key_secret));
-		free(o->key_secret);
-		o->key_secret = NULL;
-	}
+	if (o->key_secret != NULL)
+		util_wipe_free(o->key_secret, strlen(o->key_secret));
+	o->key_secret = NULL;
 	free(o->env_servers);
 	o->env_servers = NULL;
 }

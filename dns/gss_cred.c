@@ -24,6 +24,7 @@
 
 #include "dns/dns.h"
 #include "dns/gss_internal.h"
+#include "util/file.h"
 #include "util/random.h"
 
 static void set_err(char *err, size_t errlen, const char *text)
@@ -395,10 +396,7 @@ void dns_gss_ctx_destroy(struct dns_gss_ctx *ctx)
 		gss_release_name(&min, &ctx->target);
 	if (ctx->kt_fd >= 0)
 		close(ctx->kt_fd);
-	if (ctx->password != NULL) {
-		explicit_bzero(ctx->password, ctx->pwlen);
-		free(ctx->password);
-	}
+	util_wipe_free(ctx->password, ctx->pwlen);
 	pthread_mutex_destroy(&ctx->lock);
 	pthread_mutex_destroy(&ctx->neg_lock);
 	explicit_bzero(ctx, sizeof(*ctx));

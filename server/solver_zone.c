@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "dns/dns.h"
 #include "server/metrics.h"
 #include "server/solver_zone.h"
+#include "util/clock.h"
 
 bool solver_name_in_zone(const char *name, const char *zone)
 {
@@ -259,16 +259,14 @@ int solver_verify_write(const struct dns_opts *opts,
 			const char *zone, const char *value, bool present,
 			uint64_t deadline, char *msg, size_t msglen)
 {
-	struct timespec ts;
 	struct dns_addr server;
 	unsigned wait = SOLVER_VERIFY_WAIT_MS;
 	uint64_t now;
 
 	if (solver_answered_addr(res, &server) != 0)
 		return 0; /* nothing answered: nothing to verify */
-	/* The solver's clock (CLOCK_MONOTONIC ms): its deadline is on it. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	/* The solver's clock: its deadline is on it. */
+	now = util_now_ms();
 	if (now + wait > deadline)
 		wait = now < deadline ? (unsigned)(deadline - now) : 0;
 	return solver_verify(&server, opts, fqdn, zone, value, present, wait,

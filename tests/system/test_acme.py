@@ -29,7 +29,7 @@ from acme import (Pebble, cert_names, certbot, lego,  # noqa: F401
                   pebble_for, verify_chain)
 from dnsservers import ZONE, free_port
 from test_cli import Result
-from test_zones import MultiZoneBind
+from test_zones import zbind  # noqa: F401 (a fixture)
 
 WEBHOOK = os.environ.get("RFC2136_WEBHOOK", "build/rfc2136-webhook")
 
@@ -123,15 +123,6 @@ def test_certbot_credentials(dns_server, pebble_for, tmp_path):
                 "%s cleanup --credentials %s" % (WEBHOOK, ini), {})
     assert_issued(r, pebble, [name], tmp_path, [(srv, name)])
     assert "Unsafe permissions" not in r.text, r
-
-
-@pytest.fixture(scope="module")
-def zbind():
-    srv = MultiZoneBind().start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_lego_order_across_two_zones(zbind, pebble_for, tmp_path):
